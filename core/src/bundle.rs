@@ -1,0 +1,693 @@
+//! Loading a bundle (compile once) and deciding with it (evaluate many).
+//!
+//! Layout of a bundle's files:
+//!
+//! ```text
+//! bundle.toml            name, version, languages, limits, entry points
+//! rules.toml             every rule ID with its entry and source clause
+//! <entry>.rhai           the rules of an entry (named in bundle.toml)
+//! schema/<entry>.toml    the entry's input schema
+//! params/*.toml          effective-dated parameters
+//! messages/<lang>.toml   reason texts and questions, per language
+//! tests/*.yaml           the bundle's own test cases
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Scope, AST};
+use serde_json::Value;
+
+use crate::context::{RuleContext, Shared};
+use crate::diagnostics::Diagnostic;
+use crate::envelope::{
+    DecideError, EngineInfo, Envelope, Mode, Need, PolicyInfo, Reason, RuleFailure, Status,
+};
+use crate::files::{has_extension, BundleFiles};
+use crate::manifest::{
+    parse_toml, placeholders, EntryManifest, Manifest, Messages, RuleDecl, MANIFEST_FILE,
+    RULES_FILE,
+};
+use crate::params::ParamStore;
+use crate::sandbox::build_engine;
+use crate::schema::Schema;
+use crate::testcases::{parse_test_file, TestFile};
+use crate::validate::{validate_input, FieldError};
+use crate::values::{dynamic_to_json, dynamic_to_text, Timestamp};
+
+/// The engine's version, reported in every envelope.
+pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A loaded, compiled policy bundle. Cheap to share across threads.
+pub struct Bundle {
+    manifest: Manifest,
+    hash: String,
+    files: BundleFiles,
+    shared: Arc<Shared>,
+    engine: Engine,
+    entries: BTreeMap<String, CompiledEntry>,
+    messages: BTreeMap<String, Messages>,
+    tests: Vec<TestFile>,
+    warnings: Vec<Diagnostic>,
+    artifact: Option<String>,
+}
+
+struct CompiledEntry {
+    manifest: EntryManifest,
+    ast: AST,
+}
+
+/// One decision to make.
+#[derive(Debug, Clone, Copy)]
+pub struct DecideRequest<'a> {
+    pub entry: &'a str,
+    pub input: &'a Value,
+    /// RFC 3339 with offset, e.g. `2026-11-20T09:00:00+08:00`.
+    pub as_of: &'a str,
+    pub mode: Mode,
+    /// A language the bundle has messages in; `None` means its first.
+    pub lang: Option<&'a str>,
+}
+
+impl std::fmt::Debug for Bundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bundle")
+            .field("name", &self.manifest.name)
+            .field("version", &self.manifest.version)
+            .field("hash", &self.hash)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bundle {
+    /// Loads and compiles a bundle. On failure, every problem found is
+    /// returned (errors first, then warnings).
+    pub fn load(files: BundleFiles) -> Result<Bundle, Vec<Diagnostic>> {
+        let mut loader = Loader {
+            files: &files,
+            problems: Vec::new(),
+        };
+        let loaded = loader.load();
+        let mut problems = loader.problems;
+        problems.sort_by(|a, b| {
+            (a.severity, &a.file, a.line, a.column).cmp(&(b.severity, &b.file, b.line, b.column))
+        });
+        match loaded {
+            Some(parts) if !problems.iter().any(Diagnostic::is_error) => Ok(Bundle {
+                hash: files.hash(),
+                files,
+                warnings: problems,
+                artifact: None,
+                ..parts
+            }),
+            _ => Err(problems),
+        }
+    }
+
+    /// All problems (errors and warnings) a bundle has, without keeping it.
+    pub fn check(files: BundleFiles) -> Vec<Diagnostic> {
+        match Bundle::load(files) {
+            Ok(bundle) => bundle.warnings,
+            Err(problems) => problems,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    pub fn version(&self) -> &str {
+        &self.manifest.version
+    }
+
+    /// `sha256:<hex>` of the bundle's canonical content.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn files(&self) -> &BundleFiles {
+        &self.files
+    }
+
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+
+    pub fn tests(&self) -> &[TestFile] {
+        &self.tests
+    }
+
+    pub fn rules(&self) -> &BTreeMap<String, RuleDecl> {
+        &self.shared.rules
+    }
+
+    pub fn params(&self) -> &ParamStore {
+        &self.shared.params
+    }
+
+    /// Entry names, sorted.
+    pub fn entries(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    pub fn schema(&self, entry: &str) -> Option<&Schema> {
+        self.shared.schemas.get(entry)
+    }
+
+    /// Records the sha256 of the wasm artifact the bundle runs in, so every
+    /// envelope names it.
+    pub fn set_artifact(&mut self, artifact: Option<String>) {
+        self.artifact = artifact;
+    }
+
+    /// Decides one input. Pure: the result depends only on the bundle, the
+    /// input and `as_of`.
+    pub fn decide(&self, request: &DecideRequest<'_>) -> Result<Envelope, DecideError> {
+        let (entry, as_of, lang) = self.check_request(request)?;
+        let schema = &self.shared.schemas[request.entry];
+        let input =
+            validate_input(&schema.root, request.input).map_err(DecideError::InvalidInput)?;
+
+        let ctx = RuleContext::new(Arc::clone(&self.shared), request.entry, as_of);
+        let result = self.run(entry, input, &ctx)?;
+
+        let state = ctx.state();
+        if request.mode == Mode::Strict && !state.needs.is_empty() {
+            let problems = state
+                .needs
+                .iter()
+                .map(|needed| {
+                    FieldError::new(
+                        &needed.path,
+                        "needed",
+                        format!(
+                            "is needed to decide {} (strict mode)",
+                            needed.rules.join(", ")
+                        ),
+                    )
+                })
+                .collect();
+            return Err(DecideError::MissingNeeded(problems));
+        }
+        let messages = &self.messages[lang];
+        let reasons = state
+            .fired
+            .iter()
+            .map(|fired| {
+                let template = &messages.rules[&fired.rule];
+                Ok(Reason {
+                    rule: fired.rule.clone(),
+                    text: render(template, &fired.args).map_err(|missing| {
+                        self.bundle_failure(
+                            entry,
+                            format!(
+                                "message `{}` in messages/{lang}.toml uses {{{missing}}}, which \
+                                 ctx.fire(\"{}\", #{{...}}) did not give",
+                                fired.rule, fired.rule
+                            ),
+                        )
+                    })?,
+                    source: self.shared.rules[&fired.rule].source.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let needs: Vec<Need> = state
+            .needs
+            .iter()
+            .map(|needed| Need {
+                path: needed.path.clone(),
+                rules: needed.rules.clone(),
+                question: messages
+                    .questions
+                    .get(request.entry)
+                    .and_then(|q| q.get(&needed.path))
+                    .cloned()
+                    .unwrap_or_else(|| needed.path.clone()),
+            })
+            .collect();
+        Ok(Envelope {
+            entry: request.entry.to_string(),
+            policy: PolicyInfo {
+                name: self.manifest.name.clone(),
+                version: self.manifest.version.clone(),
+                hash: self.hash.clone(),
+            },
+            engine: EngineInfo {
+                version: ENGINE_VERSION.to_string(),
+                artifact: self.artifact.clone(),
+            },
+            as_of: as_of.to_string(),
+            mode: request.mode,
+            lang: lang.to_string(),
+            status: if needs.is_empty() {
+                Status::Decided
+            } else {
+                Status::Undetermined
+            },
+            result,
+            reasons,
+            needs,
+            parameters: state.params_used.values().cloned().collect(),
+        })
+    }
+
+    fn check_request<'r>(
+        &'r self,
+        request: &DecideRequest<'r>,
+    ) -> Result<(&'r CompiledEntry, Timestamp, &'r str), DecideError> {
+        let mut problems = Vec::new();
+        let entry = self.entries.get(request.entry);
+        if entry.is_none() {
+            let known: Vec<&str> = self.entries().collect();
+            problems.push(FieldError::new(
+                "entry",
+                "enum",
+                format!(
+                    "unknown entry `{}`; this bundle has: {}",
+                    request.entry,
+                    known.join(", ")
+                ),
+            ));
+        }
+        let as_of = Timestamp::parse(request.as_of);
+        if as_of.is_none() {
+            problems.push(FieldError::new(
+                "as_of",
+                "format",
+                format!(
+                    "`{}` is not an RFC 3339 timestamp with offset, e.g. 2026-11-20T09:00:00+08:00",
+                    request.as_of
+                ),
+            ));
+        }
+        let lang = request.lang.unwrap_or(&self.manifest.languages[0]);
+        let lang = self.manifest.languages.iter().find(|known| *known == lang);
+        if lang.is_none() {
+            problems.push(FieldError::new(
+                "lang",
+                "enum",
+                format!(
+                    "`{}` is not a language of this bundle: {}",
+                    request.lang.unwrap_or_default(),
+                    self.manifest.languages.join(", ")
+                ),
+            ));
+        }
+        match (entry, as_of, lang) {
+            (Some(entry), Some(as_of), Some(lang)) => Ok((entry, as_of, lang.as_str())),
+            _ => Err(DecideError::BadRequest(problems)),
+        }
+    }
+
+    fn run(
+        &self,
+        entry: &CompiledEntry,
+        input: Map,
+        ctx: &RuleContext,
+    ) -> Result<Value, DecideError> {
+        let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
+        let returned: Dynamic = self
+            .engine
+            .call_fn_with_options(
+                options,
+                &mut Scope::new(),
+                &entry.ast,
+                &entry.manifest.function,
+                (Dynamic::from_map(input), Dynamic::from(ctx.clone())),
+            )
+            .map_err(|error| DecideError::Rule(rule_failure(&error, &entry.manifest.rules)))?;
+        if !returned.is_map() {
+            return Err(self.bundle_failure(
+                entry,
+                format!(
+                    "`{}` must return an object map (#{{...}}), not {}",
+                    entry.manifest.function,
+                    returned.type_name()
+                ),
+            ));
+        }
+        dynamic_to_json(&returned, "result").map_err(|e| self.bundle_failure(entry, e.to_string()))
+    }
+
+    fn bundle_failure(&self, entry: &CompiledEntry, message: String) -> DecideError {
+        DecideError::Rule(RuleFailure {
+            file: entry.manifest.rules.clone(),
+            line: 0,
+            column: 0,
+            message,
+        })
+    }
+}
+
+/// Fills `{name}` placeholders; `Err(name)` names a missing one.
+fn render(template: &str, args: &Map) -> Result<String, String> {
+    let mut text = template.to_string();
+    for name in placeholders(template) {
+        let value = args.get(name).ok_or_else(|| name.to_string())?;
+        text = text.replace(&format!("{{{name}}}"), &dynamic_to_text(value));
+    }
+    Ok(text)
+}
+
+/// Locates a Rhai error: the innermost position, the file of the innermost
+/// function that has one, and the message without Rhai's position suffix.
+fn rule_failure(error: &EvalAltResult, default_file: &str) -> RuleFailure {
+    let mut file = default_file.to_string();
+    let mut position = error.position();
+    let mut current = error;
+    while let EvalAltResult::ErrorInFunctionCall(_, source, inner, _) = current {
+        if !source.is_empty() {
+            file = source.clone();
+        }
+        if !inner.position().is_none() {
+            position = inner.position();
+        }
+        current = inner;
+    }
+    let mut message = current.to_string();
+    if let Some(index) = message.rfind(" (line ") {
+        if message.ends_with(')') {
+            message.truncate(index);
+        }
+    }
+    RuleFailure {
+        file,
+        line: position.line().unwrap_or(0),
+        column: position.position().unwrap_or(0),
+        message,
+    }
+}
+
+/// Builds a bundle's parts, collecting every problem on the way.
+struct Loader<'a> {
+    files: &'a BundleFiles,
+    problems: Vec<Diagnostic>,
+}
+
+impl Loader<'_> {
+    fn toml<T: serde::de::DeserializeOwned>(&mut self, file: &str) -> Option<T> {
+        let Some(text) = self.files.get(file) else {
+            self.problems.push(Diagnostic::file_error(
+                "missing-file",
+                file,
+                "file not found in the bundle",
+            ));
+            return None;
+        };
+        parse_toml(file, text)
+            .map_err(|p| self.problems.push(p))
+            .ok()
+    }
+
+    fn load(&mut self) -> Option<Bundle> {
+        let manifest: Manifest = self.toml(MANIFEST_FILE)?;
+        self.check_manifest(&manifest);
+        let rules: BTreeMap<String, RuleDecl> = self.toml(RULES_FILE).unwrap_or_default();
+        for (id, decl) in &rules {
+            if !manifest.entries.contains_key(&decl.entry) {
+                self.problems.push(Diagnostic::file_error(
+                    "rule-entry",
+                    RULES_FILE,
+                    format!("rule `{id}` names unknown entry `{}`", decl.entry),
+                ));
+            }
+        }
+        let (params, param_problems) = ParamStore::load(self.files.in_folder("params", &["toml"]));
+        self.problems.extend(param_problems);
+
+        let engine = build_engine(&manifest.limits);
+        let mut schemas = BTreeMap::new();
+        let mut entries = BTreeMap::new();
+        for (name, entry) in &manifest.entries {
+            if let Some(text) = self.require(&entry.schema) {
+                match Schema::parse(&entry.schema, text) {
+                    Ok(schema) => {
+                        schemas.insert(name.clone(), schema);
+                    }
+                    Err(problem) => self.problems.push(problem),
+                }
+            }
+            if let Some(ast) = self.compile(&engine, entry) {
+                self.scan_rule_ids(name, entry, &rules);
+                entries.insert(
+                    name.clone(),
+                    CompiledEntry {
+                        manifest: entry.clone(),
+                        ast,
+                    },
+                );
+            }
+        }
+        let messages = self.load_messages(&manifest, &rules, &schemas);
+        let tests = self.load_tests(&manifest);
+        self.warn_unknown_files(&manifest);
+        Some(Bundle {
+            manifest,
+            hash: String::new(),
+            files: BundleFiles::new(),
+            shared: Arc::new(Shared {
+                params,
+                rules,
+                schemas,
+            }),
+            engine,
+            entries,
+            messages,
+            tests,
+            warnings: Vec::new(),
+            artifact: None,
+        })
+    }
+
+    fn require(&mut self, file: &str) -> Option<&str> {
+        let text = self.files.get(file);
+        if text.is_none() {
+            self.problems.push(Diagnostic::file_error(
+                "missing-file",
+                file,
+                "file not found in the bundle",
+            ));
+        }
+        text
+    }
+
+    fn check_manifest(&mut self, manifest: &Manifest) {
+        let mut error = |message: String| {
+            self.problems
+                .push(Diagnostic::file_error("manifest", MANIFEST_FILE, message));
+        };
+        if manifest.languages.is_empty() {
+            error("`languages` must list at least one language".to_string());
+        }
+        if manifest.entries.is_empty() {
+            error("`entries` must define at least one entry point".to_string());
+        }
+        let over = manifest.limits.over_ceiling();
+        if !over.is_empty() {
+            error(format!(
+                "limits over what the engine allows: {} (ceiling: {:?})",
+                over.join(", "),
+                crate::manifest::Limits::CEILING
+            ));
+        }
+    }
+
+    fn compile(&mut self, engine: &Engine, entry: &EntryManifest) -> Option<AST> {
+        let file = entry.rules.clone();
+        let text = self.require(&file)?.to_string();
+        let mut ast = match engine.compile(&text) {
+            Ok(ast) => ast,
+            Err(error) => {
+                let position = error.position();
+                let mut message = error.0.to_string();
+                if message.is_empty() {
+                    message = error.to_string();
+                }
+                self.problems.push(Diagnostic::error(
+                    "rhai-syntax",
+                    &file,
+                    position.line().unwrap_or(0),
+                    position.position().unwrap_or(0),
+                    message,
+                ));
+                return None;
+            }
+        };
+        ast.set_source(file.as_str());
+        let has_function = ast
+            .iter_functions()
+            .any(|f| f.name == entry.function && f.params.len() == 2);
+        if !has_function {
+            self.problems.push(Diagnostic::file_error(
+                "rhai-entry",
+                &file,
+                format!("no function `{}(input, ctx)` defined", entry.function),
+            ));
+            return None;
+        }
+        Some(ast)
+    }
+
+    /// Checks rule IDs written as literals in `ctx.fire("…")` and
+    /// `ctx.need(…, "…")` against rules.toml, and warns about declared rules
+    /// the entry's file never mentions.
+    fn scan_rule_ids(
+        &mut self,
+        entry_name: &str,
+        entry: &EntryManifest,
+        rules: &BTreeMap<String, RuleDecl>,
+    ) {
+        let Some(text) = self.files.get(&entry.rules) else {
+            return;
+        };
+        let mut mentioned = std::collections::BTreeSet::new();
+        for (line_index, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for (start, _) in code.match_indices('"') {
+                let rest = &code[start + 1..];
+                let Some(end) = rest.find('"') else { continue };
+                let literal = &rest[..end];
+                let preceded_by_call = code[..start].trim_end().ends_with("fire(")
+                    || (code[..start].contains(".need(")
+                        && code[..start].trim_end().ends_with(','));
+                if !preceded_by_call {
+                    continue;
+                }
+                mentioned.insert(literal.to_string());
+                let problem = match rules.get(literal) {
+                    None => Some(format!("rule ID `{literal}` is not declared in rules.toml")),
+                    Some(decl) if decl.entry != entry_name => Some(format!(
+                        "rule `{literal}` is declared for entry `{}`, not `{entry_name}`",
+                        decl.entry
+                    )),
+                    Some(_) => None,
+                };
+                if let Some(message) = problem {
+                    let column = code[..start].chars().count() + 2;
+                    self.problems.push(Diagnostic::error(
+                        "rule-id",
+                        &entry.rules,
+                        line_index + 1,
+                        column,
+                        message,
+                    ));
+                }
+            }
+        }
+        for (id, decl) in rules {
+            if decl.entry == entry_name && !mentioned.contains(id) {
+                self.problems.push(Diagnostic::warning(
+                    "rule-unused",
+                    &entry.rules,
+                    format!("rule `{id}` is declared in rules.toml but never fired here"),
+                ));
+            }
+        }
+    }
+
+    fn load_messages(
+        &mut self,
+        manifest: &Manifest,
+        rules: &BTreeMap<String, RuleDecl>,
+        schemas: &BTreeMap<String, Schema>,
+    ) -> BTreeMap<String, Messages> {
+        let mut all = BTreeMap::new();
+        for lang in &manifest.languages {
+            let file = format!("messages/{lang}.toml");
+            let Some(messages) = self.toml::<Messages>(&file) else {
+                continue;
+            };
+            for id in rules.keys() {
+                if !messages.rules.contains_key(id) {
+                    self.problems.push(Diagnostic::file_error(
+                        "message-missing",
+                        &file,
+                        format!("no message for rule `{id}`"),
+                    ));
+                }
+            }
+            for id in messages.rules.keys() {
+                if !rules.contains_key(id) {
+                    self.problems.push(Diagnostic::file_error(
+                        "message-unknown",
+                        &file,
+                        format!("message for undeclared rule `{id}`"),
+                    ));
+                }
+            }
+            for (entry, questions) in &messages.questions {
+                for path in questions.keys() {
+                    let known = schemas.get(entry).and_then(|s| s.field_at(path)).is_some();
+                    if !known {
+                        self.problems.push(Diagnostic::file_error(
+                            "message-unknown",
+                            &file,
+                            format!("question for unknown field `{entry}.{path}`"),
+                        ));
+                    }
+                }
+            }
+            all.insert(lang.clone(), messages);
+        }
+        all
+    }
+
+    fn load_tests(&mut self, manifest: &Manifest) -> Vec<TestFile> {
+        let mut tests = Vec::new();
+        for (file, text) in self.files.in_folder("tests", &["yaml", "yml"]) {
+            match parse_test_file(file, text) {
+                Ok(test_file) => {
+                    for case in &test_file.cases {
+                        if !manifest.entries.contains_key(&case.entry) {
+                            self.problems.push(Diagnostic::error(
+                                "test-entry",
+                                file,
+                                case.line,
+                                1,
+                                format!(
+                                    "case `{}` names unknown entry `{}`",
+                                    case.name, case.entry
+                                ),
+                            ));
+                        }
+                    }
+                    tests.push(test_file);
+                }
+                Err(problem) => self.problems.push(problem),
+            }
+        }
+        tests
+    }
+
+    fn warn_unknown_files(&mut self, manifest: &Manifest) {
+        let mut known: Vec<String> = vec![MANIFEST_FILE.to_string(), RULES_FILE.to_string()];
+        for entry in manifest.entries.values() {
+            known.push(entry.rules.clone());
+            known.push(entry.schema.clone());
+        }
+        for lang in &manifest.languages {
+            known.push(format!("messages/{lang}.toml"));
+        }
+        for (path, _) in self.files.iter() {
+            let in_folder = |folder: &str, exts: &[&str]| {
+                path.strip_prefix(folder)
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .is_some_and(|name| !name.contains('/') && has_extension(name, exts))
+            };
+            if !known.iter().any(|k| k == path)
+                && !in_folder("params", &["toml"])
+                && !in_folder("tests", &["yaml", "yml"])
+            {
+                self.problems.push(Diagnostic::warning(
+                    "file-unused",
+                    path,
+                    "not part of the bundle layout; it is hashed but never read",
+                ));
+            }
+        }
+    }
+}

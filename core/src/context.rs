@@ -1,0 +1,191 @@
+//! The per-decision context handed to rules as `ctx`.
+//!
+//! Through it rules read parameters in force at `as_of` (`ctx.param(..)`),
+//! record the rules that fire (`ctx.fire(..)`), and say which absent input
+//! they need (`ctx.need(..)`). It records what happened so the engine can
+//! build the reasons, the `needs` list and the parameters used.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::manifest::RuleDecl;
+use crate::params::ParamStore;
+use crate::schema::Schema;
+use crate::values::{Date, Timestamp};
+
+type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
+
+fn fail<T>(message: String) -> RhaiResult<T> {
+    Err(Box::new(EvalAltResult::ErrorRuntime(
+        message.into(),
+        Position::NONE,
+    )))
+}
+
+/// What every decision of a bundle shares: parameters, rule declarations and
+/// the entry schemas.
+#[derive(Debug)]
+pub struct Shared {
+    pub params: ParamStore,
+    pub rules: BTreeMap<String, RuleDecl>,
+    pub schemas: BTreeMap<String, Schema>,
+}
+
+/// A rule that fired, with the values its message interpolates.
+#[derive(Debug, Clone)]
+pub struct Fired {
+    pub rule: String,
+    pub args: Map,
+}
+
+/// An absent input field a decision needs, and the rules that need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Needed {
+    pub path: String,
+    pub rules: Vec<String>,
+}
+
+/// A parameter a decision read: the value in force and where it comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParamUse {
+    pub name: String,
+    pub value: Value,
+    pub from: String,
+    pub source: String,
+}
+
+/// Everything one decision records.
+#[derive(Debug)]
+pub struct CallState {
+    shared: Arc<Shared>,
+    entry: String,
+    as_of: Timestamp,
+    pub fired: Vec<Fired>,
+    pub needs: Vec<Needed>,
+    pub params_used: BTreeMap<String, ParamUse>,
+}
+
+/// `ctx` in rules: a handle on the decision's [`CallState`].
+#[derive(Debug, Clone)]
+pub struct RuleContext(Arc<Mutex<CallState>>);
+
+impl RuleContext {
+    pub fn new(shared: Arc<Shared>, entry: &str, as_of: Timestamp) -> Self {
+        RuleContext(Arc::new(Mutex::new(CallState {
+            shared,
+            entry: entry.to_string(),
+            as_of,
+            fired: Vec::new(),
+            needs: Vec::new(),
+            params_used: BTreeMap::new(),
+        })))
+    }
+
+    /// The state, even if a panic elsewhere poisoned the lock.
+    pub fn state(&self) -> MutexGuard<'_, CallState> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn register(engine: &mut Engine) {
+        engine
+            .register_type_with_name::<RuleContext>("Context")
+            .register_get("as_of", |ctx: &mut RuleContext| ctx.state().as_of)
+            .register_get("today", |ctx: &mut RuleContext| ctx.state().as_of.date())
+            .register_fn("param", |ctx: &mut RuleContext, name: &str| {
+                ctx.state().param(name)
+            })
+            .register_fn("fire", |ctx: &mut RuleContext, rule: &str| {
+                ctx.state().fire(rule, Map::new())
+            })
+            .register_fn("fire", |ctx: &mut RuleContext, rule: &str, args: Map| {
+                ctx.state().fire(rule, args)
+            })
+            .register_fn("need", |ctx: &mut RuleContext, path: &str, rule: &str| {
+                ctx.state().need(path, rule)
+            });
+    }
+}
+
+impl CallState {
+    fn today(&self) -> Date {
+        self.as_of.date()
+    }
+
+    fn param(&mut self, name: &str) -> RhaiResult<Dynamic> {
+        let today = self.today();
+        let Some(param) = self.shared.params.get(name) else {
+            return fail(format!(
+                "unknown parameter `{name}` (not defined in params/*.toml)"
+            ));
+        };
+        let Some(value) = param.value_at(today) else {
+            return fail(format!(
+                "parameter `{name}` has no value in force on {today} (its first value is from {})",
+                param.values[0].from
+            ));
+        };
+        let rule_value = value.rule_value.clone();
+        self.params_used
+            .entry(name.to_string())
+            .or_insert_with(|| ParamUse {
+                name: name.to_string(),
+                value: value.json.clone(),
+                from: value.from.to_string(),
+                source: value.source.clone(),
+            });
+        Ok(rule_value)
+    }
+
+    fn check_rule(&self, rule: &str) -> RhaiResult<()> {
+        match self.shared.rules.get(rule) {
+            None => fail(format!(
+                "unknown rule ID `{rule}` (not declared in rules.toml)"
+            )),
+            Some(decl) if decl.entry != self.entry => fail(format!(
+                "rule `{rule}` belongs to entry `{}`, not `{}`",
+                decl.entry, self.entry
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn fire(&mut self, rule: &str, args: Map) -> RhaiResult<ImmutableString> {
+        self.check_rule(rule)?;
+        self.fired.push(Fired {
+            rule: rule.to_string(),
+            args,
+        });
+        Ok(rule.into())
+    }
+
+    fn need(&mut self, path: &str, rule: &str) -> RhaiResult<()> {
+        self.check_rule(rule)?;
+        let schema = &self.shared.schemas[&self.entry];
+        match schema.field_at(path) {
+            Some(field) if field.may_be_absent() => {}
+            Some(_) => {
+                return fail(format!(
+                    "`{path}` is required or has a default, so it is never missing: it cannot be needed"
+                ))
+            }
+            None => return fail(format!("`{path}` is not a field of the `{}` input", self.entry)),
+        }
+        match self.needs.iter_mut().find(|needed| needed.path == path) {
+            Some(needed) if !needed.rules.iter().any(|r| r == rule) => {
+                needed.rules.push(rule.to_string())
+            }
+            Some(_) => {}
+            None => self.needs.push(Needed {
+                path: path.to_string(),
+                rules: vec![rule.to_string()],
+            }),
+        }
+        Ok(())
+    }
+}

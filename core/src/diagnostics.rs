@@ -1,0 +1,138 @@
+//! Problems found in a bundle, located by file, line and column.
+
+use serde::Serialize;
+use std::fmt;
+
+/// How serious a diagnostic is: errors stop the bundle from loading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One problem in one file of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// A stable identifier for editors and CI, e.g. `rhai-syntax`.
+    pub code: &'static str,
+    /// The bundle-relative file, e.g. `household.rhai`.
+    pub file: String,
+    /// 1-based line; 0 when the problem concerns the whole file.
+    pub line: usize,
+    /// 1-based column in characters; 0 when unknown.
+    pub column: usize,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn error(
+        code: &'static str,
+        file: impl Into<String>,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            file: file.into(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    pub fn warning(
+        code: &'static str,
+        file: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            code,
+            file: file.into(),
+            line: 0,
+            column: 0,
+            message: message.into(),
+        }
+    }
+
+    /// An error about a whole file.
+    pub fn file_error(
+        code: &'static str,
+        file: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Diagnostic::error(code, file, 0, 0, message)
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{level}[{}]: {}", self.code, self.file)?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Converts a TOML/YAML parser's byte offset into a 1-based line and column.
+pub fn line_column(source: &str, byte_offset: usize) -> (usize, usize) {
+    let offset = byte_offset.min(source.len());
+    let before = &source[..floor_char_boundary(source, offset)];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |tail| tail.chars().count())
+        + 1;
+    (line, column)
+}
+
+/// The byte offset of a 1-based line and character column.
+pub fn byte_offset(source: &str, line: usize, column: usize) -> usize {
+    let mut offset = 0;
+    for (index, text) in source.split_inclusive('\n').enumerate() {
+        if index + 1 == line {
+            let within: usize = text
+                .chars()
+                .take(column.saturating_sub(1))
+                .map(char::len_utf8)
+                .sum();
+            return offset + within;
+        }
+        offset += text.len();
+    }
+    source.len()
+}
+
+fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_and_positions_agree_with_wide_characters() {
+        let source = "a = 1\n// 说明 x\nlet y";
+        let offset = byte_offset(source, 2, 7);
+        assert_eq!(&source[offset..offset + 1], "x");
+        assert_eq!(line_column(source, offset), (2, 7));
+    }
+}

@@ -1,0 +1,182 @@
+//! The files of a bundle as an in-memory map, and the bundle hash.
+//!
+//! The hash is sha256 over a canonical serialisation: files sorted by their
+//! `/`-separated relative path, each text normalised (UTF-8 byte-order mark
+//! dropped, CRLF → LF) so a checkout on any OS hashes the same.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::diagnostics::Diagnostic;
+
+/// The kinds of file a bundle is made of; anything else is not part of it.
+pub const BUNDLE_EXTENSIONS: &[&str] = &["toml", "rhai", "yaml", "yml", "json"];
+
+/// A bundle's files: normalised relative path → normalised UTF-8 text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BundleFiles {
+    files: BTreeMap<String, String>,
+}
+
+impl BundleFiles {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds a file map from (path, bytes) pairs, reporting every bad file.
+    pub fn from_pairs<P: AsRef<str>, B: AsRef<[u8]>>(
+        pairs: impl IntoIterator<Item = (P, B)>,
+    ) -> Result<Self, Vec<Diagnostic>> {
+        let mut files = BundleFiles::new();
+        let mut problems = Vec::new();
+        for (path, bytes) in pairs {
+            if let Err(problem) = files.insert(path.as_ref(), bytes.as_ref()) {
+                problems.push(problem);
+            }
+        }
+        if problems.is_empty() {
+            Ok(files)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Adds (or replaces) one file. The path must be relative, use `/`, and
+    /// not climb out of the bundle; the content must be UTF-8.
+    pub fn insert(&mut self, path: &str, bytes: &[u8]) -> Result<(), Diagnostic> {
+        let path = normalise_path(path)?;
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            Diagnostic::file_error(
+                "file-encoding",
+                &path,
+                format!(
+                    "is not UTF-8 text (invalid byte at offset {})",
+                    e.valid_up_to()
+                ),
+            )
+        })?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        self.files.insert(path, text.replace("\r\n", "\n"));
+        Ok(())
+    }
+
+    pub fn get(&self, path: &str) -> Option<&str> {
+        self.files.get(path).map(String::as_str)
+    }
+
+    /// Files in path order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.files.iter().map(|(p, t)| (p.as_str(), t.as_str()))
+    }
+
+    /// Files directly inside `folder` (e.g. `params`) with one of `extensions`.
+    pub fn in_folder<'a>(
+        &'a self,
+        folder: &'a str,
+        extensions: &'a [&'a str],
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.iter().filter(move |(path, _)| {
+            path.strip_prefix(folder)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|name| !name.contains('/') && has_extension(name, extensions))
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// `sha256:<hex>` over the canonical serialisation of every file.
+    pub fn hash(&self) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(b"eligo-bundle-v1\n");
+        for (path, text) in &self.files {
+            // Length-prefixed so no two different file sets serialise alike.
+            hasher.update((path.len() as u64).to_le_bytes());
+            hasher.update(path.as_bytes());
+            hasher.update((text.len() as u64).to_le_bytes());
+            hasher.update(text.as_bytes());
+        }
+        format!("sha256:{}", hex::encode(hasher.finalize()))
+    }
+}
+
+/// Whether a file name ends in one of the extensions.
+pub fn has_extension(name: &str, extensions: &[&str]) -> bool {
+    name.rsplit_once('.')
+        .is_some_and(|(_, ext)| extensions.contains(&ext))
+}
+
+fn normalise_path(path: &str) -> Result<String, Diagnostic> {
+    let unified = path.replace('\\', "/");
+    let parts: Vec<&str> = unified
+        .split('/')
+        .filter(|part| !part.is_empty() && *part != ".")
+        .collect();
+    let bad = parts.is_empty() || parts.contains(&"..") || unified.starts_with('/');
+    if bad {
+        return Err(Diagnostic::file_error(
+            "file-path",
+            path,
+            "bundle file paths must be relative and stay inside the bundle",
+        ));
+    }
+    Ok(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_ignores_line_endings_bom_and_path_separators() {
+        let unix = BundleFiles::from_pairs([("a/b.toml", "x = 1\ny = 2\n")]).unwrap();
+        let windows =
+            BundleFiles::from_pairs([("a\\b.toml", "\u{feff}x = 1\r\ny = 2\r\n")]).unwrap();
+        assert_eq!(unix.hash(), windows.hash());
+        assert!(unix.hash().starts_with("sha256:"));
+    }
+
+    #[test]
+    fn hash_changes_with_content_and_names() {
+        let a = BundleFiles::from_pairs([("a.toml", "x = 1")]).unwrap();
+        let b = BundleFiles::from_pairs([("a.toml", "x = 2")]).unwrap();
+        let c = BundleFiles::from_pairs([("b.toml", "x = 1")]).unwrap();
+        // Moving bytes between the name and the content must not collide.
+        let d = BundleFiles::from_pairs([("a.tomlx", " = 1")]).unwrap();
+        let hashes = [a.hash(), b.hash(), c.hash(), d.hash()];
+        for i in 0..hashes.len() {
+            for j in i + 1..hashes.len() {
+                assert_ne!(hashes[i], hashes[j]);
+            }
+        }
+    }
+
+    #[test]
+    fn paths_may_not_escape() {
+        assert!(BundleFiles::from_pairs([("../x.toml", "")]).is_err());
+        assert!(BundleFiles::from_pairs([("/etc/x.toml", "")]).is_err());
+        assert!(BundleFiles::from_pairs([("x.toml", [0xff, 0xfe])]).is_err());
+    }
+
+    #[test]
+    fn folder_listing_is_shallow_and_filtered() {
+        let files = BundleFiles::from_pairs([
+            ("params/a.toml", ""),
+            ("params/sub/b.toml", ""),
+            ("params/notes.txt", ""),
+            ("paramsx/c.toml", ""),
+        ])
+        .unwrap();
+        let names: Vec<_> = files
+            .in_folder("params", &["toml"])
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(names, ["params/a.toml"]);
+    }
+}

@@ -1,0 +1,29 @@
+//! Eligo's pure decision engine.
+//!
+//! A [`Bundle`] is a policy: a manifest, Rhai rule files, effective-dated
+//! parameters, an input schema per entry point, reason messages and test
+//! cases. It is loaded from an in-memory map of file name → text (no file
+//! system here), compiled once, and then decides any number of inputs:
+//! `(bundle, input, as_of) → Envelope`, byte-for-byte deterministic.
+//!
+//! This crate reads no clock, no random source, no network and no files.
+
+pub mod bundle;
+pub mod context;
+pub mod diagnostics;
+pub mod envelope;
+pub mod files;
+pub mod manifest;
+pub mod params;
+pub mod sandbox;
+pub mod schema;
+pub mod testcases;
+pub mod validate;
+pub mod values;
+
+pub use bundle::{Bundle, DecideRequest, ENGINE_VERSION};
+pub use diagnostics::{Diagnostic, Severity};
+pub use envelope::{DecideError, Envelope, Mode, Status};
+pub use files::BundleFiles;
+pub use testcases::{run_tests, TestReport};
+pub use validate::FieldError;

@@ -1,0 +1,179 @@
+//! The bundle's declarative files: `bundle.toml`, `rules.toml` and
+//! `messages/<lang>.toml`.
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::diagnostics::{line_column, Diagnostic};
+
+pub const MANIFEST_FILE: &str = "bundle.toml";
+pub const RULES_FILE: &str = "rules.toml";
+
+/// `bundle.toml`: what the bundle is and which entry points it offers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub description: String,
+    /// Languages the reason messages come in; the first is the default.
+    pub languages: Vec<String>,
+    #[serde(default)]
+    pub limits: Limits,
+    pub entries: BTreeMap<String, EntryManifest>,
+}
+
+/// One entry point: its rule file, the function to call, and its schema.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryManifest {
+    pub rules: String,
+    #[serde(default = "default_function")]
+    pub function: String,
+    pub schema: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+fn default_function() -> String {
+    "decide".to_string()
+}
+
+/// Sandbox limits for the bundle's rules. The engine caps each one, so a
+/// bundle cannot lift them past what a host is willing to run.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_operations: u64,
+    pub max_call_depth: usize,
+    pub max_expr_depth: usize,
+    pub max_string_size: usize,
+    pub max_array_size: usize,
+    pub max_map_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_operations: 200_000,
+            max_call_depth: 32,
+            max_expr_depth: 64,
+            max_string_size: 10_000,
+            max_array_size: 10_000,
+            max_map_size: 1_000,
+        }
+    }
+}
+
+impl Limits {
+    /// The most any bundle may ask for.
+    pub const CEILING: Limits = Limits {
+        max_operations: 10_000_000,
+        max_call_depth: 64,
+        max_expr_depth: 128,
+        max_string_size: 1_000_000,
+        max_array_size: 100_000,
+        max_map_size: 10_000,
+    };
+
+    /// Names of the limits that exceed the ceiling.
+    pub fn over_ceiling(&self) -> Vec<&'static str> {
+        let c = Limits::CEILING;
+        let mut over = Vec::new();
+        if self.max_operations > c.max_operations {
+            over.push("max_operations");
+        }
+        if self.max_call_depth > c.max_call_depth {
+            over.push("max_call_depth");
+        }
+        if self.max_expr_depth > c.max_expr_depth {
+            over.push("max_expr_depth");
+        }
+        if self.max_string_size > c.max_string_size {
+            over.push("max_string_size");
+        }
+        if self.max_array_size > c.max_array_size {
+            over.push("max_array_size");
+        }
+        if self.max_map_size > c.max_map_size {
+            over.push("max_map_size");
+        }
+        over
+    }
+}
+
+/// `rules.toml`: every rule ID the bundle may fire, with its source clause.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDecl {
+    /// The policy clause the rule implements, e.g. `000 §1.3.2`.
+    pub source: String,
+    /// The entry point the rule belongs to.
+    pub entry: String,
+}
+
+/// `messages/<lang>.toml`: reason texts by rule ID, and the question a form
+/// asks for a needed field, by entry and field path.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Messages {
+    #[serde(default)]
+    pub rules: BTreeMap<String, String>,
+    #[serde(default)]
+    pub questions: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// Parses a TOML file, turning a syntax or shape error into a located diagnostic.
+pub fn parse_toml<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Diagnostic> {
+    toml::from_str(text).map_err(|error| {
+        let (line, column) = error
+            .span()
+            .map_or((0, 0), |span| line_column(text, span.start));
+        Diagnostic::error(
+            "toml",
+            file,
+            line,
+            column,
+            error.message().trim().to_string(),
+        )
+    })
+}
+
+/// The placeholders (`{name}`) a message template uses.
+pub fn placeholders(template: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        match after.find('}') {
+            Some(end) => {
+                names.push(&after[..end]);
+                rest = &after[end + 1..];
+            }
+            None => break,
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_errors_are_located() {
+        let text = "name = \"x\"\nversion = \n";
+        let error = parse_toml::<Manifest>("bundle.toml", text).unwrap_err();
+        assert_eq!(error.file, "bundle.toml");
+        assert_eq!(error.line, 2);
+    }
+
+    #[test]
+    fn placeholders_are_found_in_order() {
+        assert_eq!(placeholders("a {x} b {y_z}"), ["x", "y_z"]);
+        assert!(placeholders("none").is_empty());
+    }
+}

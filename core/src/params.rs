@@ -1,0 +1,413 @@
+//! Effective-dated policy parameters (`params/*.toml`).
+//!
+//! Every threshold of a policy is a parameter with a list of values, each
+//! valid from a date and citing its source clause. A decision dated `as_of`
+//! reads the value whose `from` is the latest on or before the date of
+//! `as_of`, so changing a threshold never changes decisions dated before it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use rhai::Dynamic;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::diagnostics::Diagnostic;
+use crate::manifest::parse_toml;
+use crate::values::{
+    decimal_from_text, decimal_to_json, round_half_up, significant_decimals, Date,
+};
+
+/// The kind of value a parameter holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamType {
+    Integer,
+    Decimal,
+    /// Yuan, at most two decimals, always shown with two.
+    Money,
+    Bool,
+    String,
+    /// Days off and make-up working days (调休), for working-day arithmetic.
+    Calendar,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParamDecl {
+    #[serde(rename = "type")]
+    ty: ParamType,
+    #[serde(default)]
+    unit: String,
+    #[serde(default)]
+    description: String,
+    values: Vec<RawValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawValue {
+    from: String,
+    value: toml::Value,
+    source: String,
+}
+
+/// One value of a parameter and the date it takes effect.
+#[derive(Debug, Clone)]
+pub struct ParamValue {
+    pub from: Date,
+    pub source: String,
+    /// The value as rules see it.
+    pub rule_value: Dynamic,
+    /// The value as the decision envelope reports it.
+    pub json: Value,
+}
+
+/// A named parameter and its history.
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub name: String,
+    pub ty: ParamType,
+    pub unit: String,
+    pub description: String,
+    /// Sorted by `from`, no two on the same date.
+    pub values: Vec<ParamValue>,
+}
+
+impl Param {
+    /// The value in force on `date`, if any.
+    pub fn value_at(&self, date: Date) -> Option<&ParamValue> {
+        self.values.iter().rev().find(|value| value.from <= date)
+    }
+}
+
+/// Every parameter of a bundle, by name.
+#[derive(Debug, Clone, Default)]
+pub struct ParamStore {
+    params: BTreeMap<String, Param>,
+}
+
+impl ParamStore {
+    /// Reads every `params/*.toml` file, reporting all problems found.
+    pub fn load<'a>(
+        files: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> (ParamStore, Vec<Diagnostic>) {
+        let mut store = ParamStore::default();
+        let mut problems = Vec::new();
+        let mut defined_in: BTreeMap<String, String> = BTreeMap::new();
+        for (file, text) in files {
+            let decls: BTreeMap<String, ParamDecl> = match parse_toml(file, text) {
+                Ok(decls) => decls,
+                Err(problem) => {
+                    problems.push(problem);
+                    continue;
+                }
+            };
+            for (name, decl) in decls {
+                if let Some(first) = defined_in.get(&name) {
+                    problems.push(Diagnostic::file_error(
+                        "param-duplicate",
+                        file,
+                        format!("parameter `{name}` is already defined in {first}"),
+                    ));
+                    continue;
+                }
+                defined_in.insert(name.clone(), file.to_string());
+                match build_param(&name, decl) {
+                    Ok(param) => {
+                        store.params.insert(name, param);
+                    }
+                    Err(message) => {
+                        problems.push(Diagnostic::file_error("param-value", file, message))
+                    }
+                }
+            }
+        }
+        (store, problems)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Param> {
+        self.params.get(name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Param> {
+        self.params.values()
+    }
+}
+
+fn build_param(name: &str, decl: ParamDecl) -> Result<Param, String> {
+    if decl.values.is_empty() {
+        return Err(format!("parameter `{name}` has no values"));
+    }
+    let mut values = Vec::with_capacity(decl.values.len());
+    for (index, raw) in decl.values.into_iter().enumerate() {
+        let at = format!("{name}.values[{index}]");
+        let from = Date::parse(&raw.from)
+            .ok_or_else(|| format!("{at}.from: `{}` is not a YYYY-MM-DD date", raw.from))?;
+        if raw.source.trim().is_empty() {
+            return Err(format!(
+                "{at}.source: every value must cite its source clause"
+            ));
+        }
+        let (rule_value, json) = convert_value(decl.ty, &raw.value)
+            .map_err(|message| format!("{at}.value: {message}"))?;
+        values.push(ParamValue {
+            from,
+            source: raw.source,
+            rule_value,
+            json,
+        });
+    }
+    values.sort_by_key(|value| value.from);
+    if let Some(pair) = values.windows(2).find(|pair| pair[0].from == pair[1].from) {
+        return Err(format!(
+            "parameter `{name}` has two values from {}",
+            pair[0].from
+        ));
+    }
+    Ok(Param {
+        name: name.to_string(),
+        ty: decl.ty,
+        unit: decl.unit,
+        description: decl.description,
+        values,
+    })
+}
+
+fn convert_value(ty: ParamType, value: &toml::Value) -> Result<(Dynamic, Value), String> {
+    match ty {
+        ParamType::Integer => value
+            .as_integer()
+            .map(|int| (Dynamic::from_int(int), Value::from(int)))
+            .ok_or_else(|| "expected an integer".to_string()),
+        ParamType::Bool => value
+            .as_bool()
+            .map(|flag| (Dynamic::from_bool(flag), Value::Bool(flag)))
+            .ok_or_else(|| "expected true or false".to_string()),
+        ParamType::String => value
+            .as_str()
+            .map(|text| (crate::values::text(text), Value::from(text)))
+            .ok_or_else(|| "expected a string".to_string()),
+        ParamType::Decimal => {
+            let decimal = toml_decimal(value)?;
+            Ok((Dynamic::from_decimal(decimal), decimal_to_json(decimal)))
+        }
+        ParamType::Money => {
+            let decimal = toml_decimal(value)?;
+            if significant_decimals(decimal) > 2 {
+                return Err(format!(
+                    "{decimal} has more than two decimals (money is exact to the fen)"
+                ));
+            }
+            let money = round_half_up(decimal, 2);
+            Ok((Dynamic::from_decimal(money), decimal_to_json(money)))
+        }
+        ParamType::Calendar => {
+            let calendar = Calendar::from_toml(value)?;
+            let json = serde_json::json!({
+                "days_off": calendar.days_off.len(),
+                "make_up_working_days": calendar.make_up_days.len(),
+            });
+            Ok((Dynamic::from(calendar), json))
+        }
+    }
+}
+
+/// Reads a decimal from TOML without losing digits: integers and strings are
+/// exact; a TOML float is read back from its shortest round-trip text, which
+/// is the decimal that was written for up to 15 significant digits.
+fn toml_decimal(value: &toml::Value) -> Result<Decimal, String> {
+    let text = match value {
+        toml::Value::Integer(int) => int.to_string(),
+        toml::Value::String(text) => text.clone(),
+        toml::Value::Float(float) if float.is_finite() => format!("{float}"),
+        _ => return Err("expected a decimal number (e.g. 0.80 or \"0.80\")".to_string()),
+    };
+    decimal_from_text(&text).ok_or_else(|| format!("`{text}` is not a decimal number"))
+}
+
+/// A working-day calendar: Monday–Friday, minus listed days off, plus listed
+/// weekend days that are worked (调休).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Calendar {
+    days_off: Arc<BTreeSet<Date>>,
+    make_up_days: Arc<BTreeSet<Date>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalendar {
+    days_off: Vec<String>,
+    make_up_working_days: Vec<String>,
+}
+
+impl Calendar {
+    fn from_toml(value: &toml::Value) -> Result<Calendar, String> {
+        let raw: RawCalendar = value.clone().try_into().map_err(|e| {
+            format!("expected {{ days_off = [...], make_up_working_days = [...] }}: {e}")
+        })?;
+        let dates = |list: &[String], field: &str| -> Result<BTreeSet<Date>, String> {
+            list.iter()
+                .map(|text| {
+                    Date::parse(text)
+                        .ok_or_else(|| format!("{field}: `{text}` is not a YYYY-MM-DD date"))
+                })
+                .collect()
+        };
+        let days_off = dates(&raw.days_off, "days_off")?;
+        let make_up_days = dates(&raw.make_up_working_days, "make_up_working_days")?;
+        if let Some(both) = days_off.intersection(&make_up_days).next() {
+            return Err(format!(
+                "{both} is listed both as a day off and as a make-up working day"
+            ));
+        }
+        Ok(Calendar {
+            days_off: Arc::new(days_off),
+            make_up_days: Arc::new(make_up_days),
+        })
+    }
+
+    /// Whether `date` is a working day.
+    pub fn is_working_day(&self, date: Date) -> bool {
+        use chrono::Datelike;
+        if self.make_up_days.contains(&date) {
+            return true;
+        }
+        let weekday = date.0.weekday().number_from_monday();
+        weekday <= 5 && !self.days_off.contains(&date)
+    }
+
+    /// The `n`-th working day after `date` (`date` itself never counts).
+    pub fn add_working_days(&self, date: Date, n: i64) -> Option<Date> {
+        let mut current = date;
+        let mut remaining = n;
+        // A year holds far fewer than 400 consecutive days off.
+        let mut guard = 0;
+        while remaining > 0 {
+            current = current.add_days(1)?;
+            guard += 1;
+            if self.is_working_day(current) {
+                remaining -= 1;
+                guard = 0;
+            } else if guard > 400 {
+                return None;
+            }
+        }
+        Some(current)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PARAMS: &str = r#"
+[standard]
+type = "money"
+unit = "yuan"
+values = [
+  { from = "2027-01-01", value = "650", source = "notice 2" },
+  { from = "2026-01-01", value = 600, source = "000 §1.3.2" },
+]
+
+[rate]
+type = "decimal"
+values = [{ from = "2026-01-01", value = 0.80, source = "002 §2.4.4" }]
+
+[calendar]
+type = "calendar"
+values = [{ from = "2026-01-01", source = "notice", value = { days_off = ["2026-10-01", "2026-10-02", "2026-10-05"], make_up_working_days = ["2026-10-10"] } }]
+"#;
+
+    fn store() -> ParamStore {
+        let (store, problems) = ParamStore::load([("params/a.toml", PARAMS)].into_iter());
+        assert!(problems.is_empty(), "{problems:?}");
+        store
+    }
+
+    fn date(text: &str) -> Date {
+        Date::parse(text).unwrap()
+    }
+
+    #[test]
+    fn value_changes_on_its_effective_date() {
+        let store = store();
+        let standard = store.get("standard").unwrap();
+        assert!(standard.value_at(date("2025-12-31")).is_none());
+        assert_eq!(
+            standard
+                .value_at(date("2026-12-31"))
+                .unwrap()
+                .json
+                .to_string(),
+            "600.00"
+        );
+        assert_eq!(
+            standard
+                .value_at(date("2027-01-01"))
+                .unwrap()
+                .json
+                .to_string(),
+            "650.00"
+        );
+        assert_eq!(
+            standard.value_at(date("2027-01-01")).unwrap().source,
+            "notice 2"
+        );
+    }
+
+    #[test]
+    fn toml_floats_keep_their_written_digits() {
+        let store = store();
+        let rate = store
+            .get("rate")
+            .unwrap()
+            .value_at(date("2026-06-01"))
+            .unwrap();
+        assert_eq!(rate.json.to_string(), "0.8");
+    }
+
+    #[test]
+    fn working_days_skip_weekends_and_days_off_and_count_make_up_days() {
+        let store = store();
+        let value = &store.get("calendar").unwrap().values[0];
+        let calendar = value.rule_value.clone().cast::<Calendar>();
+        // Thursday → Fri, Mon, Tue.
+        assert_eq!(
+            calendar.add_working_days(date("2026-11-19"), 3),
+            Some(date("2026-11-24"))
+        );
+        // Wed 30 Sep → Tue 6 Oct? No: 1, 2 and 5 Oct are off in this test calendar.
+        assert_eq!(
+            calendar.add_working_days(date("2026-09-30"), 2),
+            Some(date("2026-10-07"))
+        );
+        // Saturday 10 Oct is a make-up working day.
+        assert_eq!(
+            calendar.add_working_days(date("2026-10-09"), 1),
+            Some(date("2026-10-10"))
+        );
+    }
+
+    #[test]
+    fn bad_values_are_reported_with_their_path() {
+        let text = r#"
+[x]
+type = "money"
+values = [{ from = "2026-13-01", value = 1, source = "s" }]
+[y]
+type = "money"
+values = [{ from = "2026-01-01", value = "1.005", source = "s" }]
+[z]
+type = "integer"
+values = [{ from = "2026-01-01", value = 1, source = "" }]
+"#;
+        let (_, problems) = ParamStore::load([("params/bad.toml", text)].into_iter());
+        let messages: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(messages[0].starts_with("x.values[0].from"));
+        assert!(messages[1].contains("more than two decimals"));
+        assert!(messages[2].contains("cite its source"));
+    }
+}

@@ -1,0 +1,562 @@
+//! An entry point's input schema (`schema/<entry>.toml`).
+//!
+//! ```toml
+//! [fields]
+//! id = { type = "string", required = true, min_len = 1, max_len = 64 }
+//! members = { type = "array", items = "Member", min_items = 1, max_items = 20, required = true }
+//!
+//! [types.Member]
+//! age = { type = "integer", min = 0, max = 130, required = true }
+//! difficult_child = { type = "bool", default = false, valid_when = "age < 18" }
+//! ```
+//!
+//! An optional field with a default gets it when absent; an optional
+//! `nullable` field becomes null; any other optional field stays absent, and a
+//! rule that needs it says so (`ctx.need(...)`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::diagnostics::Diagnostic;
+use crate::manifest::parse_toml;
+use crate::values::decimal_from_text;
+
+/// Strings without a declared `max_len` may still not be longer than this.
+pub const DEFAULT_MAX_LEN: usize = 1_000;
+/// Arrays without a declared `max_items` may still not be longer than this.
+pub const DEFAULT_MAX_ITEMS: usize = 1_000;
+
+/// The input schema of one entry point.
+#[derive(Debug, Clone, Serialize)]
+pub struct Schema {
+    pub root: Arc<ObjectType>,
+}
+
+/// An object's fields, by name.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectType {
+    pub name: String,
+    pub fields: BTreeMap<String, Field>,
+}
+
+/// One field of an object.
+#[derive(Debug, Clone, Serialize)]
+pub struct Field {
+    #[serde(flatten)]
+    pub kind: Kind,
+    pub required: bool,
+    pub nullable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+    /// When the field is set (true, or any non-null value), this must hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_when: Option<Condition>,
+    /// A sibling field this one's value may not exceed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_most: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+impl Field {
+    /// Absent from the input, and no default fills it in.
+    pub fn may_be_absent(&self) -> bool {
+        !self.required && self.default.is_none() && !self.nullable
+    }
+}
+
+/// The type of a field, with its constraints.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Kind {
+    String {
+        min_len: usize,
+        max_len: usize,
+    },
+    Integer {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        min: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        max: Option<i64>,
+    },
+    Money {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        min: Option<Decimal>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        max: Option<Decimal>,
+    },
+    Decimal {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        min: Option<Decimal>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        max: Option<Decimal>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        decimals: Option<u32>,
+    },
+    Bool,
+    Date,
+    Timestamp,
+    Month,
+    Enum {
+        values: Vec<String>,
+    },
+    Array {
+        items: Box<Kind>,
+        min_items: usize,
+        max_items: usize,
+        /// Items must be strictly increasing by this field.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ascending_by: Option<String>,
+    },
+    Object {
+        #[serde(rename = "object")]
+        object: Arc<ObjectType>,
+    },
+}
+
+/// `field op literal`, e.g. `age < 18` or `kind == "long_term"`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Condition {
+    pub field: String,
+    pub op: CompareOp,
+    pub literal: Literal,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum CompareOp {
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = "<=")]
+    Le,
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = ">=")]
+    Ge,
+    #[serde(rename = "==")]
+    Eq,
+    #[serde(rename = "!=")]
+    Ne,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Literal {
+    Number(Decimal),
+    Text(String),
+}
+
+impl Condition {
+    fn parse(text: &str) -> Result<Condition, String> {
+        let ops = [
+            ("<=", CompareOp::Le),
+            (">=", CompareOp::Ge),
+            ("==", CompareOp::Eq),
+            ("!=", CompareOp::Ne),
+            ("<", CompareOp::Lt),
+            (">", CompareOp::Gt),
+        ];
+        for (symbol, op) in ops {
+            if let Some((field, literal)) = text.split_once(symbol) {
+                let field = field.trim();
+                let literal = literal.trim();
+                let literal = if let Some(inner) = literal
+                    .strip_prefix('"')
+                    .and_then(|rest| rest.strip_suffix('"'))
+                {
+                    Literal::Text(inner.to_string())
+                } else {
+                    Literal::Number(decimal_from_text(literal).ok_or_else(|| {
+                        format!("`{literal}` is neither a number nor a \"string\"")
+                    })?)
+                };
+                if field.is_empty() || !field.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                    return Err(format!("`{field}` is not a field name"));
+                }
+                return Ok(Condition {
+                    field: field.to_string(),
+                    op,
+                    literal,
+                    text: text.trim().to_string(),
+                });
+            }
+        }
+        Err("expected `field <op> literal` with one of < <= > >= == !=".to_string())
+    }
+
+    /// Whether the sibling value satisfies the condition (false when absent).
+    pub fn holds(&self, sibling: Option<&Value>) -> bool {
+        let ordering = match (&self.literal, sibling) {
+            (Literal::Number(expected), Some(Value::Number(n))) => {
+                match crate::values::decimal_from_number(n) {
+                    Some(actual) => actual.cmp(expected),
+                    None => return false,
+                }
+            }
+            (Literal::Text(expected), Some(Value::String(actual))) => actual.as_str().cmp(expected),
+            _ => return false,
+        };
+        use std::cmp::Ordering::*;
+        match self.op {
+            CompareOp::Lt => ordering == Less,
+            CompareOp::Le => ordering != Greater,
+            CompareOp::Gt => ordering == Greater,
+            CompareOp::Ge => ordering != Less,
+            CompareOp::Eq => ordering == Equal,
+            CompareOp::Ne => ordering != Equal,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchema {
+    fields: BTreeMap<String, RawField>,
+    #[serde(default)]
+    types: BTreeMap<String, BTreeMap<String, RawField>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawField {
+    #[serde(rename = "type")]
+    ty: String,
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    nullable: bool,
+    default: Option<toml::Value>,
+    min: Option<toml::Value>,
+    max: Option<toml::Value>,
+    min_len: Option<usize>,
+    max_len: Option<usize>,
+    decimals: Option<u32>,
+    values: Option<Vec<String>>,
+    items: Option<String>,
+    min_items: Option<usize>,
+    max_items: Option<usize>,
+    ascending_by: Option<String>,
+    valid_when: Option<String>,
+    at_most: Option<String>,
+    #[serde(default)]
+    description: String,
+}
+
+impl Schema {
+    /// Parses a schema file; problems are reported against `file`.
+    pub fn parse(file: &str, text: &str) -> Result<Schema, Diagnostic> {
+        let raw: RawSchema = parse_toml(file, text)?;
+        let builder = Builder {
+            types: &raw.types,
+            file,
+        };
+        let root = builder
+            .object("input", &raw.fields, &mut Vec::new())
+            .map_err(|message| Diagnostic::file_error("schema", file, message))?;
+        Ok(Schema { root })
+    }
+
+    /// The field a JSON path names (`members[2].age`), ignoring indices.
+    pub fn field_at(&self, path: &str) -> Option<&Field> {
+        let mut object: &ObjectType = &self.root;
+        let mut parts = path.split('.').peekable();
+        while let Some(part) = parts.next() {
+            let name = part.split('[').next()?;
+            let field = object.fields.get(name)?;
+            if parts.peek().is_none() {
+                return Some(field);
+            }
+            let mut kind = &field.kind;
+            while let Kind::Array { items, .. } = kind {
+                kind = items;
+            }
+            match kind {
+                Kind::Object { object: inner } => object = inner,
+                _ => return None,
+            }
+        }
+        None
+    }
+}
+
+struct Builder<'a> {
+    types: &'a BTreeMap<String, BTreeMap<String, RawField>>,
+    file: &'a str,
+}
+
+impl Builder<'_> {
+    fn object(
+        &self,
+        name: &str,
+        raw: &BTreeMap<String, RawField>,
+        stack: &mut Vec<String>,
+    ) -> Result<Arc<ObjectType>, String> {
+        let mut fields = BTreeMap::new();
+        for (field_name, raw_field) in raw {
+            let at = format!("{name}.{field_name}");
+            let field = self.field(&at, raw_field, stack)?;
+            fields.insert(field_name.clone(), field);
+        }
+        // Cross-field references must name real siblings.
+        for (field_name, field) in &fields {
+            let at = format!("{name}.{field_name}");
+            if let Some(condition) = &field.valid_when {
+                if !fields.contains_key(&condition.field) {
+                    return Err(format!(
+                        "{at}: valid_when names unknown field `{}`",
+                        condition.field
+                    ));
+                }
+            }
+            if let Some(limit) = &field.at_most {
+                if !fields.contains_key(limit) {
+                    return Err(format!("{at}: at_most names unknown field `{limit}`"));
+                }
+            }
+        }
+        Ok(Arc::new(ObjectType {
+            name: name.to_string(),
+            fields,
+        }))
+    }
+
+    fn field(&self, at: &str, raw: &RawField, stack: &mut Vec<String>) -> Result<Field, String> {
+        let kind = self.kind(at, &raw.ty, raw, stack)?;
+        let valid_when = raw
+            .valid_when
+            .as_deref()
+            .map(Condition::parse)
+            .transpose()
+            .map_err(|e| format!("{at}.valid_when: {e}"))?;
+        if raw.required && raw.default.is_some() {
+            return Err(format!("{at}: a required field cannot have a default"));
+        }
+        let default = raw
+            .default
+            .as_ref()
+            .map(|value| toml_to_json(value).map_err(|e| format!("{at}.default: {e}")))
+            .transpose()?;
+        if let Some(default) = &default {
+            let mut problems = Vec::new();
+            crate::validate::check_value(&kind, default, at, &mut problems);
+            if let Some(problem) = problems.first() {
+                return Err(format!("{at}.default: {}", problem.message));
+            }
+        }
+        Ok(Field {
+            kind,
+            required: raw.required,
+            nullable: raw.nullable,
+            default,
+            valid_when,
+            at_most: raw.at_most.clone(),
+            description: raw.description.clone(),
+        })
+    }
+
+    fn kind(
+        &self,
+        at: &str,
+        ty: &str,
+        raw: &RawField,
+        stack: &mut Vec<String>,
+    ) -> Result<Kind, String> {
+        let decimal =
+            |value: &Option<toml::Value>, what: &str| -> Result<Option<Decimal>, String> {
+                value
+                    .as_ref()
+                    .map(|v| {
+                        let text = match v {
+                            toml::Value::Integer(i) => i.to_string(),
+                            toml::Value::Float(f) => format!("{f}"),
+                            toml::Value::String(s) => s.clone(),
+                            _ => String::new(),
+                        };
+                        decimal_from_text(&text)
+                            .ok_or_else(|| format!("{at}.{what}: expected a number"))
+                    })
+                    .transpose()
+            };
+        let integer = |value: &Option<toml::Value>, what: &str| -> Result<Option<i64>, String> {
+            value
+                .as_ref()
+                .map(|v| {
+                    v.as_integer()
+                        .ok_or_else(|| format!("{at}.{what}: expected an integer"))
+                })
+                .transpose()
+        };
+        Ok(match ty {
+            "string" => Kind::String {
+                min_len: raw.min_len.unwrap_or(0),
+                max_len: raw.max_len.unwrap_or(DEFAULT_MAX_LEN),
+            },
+            "integer" => Kind::Integer {
+                min: integer(&raw.min, "min")?,
+                max: integer(&raw.max, "max")?,
+            },
+            "money" => Kind::Money {
+                min: decimal(&raw.min, "min")?,
+                max: decimal(&raw.max, "max")?,
+            },
+            "decimal" => Kind::Decimal {
+                min: decimal(&raw.min, "min")?,
+                max: decimal(&raw.max, "max")?,
+                decimals: raw.decimals,
+            },
+            "bool" => Kind::Bool,
+            "date" => Kind::Date,
+            "timestamp" => Kind::Timestamp,
+            "month" => Kind::Month,
+            "enum" => {
+                let values = raw
+                    .values
+                    .clone()
+                    .filter(|values| !values.is_empty())
+                    .ok_or_else(|| format!("{at}: an enum needs `values = [...]`"))?;
+                Kind::Enum { values }
+            }
+            "array" => {
+                let items_ty = raw
+                    .items
+                    .as_deref()
+                    .ok_or_else(|| format!("{at}: an array needs `items = \"<type>\"`"))?;
+                let plain = RawField {
+                    ty: items_ty.to_string(),
+                    ..empty_raw()
+                };
+                let items = self.kind(&format!("{at}[]"), items_ty, &plain, stack)?;
+                if let Some(key) = &raw.ascending_by {
+                    let Kind::Object { object } = &items else {
+                        return Err(format!("{at}: ascending_by needs object items"));
+                    };
+                    if !object.fields.contains_key(key) {
+                        return Err(format!("{at}: ascending_by names unknown field `{key}`"));
+                    }
+                }
+                Kind::Array {
+                    items: Box::new(items),
+                    min_items: raw.min_items.unwrap_or(0),
+                    max_items: raw.max_items.unwrap_or(DEFAULT_MAX_ITEMS),
+                    ascending_by: raw.ascending_by.clone(),
+                }
+            }
+            named => {
+                let Some(fields) = self.types.get(named) else {
+                    return Err(format!(
+                        "{at}: unknown type `{named}` (in {}; expected string, integer, money, \
+                         decimal, bool, date, timestamp, month, enum, array or a [types.*] name)",
+                        self.file
+                    ));
+                };
+                if stack.iter().any(|seen| seen == named) {
+                    return Err(format!("{at}: type `{named}` contains itself"));
+                }
+                stack.push(named.to_string());
+                let object = self.object(named, fields, stack)?;
+                stack.pop();
+                Kind::Object { object }
+            }
+        })
+    }
+}
+
+fn empty_raw() -> RawField {
+    RawField {
+        ty: String::new(),
+        required: false,
+        nullable: false,
+        default: None,
+        min: None,
+        max: None,
+        min_len: None,
+        max_len: None,
+        decimals: None,
+        values: None,
+        items: None,
+        min_items: None,
+        max_items: None,
+        ascending_by: None,
+        valid_when: None,
+        at_most: None,
+        description: String::new(),
+    }
+}
+
+fn toml_to_json(value: &toml::Value) -> Result<Value, String> {
+    Ok(match value {
+        toml::Value::String(s) => Value::String(s.clone()),
+        toml::Value::Integer(i) => Value::from(*i),
+        toml::Value::Float(f) => Value::Number(
+            format!("{f}")
+                .parse()
+                .map_err(|_| format!("{f} is not a JSON number"))?,
+        ),
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        toml::Value::Array(items) => {
+            Value::Array(items.iter().map(toml_to_json).collect::<Result<_, _>>()?)
+        }
+        toml::Value::Table(table) => Value::Object(
+            table
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), toml_to_json(v)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_parse_and_evaluate() {
+        let c = Condition::parse("age < 18").unwrap();
+        assert!(c.holds(Some(&serde_json::json!(17))));
+        assert!(!c.holds(Some(&serde_json::json!(18))));
+        assert!(!c.holds(None));
+        let k = Condition::parse("kind == \"long_term\"").unwrap();
+        assert!(k.holds(Some(&serde_json::json!("long_term"))));
+        assert!(Condition::parse("age ~ 3").is_err());
+    }
+
+    #[test]
+    fn schema_errors_name_the_field() {
+        let error =
+            Schema::parse("schema/x.toml", "[fields]\na = { type = \"Nope\" }\n").unwrap_err();
+        assert!(
+            error.message.contains("input.a: unknown type `Nope`"),
+            "{}",
+            error.message
+        );
+        let error = Schema::parse(
+            "schema/x.toml",
+            "[fields]\na = { type = \"T\" }\n[types.T]\nb = { type = \"T\" }\n",
+        )
+        .unwrap_err();
+        assert!(
+            error.message.contains("contains itself"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn field_paths_resolve_through_arrays() {
+        let schema = Schema::parse(
+            "s.toml",
+            "[fields]\nm = { type = \"array\", items = \"M\" }\n[types.M]\nage = { type = \"integer\" }\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            schema.field_at("m[3].age").unwrap().kind,
+            Kind::Integer { .. }
+        ));
+        assert!(schema.field_at("m[3].nope").is_none());
+    }
+}

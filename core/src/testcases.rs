@@ -1,0 +1,498 @@
+//! The bundle's own test cases (`tests/*.yaml`) and running them.
+//!
+//! ```yaml
+//! entry: household                      # default for the file's cases
+//! as_of: "2026-11-20T09:00:00+08:00"    # default for the file's cases
+//! cases:
+//!   - name: dibao household gets relief
+//!     input: { id: h1, district: urban, on_dibao: true, members: [{ age: 40, monthly_income: 0 }] }
+//!     expect:
+//!       status: decided
+//!       rules: [TR-1, VF-KEY]              # every rule fired, in order
+//!       result:                            # a subset of the result
+//!         programs: { temporary_relief: { eligible: true, monthly_amount: 600.00 } }
+//!   - name: an age out of range is refused
+//!     input: { ... }
+//!     expect:
+//!       error: { kind: invalid_input, problems: [{ path: "members[0].age", rule: max }] }
+//! ```
+//!
+//! `result` matches when every key it gives has an equal value in the actual
+//! result (objects recursively; arrays element by element, same length;
+//! numbers by value, so `600` equals `600.00`).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::bundle::{Bundle, DecideRequest};
+use crate::diagnostics::{line_column, Diagnostic};
+use crate::envelope::{Envelope, Mode, Status};
+use crate::values::decimal_from_number;
+
+/// One test file.
+#[derive(Debug, Clone)]
+pub struct TestFile {
+    pub file: String,
+    pub cases: Vec<TestCase>,
+}
+
+/// One case: a request and what must come out of it.
+#[derive(Debug, Clone)]
+pub struct TestCase {
+    pub name: String,
+    /// The line of the case's `name:` in its file, for messages.
+    pub line: usize,
+    pub entry: String,
+    pub as_of: String,
+    pub mode: Mode,
+    pub lang: Option<String>,
+    pub input: Value,
+    pub expect: Expect,
+}
+
+/// What a case expects. Only what is given is checked.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub status: Option<Status>,
+    pub rules: Option<Vec<String>>,
+    pub needs: Option<Vec<String>>,
+    pub result: Option<Value>,
+    pub error: Option<ExpectError>,
+}
+
+/// An expected error: its kind and, if given, exactly these problems.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectError {
+    pub kind: String,
+    pub problems: Option<Vec<ExpectProblem>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectProblem {
+    pub path: String,
+    pub rule: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    entry: Option<String>,
+    as_of: Option<String>,
+    cases: Vec<RawCase>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCase {
+    name: String,
+    entry: Option<String>,
+    as_of: Option<String>,
+    #[serde(default)]
+    mode: Mode,
+    lang: Option<String>,
+    input: Value,
+    expect: Expect,
+}
+
+/// Parses one test file.
+pub fn parse_test_file(file: &str, text: &str) -> Result<TestFile, Diagnostic> {
+    let raw: RawFile = serde_yaml_ng::from_str(text).map_err(|error| {
+        let (line, column) = error
+            .location()
+            .map_or((0, 0), |l| line_column(text, l.index()));
+        Diagnostic::error("test-yaml", file, line, column, error.to_string())
+    })?;
+    let mut cases = Vec::with_capacity(raw.cases.len());
+    let mut names = BTreeSet::new();
+    for case in raw.cases {
+        let line = find_name_line(text, &case.name);
+        let missing = |what: &str| {
+            Diagnostic::error(
+                "test-case",
+                file,
+                line,
+                1,
+                format!(
+                    "case `{}` has no {what} (give it on the case or at the top of the file)",
+                    case.name
+                ),
+            )
+        };
+        if !names.insert(case.name.clone()) {
+            return Err(Diagnostic::error(
+                "test-case",
+                file,
+                line,
+                1,
+                format!("two cases are named `{}`", case.name),
+            ));
+        }
+        let entry = case
+            .entry
+            .or_else(|| raw.entry.clone())
+            .ok_or_else(|| missing("entry"))?;
+        let as_of = case
+            .as_of
+            .or_else(|| raw.as_of.clone())
+            .ok_or_else(|| missing("as_of"))?;
+        let expect = case.expect;
+        if expect.error.is_some()
+            && (expect.result.is_some() || expect.status.is_some() || expect.rules.is_some())
+        {
+            return Err(Diagnostic::error(
+                "test-case",
+                file,
+                line,
+                1,
+                format!("case `{}` expects both an error and a decision", case.name),
+            ));
+        }
+        cases.push(TestCase {
+            name: case.name,
+            line,
+            entry,
+            as_of,
+            mode: case.mode,
+            lang: case.lang,
+            input: case.input,
+            expect,
+        });
+    }
+    Ok(TestFile {
+        file: file.to_string(),
+        cases,
+    })
+}
+
+fn find_name_line(text: &str, name: &str) -> usize {
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start().trim_start_matches("- ").trim_start();
+            line.strip_prefix("name:")
+                .map(|rest| rest.trim().trim_matches(['"', '\'']) == name)
+                .unwrap_or(false)
+        })
+        .map_or(0, |index| index + 1)
+}
+
+/// One difference between what a case expects and what came out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    pub path: String,
+    pub expected: String,
+    pub actual: String,
+}
+
+/// The outcome of one case.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseOutcome {
+    pub file: String,
+    pub name: String,
+    pub line: usize,
+    pub passed: bool,
+    pub mismatches: Vec<Mismatch>,
+    /// A unified diff of the expected values against the actual ones.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub diff: String,
+    /// Rule IDs that fired in this case.
+    #[serde(skip)]
+    pub fired: Vec<String>,
+}
+
+/// The outcome of a bundle's tests.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestReport {
+    pub passed: usize,
+    pub failed: usize,
+    pub cases: Vec<CaseOutcome>,
+    /// Declared rules that no case makes fire.
+    pub uncovered_rules: Vec<String>,
+}
+
+impl TestReport {
+    pub fn all_passed(&self) -> bool {
+        self.failed == 0
+    }
+}
+
+/// What a case produced: the JSON compared against its expectation.
+pub fn actual_of(outcome: &Result<Envelope, crate::envelope::DecideError>) -> Value {
+    match outcome {
+        Ok(envelope) => serde_json::to_value(envelope).expect("envelopes serialise"),
+        Err(error) => serde_json::json!({ "error": error.body() }),
+    }
+}
+
+/// Runs one case.
+pub fn run_case(bundle: &Bundle, file: &str, case: &TestCase) -> CaseOutcome {
+    let outcome = bundle.decide(&DecideRequest {
+        entry: &case.entry,
+        input: &case.input,
+        as_of: &case.as_of,
+        mode: case.mode,
+        lang: case.lang.as_deref(),
+    });
+    let mut views = Views::default();
+    let mut fired = Vec::new();
+    match (&outcome, &case.expect.error) {
+        (Ok(envelope), None) => {
+            fired = envelope.reasons.iter().map(|r| r.rule.clone()).collect();
+            let actual = actual_of(&outcome);
+            if let Some(status) = case.expect.status {
+                let expected = serde_json::to_value(status).expect("status serialises");
+                views.subset("status", expected, &actual["status"]);
+            }
+            if let Some(rules) = &case.expect.rules {
+                views.exact(
+                    "rules",
+                    Value::from(rules.clone()),
+                    Value::from(fired.clone()),
+                );
+            }
+            if let Some(needs) = &case.expect.needs {
+                let actual_needs: Vec<String> =
+                    envelope.needs.iter().map(|n| n.path.clone()).collect();
+                views.exact(
+                    "needs",
+                    Value::from(needs.clone()),
+                    Value::from(actual_needs),
+                );
+            }
+            if let Some(result) = &case.expect.result {
+                views.subset("result", result.clone(), &actual["result"]);
+            }
+        }
+        (Err(error), Some(expected_error)) => {
+            views.exact(
+                "error.kind",
+                Value::from(expected_error.kind.clone()),
+                Value::from(error.kind()),
+            );
+            if let Some(problems) = &expected_error.problems {
+                let mut wanted = problems.clone();
+                let mut got: Vec<ExpectProblem> = error
+                    .problems()
+                    .iter()
+                    .map(|p| ExpectProblem {
+                        path: p.path.clone(),
+                        rule: p.rule.clone(),
+                    })
+                    .collect();
+                wanted.sort();
+                got.sort();
+                views.exact(
+                    "error.problems",
+                    serde_json::to_value(wanted).expect("serialises"),
+                    serde_json::to_value(got).expect("serialises"),
+                );
+            }
+        }
+        (Err(error), None) => views.mismatches.push(Mismatch {
+            path: "(outcome)".to_string(),
+            expected: "a decision".to_string(),
+            actual: error.to_string(),
+        }),
+        (Ok(envelope), Some(expected_error)) => {
+            fired = envelope.reasons.iter().map(|r| r.rule.clone()).collect();
+            views.mismatches.push(Mismatch {
+                path: "(outcome)".to_string(),
+                expected: format!("an error of kind {}", expected_error.kind),
+                actual: format!("a decision ({})", envelope.to_json()),
+            });
+        }
+    }
+    let diff = if views.mismatches.is_empty() || views.expected.is_empty() {
+        String::new()
+    } else {
+        unified_diff(&Value::Object(views.expected), &Value::Object(views.actual))
+    };
+    let mismatches = views.mismatches;
+    CaseOutcome {
+        file: file.to_string(),
+        name: case.name.clone(),
+        line: case.line,
+        passed: mismatches.is_empty(),
+        mismatches,
+        diff,
+        fired,
+    }
+}
+
+/// What a case asked about, side by side with what came out.
+#[derive(Default)]
+struct Views {
+    expected: serde_json::Map<String, Value>,
+    actual: serde_json::Map<String, Value>,
+    mismatches: Vec<Mismatch>,
+}
+
+impl Views {
+    /// `actual` must contain `expected` (see [`subset_match`]).
+    fn subset(&mut self, key: &str, expected: Value, actual: &Value) {
+        subset_match(&expected, actual, key, &mut self.mismatches);
+        self.actual
+            .insert(key.to_string(), project(&expected, actual));
+        self.expected.insert(key.to_string(), expected);
+    }
+
+    /// `actual` must equal `expected`.
+    fn exact(&mut self, key: &str, expected: Value, actual: Value) {
+        if expected != actual {
+            self.mismatches.push(Mismatch {
+                path: key.to_string(),
+                expected: expected.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        self.expected.insert(key.to_string(), expected);
+        self.actual.insert(key.to_string(), actual);
+    }
+}
+
+/// Runs every case of the bundle.
+pub fn run_tests(bundle: &Bundle) -> TestReport {
+    let mut cases = Vec::new();
+    for test_file in bundle.tests() {
+        for case in &test_file.cases {
+            cases.push(run_case(bundle, &test_file.file, case));
+        }
+    }
+    let fired: BTreeSet<&str> = cases
+        .iter()
+        .flat_map(|c| c.fired.iter().map(String::as_str))
+        .collect();
+    let uncovered_rules = bundle
+        .rules()
+        .keys()
+        .filter(|id| !fired.contains(id.as_str()))
+        .cloned()
+        .collect();
+    let passed = cases.iter().filter(|c| c.passed).count();
+    TestReport {
+        passed,
+        failed: cases.len() - passed,
+        cases,
+        uncovered_rules,
+    }
+}
+
+fn numbers_equal(a: &serde_json::Number, b: &serde_json::Number) -> bool {
+    match (decimal_from_number(a), decimal_from_number(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// Records every way `actual` fails to contain `expected`.
+pub fn subset_match(expected: &Value, actual: &Value, path: &str, out: &mut Vec<Mismatch>) {
+    match (expected, actual) {
+        (Value::Object(want), Value::Object(got)) => {
+            for (key, value) in want {
+                let child = format!("{path}.{key}");
+                match got.get(key) {
+                    Some(actual_value) => subset_match(value, actual_value, &child, out),
+                    None => out.push(Mismatch {
+                        path: child,
+                        expected: value.to_string(),
+                        actual: "(absent)".to_string(),
+                    }),
+                }
+            }
+        }
+        (Value::Array(want), Value::Array(got)) if want.len() == got.len() => {
+            for (index, (w, g)) in want.iter().zip(got).enumerate() {
+                subset_match(w, g, &format!("{path}[{index}]"), out);
+            }
+        }
+        (Value::Number(a), Value::Number(b)) if numbers_equal(a, b) => {}
+        _ if expected == actual => {}
+        _ => out.push(Mismatch {
+            path: path.to_string(),
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        }),
+    }
+}
+
+/// `actual` cut down to the shape of `expected`, so a diff shows only what
+/// the case asked about. Equal numbers take the expected spelling.
+fn project(expected: &Value, actual: &Value) -> Value {
+    match (expected, actual) {
+        (Value::Object(want), Value::Object(got)) => Value::Object(
+            want.iter()
+                .filter_map(|(key, w)| got.get(key).map(|g| (key.clone(), project(w, g))))
+                .collect(),
+        ),
+        (Value::Array(want), Value::Array(got)) => Value::Array(
+            got.iter()
+                .enumerate()
+                .map(|(i, g)| want.get(i).map_or_else(|| g.clone(), |w| project(w, g)))
+                .collect(),
+        ),
+        (Value::Number(a), Value::Number(b)) if numbers_equal(a, b) => expected.clone(),
+        _ => actual.clone(),
+    }
+}
+
+fn unified_diff(expected: &Value, actual: &Value) -> String {
+    let expected = serde_json::to_string_pretty(expected).expect("serialises") + "\n";
+    let actual = serde_json::to_string_pretty(actual).expect("serialises") + "\n";
+    similar::TextDiff::from_lines(&expected, &actual)
+        .unified_diff()
+        .context_radius(3)
+        .header("expected", "actual")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn subset_matching_compares_numbers_by_value() {
+        let mut out = Vec::new();
+        let actual: Value =
+            serde_json::from_str(r#"{"a": 600.00, "b": [1, 2], "c": "x"}"#).unwrap();
+        subset_match(&json!({"a": 600}), &actual, "result", &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        subset_match(
+            &json!({"b": [1], "c": "y", "d": 1}),
+            &actual,
+            "result",
+            &mut out,
+        );
+        let paths: Vec<_> = out.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(paths, ["result.b", "result.c", "result.d"]);
+    }
+
+    #[test]
+    fn yaml_cases_parse_with_file_defaults_and_lines() {
+        let text = "entry: household\nas_of: \"2026-11-20T09:00:00+08:00\"\ncases:\n  - name: one\n    input: {a: 1.10}\n    expect: {status: decided}\n  - name: two\n    mode: partial\n    input: {}\n    expect:\n      error: {kind: invalid_input}\n";
+        let file = parse_test_file("tests/x.yaml", text).unwrap();
+        assert_eq!(file.cases.len(), 2);
+        assert_eq!(file.cases[0].line, 4);
+        assert_eq!(file.cases[1].line, 7);
+        assert_eq!(file.cases[1].mode, Mode::Partial);
+        assert_eq!(file.cases[0].input["a"].to_string(), "1.1");
+    }
+
+    #[test]
+    fn yaml_errors_are_located() {
+        let error =
+            parse_test_file("tests/x.yaml", "cases:\n  - name: a\n    input: [\n").unwrap_err();
+        assert_eq!(error.file, "tests/x.yaml");
+        assert!(error.line >= 3, "{error}");
+        let error = parse_test_file(
+            "tests/x.yaml",
+            "cases:\n  - name: a\n    input: {}\n    expect: {}\n",
+        )
+        .unwrap_err();
+        assert!(error.message.contains("no entry"), "{error}");
+    }
+}

@@ -1,0 +1,558 @@
+//! Input validation against an entry's schema, and conversion into the
+//! typed values rules see.
+//!
+//! Every problem is collected (not just the first), each with its JSON path
+//! (`members[1].age`), the rule broken and a message. Values are converted
+//! by their schema type, never by how the JSON happened to spell them: an
+//! integer field accepts `60.0`, a money field becomes an exact `Decimal`.
+
+use rhai::{Dynamic, Map};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::schema::{Field, Kind, ObjectType};
+use crate::values::{
+    decimal_from_number, is_month, round_half_up, significant_decimals, text, Date, Timestamp,
+};
+
+/// One problem with the input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// JSON path of the offending value; `$` is the whole input.
+    pub path: String,
+    /// The rule broken: `type`, `required`, `unknown_field`, `min`, `max`,
+    /// `min_len`, `max_len`, `min_items`, `max_items`, `enum`, `format`,
+    /// `decimals`, `valid_when`, `at_most`, `order`, `needed`.
+    pub rule: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(path: &str, rule: &str, message: impl Into<String>) -> Self {
+        FieldError {
+            path: path.to_string(),
+            rule: rule.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} [{}]", self.path, self.message, self.rule)
+    }
+}
+
+/// Validates the whole input and converts it for the rules.
+pub fn validate_input(root: &ObjectType, input: &Value) -> Result<Map, Vec<FieldError>> {
+    let mut problems = Vec::new();
+    let converted = convert_object(root, input, "$", &mut problems);
+    match converted {
+        Some(map) if problems.is_empty() => Ok(map),
+        _ => Err(problems),
+    }
+}
+
+/// Validates one value (used for schema defaults); problems are appended.
+pub fn check_value(kind: &Kind, value: &Value, path: &str, problems: &mut Vec<FieldError>) {
+    let _ = convert(kind, value, path, problems);
+}
+
+fn child_path(parent: &str, name: &str) -> String {
+    if parent == "$" {
+        name.to_string()
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn convert_object(
+    object: &ObjectType,
+    value: &Value,
+    path: &str,
+    problems: &mut Vec<FieldError>,
+) -> Option<Map> {
+    let Value::Object(input) = value else {
+        problems.push(FieldError::new(
+            path,
+            "type",
+            format!("expected an object, got {}", json_type(value)),
+        ));
+        return None;
+    };
+    let before = problems.len();
+    for key in input.keys() {
+        if !object.fields.contains_key(key) {
+            let known: Vec<&str> = object.fields.keys().map(String::as_str).collect();
+            problems.push(FieldError::new(
+                &child_path(path, key),
+                "unknown_field",
+                format!("unknown field; expected one of: {}", known.join(", ")),
+            ));
+        }
+    }
+    let mut map = Map::new();
+    for (name, field) in &object.fields {
+        let field_path = child_path(path, name);
+        match input.get(name) {
+            Some(Value::Null) if field.nullable => {
+                map.insert(name.into(), Dynamic::UNIT);
+            }
+            Some(Value::Null) => {
+                let rule = if field.required { "required" } else { "type" };
+                problems.push(FieldError::new(&field_path, rule, "must not be null"));
+            }
+            Some(present) => {
+                if let Some(converted) = convert(&field.kind, present, &field_path, problems) {
+                    map.insert(name.into(), converted);
+                }
+            }
+            None if field.required => {
+                problems.push(FieldError::new(&field_path, "required", "is required"));
+            }
+            None => {
+                if let Some(default) = &field.default {
+                    if let Some(converted) = convert(&field.kind, default, &field_path, problems) {
+                        map.insert(name.into(), converted);
+                    }
+                } else if field.nullable {
+                    map.insert(name.into(), Dynamic::UNIT);
+                }
+            }
+        }
+    }
+    for (name, field) in &object.fields {
+        check_cross_field(name, field, input, path, problems);
+    }
+    (problems.len() == before).then_some(map)
+}
+
+/// `valid_when` and `at_most`: constraints between sibling fields.
+fn check_cross_field(
+    name: &str,
+    field: &Field,
+    input: &serde_json::Map<String, Value>,
+    path: &str,
+    problems: &mut Vec<FieldError>,
+) {
+    let Some(value) = input.get(name) else { return };
+    let field_path = child_path(path, name);
+    if let Some(condition) = &field.valid_when {
+        let is_set = !matches!(value, Value::Null | Value::Bool(false));
+        if is_set && !condition.holds(input.get(&condition.field)) {
+            problems.push(FieldError::new(
+                &field_path,
+                "valid_when",
+                format!("may only be set when {}", condition.text),
+            ));
+        }
+    }
+    if let Some(limit_name) = &field.at_most {
+        let (Value::Number(own), Some(Value::Number(limit))) = (value, input.get(limit_name))
+        else {
+            return;
+        };
+        if let (Some(own), Some(limit)) = (decimal_from_number(own), decimal_from_number(limit)) {
+            if own > limit {
+                problems.push(FieldError::new(
+                    &field_path,
+                    "at_most",
+                    format!("must not exceed {limit_name} ({limit}), got {own}"),
+                ));
+            }
+        }
+    }
+}
+
+fn convert(
+    kind: &Kind,
+    value: &Value,
+    path: &str,
+    problems: &mut Vec<FieldError>,
+) -> Option<Dynamic> {
+    let mismatch = |problems: &mut Vec<FieldError>, expected: &str| {
+        problems.push(FieldError::new(
+            path,
+            "type",
+            format!("expected {expected}, got {}", json_type(value)),
+        ));
+        None
+    };
+    match kind {
+        Kind::Bool => match value {
+            Value::Bool(flag) => Some(Dynamic::from_bool(*flag)),
+            _ => mismatch(problems, "true or false"),
+        },
+        Kind::String { min_len, max_len } => {
+            let Value::String(s) = value else {
+                return mismatch(problems, "a string");
+            };
+            let len = s.chars().count();
+            if len < *min_len {
+                problems.push(FieldError::new(
+                    path,
+                    "min_len",
+                    format!("must be at least {min_len} characters long, got {len}"),
+                ));
+                return None;
+            }
+            if len > *max_len {
+                problems.push(FieldError::new(
+                    path,
+                    "max_len",
+                    format!("must be at most {max_len} characters long, got {len}"),
+                ));
+                return None;
+            }
+            Some(text(s))
+        }
+        Kind::Enum { values } => {
+            let Value::String(s) = value else {
+                return mismatch(problems, "a string");
+            };
+            if values.iter().any(|v| v == s) {
+                Some(text(s))
+            } else {
+                problems.push(FieldError::new(
+                    path,
+                    "enum",
+                    format!("`{}` is not one of: {}", truncate(s), values.join(", ")),
+                ));
+                None
+            }
+        }
+        Kind::Integer { min, max } => {
+            let Value::Number(number) = value else {
+                return mismatch(problems, "an integer");
+            };
+            let int = decimal_from_number(number)
+                .filter(|d| d.fract().is_zero())
+                .and_then(|d| i64::try_from(d).ok());
+            let Some(int) = int else {
+                problems.push(FieldError::new(
+                    path,
+                    "type",
+                    format!("expected an integer, got {number}"),
+                ));
+                return None;
+            };
+            if let Some(min) = min.filter(|min| int < *min) {
+                problems.push(FieldError::new(
+                    path,
+                    "min",
+                    format!("must be at least {min}, got {int}"),
+                ));
+                return None;
+            }
+            if let Some(max) = max.filter(|max| int > *max) {
+                problems.push(FieldError::new(
+                    path,
+                    "max",
+                    format!("must be at most {max}, got {int}"),
+                ));
+                return None;
+            }
+            Some(Dynamic::from_int(int))
+        }
+        Kind::Money { min, max } | Kind::Decimal { min, max, .. } => {
+            let Value::Number(number) = value else {
+                return mismatch(problems, "a number");
+            };
+            let Some(decimal) = decimal_from_number(number) else {
+                problems.push(FieldError::new(
+                    path,
+                    "type",
+                    format!("{number} is not a representable decimal"),
+                ));
+                return None;
+            };
+            let places = match kind {
+                Kind::Money { .. } => Some(2),
+                Kind::Decimal { decimals, .. } => *decimals,
+                _ => None,
+            };
+            if let Some(places) = places.filter(|p| significant_decimals(decimal) > *p) {
+                problems.push(FieldError::new(
+                    path,
+                    "decimals",
+                    format!("must have at most {places} decimal places, got {number}"),
+                ));
+                return None;
+            }
+            if let Some(min) = min.filter(|min| decimal < *min) {
+                problems.push(FieldError::new(
+                    path,
+                    "min",
+                    format!("must be at least {min}, got {number}"),
+                ));
+                return None;
+            }
+            if let Some(max) = max.filter(|max| decimal > *max) {
+                problems.push(FieldError::new(
+                    path,
+                    "max",
+                    format!("must be at most {max}, got {number}"),
+                ));
+                return None;
+            }
+            let decimal = if matches!(kind, Kind::Money { .. }) {
+                round_half_up(decimal, 2)
+            } else {
+                decimal
+            };
+            Some(Dynamic::from_decimal(decimal))
+        }
+        Kind::Date => parse_text(value, path, problems, "a date YYYY-MM-DD", |s| {
+            Date::parse(s).map(Dynamic::from)
+        }),
+        Kind::Timestamp => parse_text(
+            value,
+            path,
+            problems,
+            "an RFC 3339 timestamp with offset, e.g. 2026-11-20T09:00:00+08:00",
+            |s| Timestamp::parse(s).map(Dynamic::from),
+        ),
+        Kind::Month => parse_text(value, path, problems, "a month YYYY-MM", |s| {
+            is_month(s).then(|| text(s))
+        }),
+        Kind::Array {
+            items,
+            min_items,
+            max_items,
+            ascending_by,
+        } => {
+            let Value::Array(elements) = value else {
+                return mismatch(problems, "an array");
+            };
+            if elements.len() < *min_items {
+                problems.push(FieldError::new(
+                    path,
+                    "min_items",
+                    format!(
+                        "must have at least {min_items} items, got {}",
+                        elements.len()
+                    ),
+                ));
+                return None;
+            }
+            if elements.len() > *max_items {
+                problems.push(FieldError::new(
+                    path,
+                    "max_items",
+                    format!(
+                        "must have at most {max_items} items, got {}",
+                        elements.len()
+                    ),
+                ));
+                return None;
+            }
+            let before = problems.len();
+            let converted: Vec<Dynamic> = elements
+                .iter()
+                .enumerate()
+                .filter_map(|(i, element)| {
+                    convert(items, element, &format!("{path}[{i}]"), problems)
+                })
+                .collect();
+            if let Some(key) = ascending_by {
+                check_ascending(elements, key, path, problems);
+            }
+            (problems.len() == before).then(|| Dynamic::from_array(converted))
+        }
+        Kind::Object { object } => {
+            convert_object(object, value, path, problems).map(Dynamic::from_map)
+        }
+    }
+}
+
+fn check_ascending(elements: &[Value], key: &str, path: &str, problems: &mut Vec<FieldError>) {
+    let keys: Vec<Option<&str>> = elements
+        .iter()
+        .map(|e| e.get(key).and_then(Value::as_str))
+        .collect();
+    for i in 1..keys.len() {
+        if let (Some(previous), Some(current)) = (keys[i - 1], keys[i]) {
+            if current <= previous {
+                problems.push(FieldError::new(
+                    &format!("{path}[{i}].{key}"),
+                    "order",
+                    format!(
+                        "must come after {path}[{}].{key} ({previous}): items must be in ascending \
+                         order without duplicates",
+                        i - 1
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+fn parse_text(
+    value: &Value,
+    path: &str,
+    problems: &mut Vec<FieldError>,
+    expected: &str,
+    parse: impl Fn(&str) -> Option<Dynamic>,
+) -> Option<Dynamic> {
+    match value {
+        Value::String(s) => match parse(s) {
+            Some(parsed) => Some(parsed),
+            None => {
+                problems.push(FieldError::new(
+                    path,
+                    "format",
+                    format!("`{}` is not {expected}", truncate(s)),
+                ));
+                None
+            }
+        },
+        _ => {
+            problems.push(FieldError::new(
+                path,
+                "type",
+                format!("expected {expected}, got {}", json_type(value)),
+            ));
+            None
+        }
+    }
+}
+
+/// Echoes at most 40 characters of a bad value back in a message.
+fn truncate(text: &str) -> String {
+    if text.chars().count() <= 40 {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(40).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Schema;
+    use serde_json::json;
+
+    const SCHEMA: &str = r#"
+[fields]
+id = { type = "string", required = true, min_len = 1, max_len = 8 }
+flag = { type = "bool", default = false }
+when = { type = "date", nullable = true }
+asked = { type = "bool" }
+people = { type = "array", items = "P", min_items = 1, max_items = 3, required = true }
+months = { type = "array", items = "M", ascending_by = "month" }
+
+[types.P]
+age = { type = "integer", min = 0, max = 130, required = true }
+income = { type = "money", min = 0, max = 10000, required = true }
+kid = { type = "bool", default = false, valid_when = "age < 18" }
+job = { type = "enum", values = ["a", "b"], default = "a" }
+
+[types.M]
+month = { type = "month", required = true }
+found = { type = "integer", min = 0, required = true }
+fixed = { type = "integer", min = 0, required = true, at_most = "found" }
+"#;
+
+    fn schema() -> Schema {
+        Schema::parse("schema.toml", SCHEMA).unwrap()
+    }
+
+    fn paths(errors: &[FieldError]) -> Vec<(String, String)> {
+        errors
+            .iter()
+            .map(|e| (e.path.clone(), e.rule.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_fill_and_absent_optional_stays_absent() {
+        let map = validate_input(
+            &schema().root,
+            &json!({"id": "h1", "people": [{"age": 60.0, "income": 1000.1}]}),
+        )
+        .unwrap();
+        assert!(!map.contains_key("asked"));
+        assert!(map["when"].is_unit());
+        assert!(!map["flag"].as_bool().unwrap());
+        let people = map["people"].clone().into_array().unwrap();
+        let person = people[0].clone().cast::<Map>();
+        assert_eq!(person["age"].as_int().unwrap(), 60);
+        assert_eq!(
+            person["income"].as_decimal().unwrap().to_string(),
+            "1000.10"
+        );
+        assert_eq!(person["job"].to_string(), "a");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_path() {
+        let input = json!({
+            "id": "",
+            "extra": 1,
+            "when": "2026-02-30",
+            "people": [
+                {"age": 131, "income": 1.005},
+                {"age": 30, "income": -1, "kid": true, "job": "c"},
+                {"age": "x", "income": "12"}
+            ],
+            "months": [
+                {"month": "2026-05", "found": 1, "fixed": 2},
+                {"month": "2026-05", "found": 1, "fixed": 1},
+                {"month": "2026-13", "found": 1, "fixed": 1}
+            ]
+        });
+        let errors = validate_input(&schema().root, &input).unwrap_err();
+        assert_eq!(
+            paths(&errors),
+            [
+                ("extra", "unknown_field"),
+                ("id", "min_len"),
+                ("months[0].fixed", "at_most"),
+                ("months[2].month", "format"),
+                ("months[1].month", "order"),
+                ("people[0].age", "max"),
+                ("people[0].income", "decimals"),
+                ("people[1].income", "min"),
+                ("people[1].job", "enum"),
+                ("people[1].kid", "valid_when"),
+                ("people[2].age", "type"),
+                ("people[2].income", "type"),
+                ("when", "format"),
+            ]
+            .map(|(p, r)| (p.to_string(), r.to_string()))
+        );
+    }
+
+    #[test]
+    fn non_objects_and_over_long_arrays_are_rejected() {
+        let errors = validate_input(&schema().root, &json!([1])).unwrap_err();
+        assert_eq!(paths(&errors), [("$".to_string(), "type".to_string())]);
+        let people = json!([{"age": 1, "income": 0}, {"age": 1, "income": 0}, {"age": 1, "income": 0}, {"age": 1, "income": 0}]);
+        let errors =
+            validate_input(&schema().root, &json!({"id": "x", "people": people})).unwrap_err();
+        assert_eq!(
+            paths(&errors),
+            [("people".to_string(), "max_items".to_string())]
+        );
+        let errors =
+            validate_input(&schema().root, &json!({"id": "123456789", "people": []})).unwrap_err();
+        assert_eq!(
+            paths(&errors),
+            [
+                ("id".to_string(), "max_len".to_string()),
+                ("people".to_string(), "min_items".to_string())
+            ]
+        );
+    }
+}
