@@ -19,6 +19,10 @@ pub struct Manifest {
     pub version: String,
     #[serde(default)]
     pub description: String,
+    /// A base bundle directory this one overlays (directory loading only: an
+    /// in-memory bundle is always complete).
+    #[serde(default)]
+    pub extends: Option<String>,
     /// Languages the reason messages come in; the first is the default.
     pub languages: Vec<String>,
     #[serde(default)]

@@ -1,0 +1,404 @@
+//! The `eligo` command line: argument definitions and one function per
+//! command. Commands print for people on stderr and for programs on stdout.
+
+use std::fs;
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use eligo_core::{run_tests, Bundle, DecideRequest, Diagnostic, Mode};
+
+use crate::batch::{self, BatchOptions};
+use crate::bundle_dir::{read_bundle_dir, ReadError};
+use crate::render;
+
+/// Exit codes, as documented in `eligo --help`.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// The bundle has errors, a test failed, or a decision could not be made.
+    pub const FAILED: u8 = 1;
+    /// The command line was wrong (clap's own code for usage errors).
+    pub const USAGE: u8 = 2;
+    /// A file or stream could not be read or written.
+    pub const IO: u8 = 3;
+}
+
+const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  the bundle has errors, a test failed, or the decision could not be made
+     (invalid input, a needed field missing in strict mode, a rule error)
+  2  the command line is wrong
+  3  a file or stream could not be read or written";
+
+/// Eligo: explained, reproducible eligibility decisions from policy bundles.
+#[derive(Debug, Parser)]
+#[command(name = "eligo", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Text for people, with code frames.
+    Human,
+    /// JSON for editors and CI.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    #[value(name = "zh-CN")]
+    ZhCn,
+    #[value(name = "en")]
+    En,
+}
+
+impl Lang {
+    fn code(self) -> &'static str {
+        match self {
+            Lang::ZhCn => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// What every deciding command needs.
+#[derive(Debug, clap::Args)]
+pub struct DecideArgs {
+    /// The policy bundle directory.
+    #[arg(long, value_name = "BUNDLE")]
+    pub policy: PathBuf,
+    /// The entry point, e.g. household or community.
+    #[arg(long)]
+    pub entry: String,
+    /// The moment the decision is made for, RFC 3339 with offset.
+    #[arg(long, value_name = "RFC3339")]
+    pub as_of: String,
+    /// Partial mode: missing fields the decision needs make it
+    /// `undetermined` and are listed under `needs` (strict otherwise).
+    #[arg(long)]
+    pub partial: bool,
+    /// Language of reasons and questions (default: the bundle's first).
+    #[arg(long, value_enum)]
+    pub lang: Option<Lang>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compile and validate a bundle; report every problem with its location.
+    Check {
+        /// The policy bundle directory.
+        bundle: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Run the bundle's own test cases and show a diff for each failure.
+    Test {
+        /// The policy bundle directory.
+        bundle: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+        /// Fail when a declared rule is fired by no test case.
+        #[arg(long)]
+        require_coverage: bool,
+    },
+    /// Decide one input and print the decision envelope.
+    Eval {
+        #[command(flatten)]
+        decide: DecideArgs,
+        /// Print the canonical one-line JSON instead of indented JSON.
+        #[arg(long)]
+        compact: bool,
+        /// The input JSON file, or - for standard input.
+        input: PathBuf,
+    },
+    /// Decide JSON Lines from stdin; one envelope (or error object) per line
+    /// on stdout, in input order, using every core.
+    Batch {
+        #[command(flatten)]
+        decide: DecideArgs,
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+}
+
+/// Runs a parsed command line and returns the exit code.
+pub fn run(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Check { bundle, format } => check(&bundle, format),
+        Command::Test {
+            bundle,
+            format,
+            require_coverage,
+        } => test(&bundle, format, require_coverage),
+        Command::Eval {
+            decide,
+            compact,
+            input,
+        } => eval(&decide, compact, &input),
+        Command::Batch { decide, threads } => batch_command(&decide, threads),
+    }
+}
+
+fn color() -> bool {
+    io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// Reads and compiles a bundle, printing why when it cannot.
+fn load(dir: &Path) -> Result<Bundle, u8> {
+    let files = match read_bundle_dir(dir) {
+        Ok(files) => files,
+        Err(ReadError::Io { path, error }) => {
+            eprintln!("error: cannot read {}: {error}", path.display());
+            return Err(exit::IO);
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Err(exit::FAILED);
+        }
+    };
+    match Bundle::load(files.clone()) {
+        Ok(bundle) => Ok(bundle),
+        Err(problems) => {
+            print_diagnostics(&problems, Some(&files));
+            let errors = problems.iter().filter(|p| p.is_error()).count();
+            eprintln!(
+                "error: the bundle in {} has {errors} error(s)",
+                dir.display()
+            );
+            Err(exit::FAILED)
+        }
+    }
+}
+
+fn print_diagnostics(problems: &[Diagnostic], files: Option<&eligo_core::BundleFiles>) {
+    let color = color();
+    for problem in problems {
+        eprint!("{}", render::diagnostic(problem, files, color));
+    }
+}
+
+fn check(dir: &Path, format: Format) -> u8 {
+    let files = match read_bundle_dir(dir) {
+        Ok(files) => files,
+        Err(ReadError::Io { path, error }) => {
+            eprintln!("error: cannot read {}: {error}", path.display());
+            return exit::IO;
+        }
+        Err(ReadError::Bundle(problems)) => {
+            return report_check(dir, format, &problems, None, None);
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            return exit::FAILED;
+        }
+    };
+    match Bundle::load(files.clone()) {
+        Ok(bundle) => report_check(dir, format, bundle.warnings(), Some(&files), Some(&bundle)),
+        Err(problems) => report_check(dir, format, &problems, Some(&files), None),
+    }
+}
+
+fn report_check(
+    dir: &Path,
+    format: Format,
+    problems: &[Diagnostic],
+    files: Option<&eligo_core::BundleFiles>,
+    bundle: Option<&Bundle>,
+) -> u8 {
+    let errors = problems.iter().filter(|p| p.is_error()).count();
+    let warnings = problems.len() - errors;
+    match format {
+        Format::Json => {
+            let report = serde_json::json!({
+                "ok": errors == 0,
+                "bundle": bundle.map(|b| serde_json::json!({
+                    "name": b.name(),
+                    "version": b.version(),
+                    "hash": b.hash(),
+                    "entries": b.entries().collect::<Vec<_>>(),
+                })),
+                "errors": errors,
+                "warnings": warnings,
+                "diagnostics": problems,
+            });
+            println!("{report}");
+        }
+        Format::Human => {
+            print_diagnostics(problems, files);
+            match bundle {
+                Some(b) => eprintln!(
+                    "ok: {} {} ({}), entries: {}; {warnings} warning(s)",
+                    b.name(),
+                    b.version(),
+                    b.hash(),
+                    b.entries().collect::<Vec<_>>().join(", ")
+                ),
+                None => eprintln!(
+                    "error: the bundle in {} has {errors} error(s), {warnings} warning(s)",
+                    dir.display()
+                ),
+            }
+        }
+    }
+    if errors == 0 {
+        exit::OK
+    } else {
+        exit::FAILED
+    }
+}
+
+fn test(dir: &Path, format: Format, require_coverage: bool) -> u8 {
+    let bundle = match load(dir) {
+        Ok(bundle) => bundle,
+        Err(code) => return code,
+    };
+    let report = run_tests(&bundle);
+    let coverage_failed = require_coverage && !report.uncovered_rules.is_empty();
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string(&report).expect("reports serialise")
+        ),
+        Format::Human => {
+            for case in report.cases.iter().filter(|c| !c.passed) {
+                eprint!("{}", render::failed_case(case));
+            }
+            if !report.uncovered_rules.is_empty() {
+                let level = if require_coverage { "error" } else { "warning" };
+                eprintln!(
+                    "{level}: no test case fires: {}",
+                    report.uncovered_rules.join(", ")
+                );
+            }
+            eprintln!(
+                "{} ({}): {} test files",
+                bundle.name(),
+                bundle.version(),
+                bundle.tests().len()
+            );
+            // The plain closing line CI tools read.
+            println!("{} passed, {} failed", report.passed, report.failed);
+        }
+    }
+    if report.all_passed() && !coverage_failed {
+        exit::OK
+    } else {
+        exit::FAILED
+    }
+}
+
+fn read_input(path: &Path) -> Result<String, u8> {
+    let result = if path.as_os_str() == "-" {
+        let mut text = String::new();
+        io::stdin().read_to_string(&mut text).map(|_| text)
+    } else {
+        fs::read_to_string(path)
+    };
+    result.map_err(|error| {
+        eprintln!("error: cannot read {}: {error}", path.display());
+        exit::IO
+    })
+}
+
+fn eval(args: &DecideArgs, compact: bool, input_path: &Path) -> u8 {
+    let bundle = match load(&args.policy) {
+        Ok(bundle) => bundle,
+        Err(code) => return code,
+    };
+    let text = match read_input(input_path) {
+        Ok(text) => text,
+        Err(code) => return code,
+    };
+    let input: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(input) => input,
+        Err(error) => {
+            eprintln!("error: {} is not JSON: {error}", input_path.display());
+            return exit::FAILED;
+        }
+    };
+    let request = DecideRequest {
+        entry: &args.entry,
+        input: &input,
+        as_of: &args.as_of,
+        mode: if args.partial {
+            Mode::Partial
+        } else {
+            Mode::Strict
+        },
+        lang: args.lang.map(Lang::code),
+    };
+    match bundle.decide(&request) {
+        Ok(envelope) => {
+            if compact {
+                println!("{}", envelope.to_json());
+            } else {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&envelope).expect("envelopes serialise")
+                );
+            }
+            exit::OK
+        }
+        Err(error) => {
+            println!("{}", error.to_json());
+            eprintln!("error: {error}");
+            exit::FAILED
+        }
+    }
+}
+
+fn batch_command(args: &DecideArgs, threads: Option<usize>) -> u8 {
+    let bundle = match load(&args.policy) {
+        Ok(bundle) => bundle,
+        Err(code) => return code,
+    };
+    let options = BatchOptions {
+        entry: &args.entry,
+        as_of: &args.as_of,
+        mode: if args.partial {
+            Mode::Partial
+        } else {
+            Mode::Strict
+        },
+        lang: args.lang.map(Lang::code),
+    };
+    // A wrong entry, as_of or language would fail every line: say it once.
+    let probe = bundle.decide(&DecideRequest {
+        entry: options.entry,
+        input: &serde_json::Value::Null,
+        as_of: options.as_of,
+        mode: options.mode,
+        lang: options.lang,
+    });
+    if let Err(error @ eligo_core::DecideError::BadRequest(_)) = probe {
+        eprintln!("error: {error}");
+        return exit::FAILED;
+    }
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+    {
+        Ok(pool) => pool,
+        Err(error) => {
+            eprintln!("error: cannot start worker threads: {error}");
+            return exit::FAILED;
+        }
+    };
+    let stdin = io::stdin().lock();
+    let stdout = io::BufWriter::new(io::stdout().lock());
+    match batch::run(&bundle, &options, &pool, stdin, stdout) {
+        Ok(summary) => {
+            eprintln!("{} line(s), {} error(s)", summary.lines, summary.errors);
+            exit::OK
+        }
+        Err(error) => {
+            eprintln!("error: batch I/O failed: {error}");
+            let _ = io::stderr().flush();
+            exit::IO
+        }
+    }
+}

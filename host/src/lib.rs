@@ -1,0 +1,7 @@
+//! The `eligo` host: reading bundles from disk, the command line, and batch
+//! decisions over every core. All policy logic stays in `eligo-core`.
+
+pub mod batch;
+pub mod bundle_dir;
+pub mod cli;
+pub mod render;
