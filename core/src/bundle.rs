@@ -642,7 +642,9 @@ impl Loader<'_> {
             match parse_test_file(file, text) {
                 Ok(test_file) => {
                     for case in &test_file.cases {
-                        if !manifest.entries.contains_key(&case.entry) {
+                        let expects_bad_request =
+                            case.expect.error.as_ref().is_some_and(|e| e.kind == "bad_request");
+                        if !manifest.entries.contains_key(&case.entry) && !expects_bad_request {
                             self.problems.push(Diagnostic::error(
                                 "test-entry",
                                 file,
