@@ -13,7 +13,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Scope, AST};
 use serde_json::Value;
@@ -29,7 +29,7 @@ use crate::manifest::{
     RULES_FILE,
 };
 use crate::params::ParamStore;
-use crate::sandbox::build_engine;
+use crate::sandbox::{build_engine, Locator};
 use crate::schema::Schema;
 use crate::testcases::{parse_test_file, TestFile};
 use crate::validate::{validate_input, FieldError};
@@ -50,6 +50,8 @@ pub struct Bundle {
     tests: Vec<TestFile>,
     warnings: Vec<Diagnostic>,
     artifact: Option<String>,
+    /// Used only after a limit error, to find where it happened.
+    locator: Mutex<Locator>,
 }
 
 struct CompiledEntry {
@@ -173,7 +175,14 @@ impl Bundle {
             validate_input(&schema.root, request.input).map_err(DecideError::InvalidInput)?;
 
         let ctx = RuleContext::new(Arc::clone(&self.shared), request.entry, as_of);
-        let result = self.run(entry, input, &ctx)?;
+        let result = self
+            .run(&self.engine, entry, input, &ctx)
+            .map_err(|error| match error {
+                DecideError::Rule(failure) if failure.line == 0 => self
+                    .locate(entry, request, as_of)
+                    .unwrap_or(DecideError::Rule(failure)),
+                other => other,
+            })?;
 
         let state = ctx.state();
         if request.mode == Mode::Strict && !state.needs.is_empty() {
@@ -303,15 +312,41 @@ impl Bundle {
         }
     }
 
+    /// Re-runs a decision that failed without a position in the locator
+    /// engine and returns the failure with the position it found.
+    fn locate(
+        &self,
+        entry: &CompiledEntry,
+        request: &DecideRequest<'_>,
+        as_of: Timestamp,
+    ) -> Option<DecideError> {
+        let schema = &self.shared.schemas[request.entry];
+        let input = validate_input(&schema.root, request.input).ok()?;
+        let ctx = RuleContext::new(Arc::clone(&self.shared), request.entry, as_of);
+        let locator = self.locator.lock().unwrap_or_else(|p| p.into_inner());
+        locator.reset();
+        let Err(DecideError::Rule(mut failure)) = self.run(&locator.engine, entry, input, &ctx)
+        else {
+            return None;
+        };
+        let (source, position) = locator.last()?;
+        if !source.is_empty() {
+            failure.file = source;
+        }
+        failure.line = position.line().unwrap_or(0);
+        failure.column = position.position().unwrap_or(0);
+        Some(DecideError::Rule(failure))
+    }
+
     fn run(
         &self,
+        engine: &Engine,
         entry: &CompiledEntry,
         input: Map,
         ctx: &RuleContext,
     ) -> Result<Value, DecideError> {
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
-        let returned: Dynamic = self
-            .engine
+        let returned: Dynamic = engine
             .call_fn_with_options(
                 options,
                 &mut Scope::new(),
@@ -420,6 +455,7 @@ impl Loader<'_> {
         self.problems.extend(param_problems);
 
         let engine = build_engine(&manifest.limits);
+        let locator = Mutex::new(Locator::new(&manifest.limits));
         let mut schemas = BTreeMap::new();
         let mut entries = BTreeMap::new();
         for (name, entry) in &manifest.entries {
@@ -460,6 +496,7 @@ impl Loader<'_> {
             tests,
             warnings: Vec::new(),
             artifact: None,
+            locator,
         })
     }
 
@@ -567,7 +604,7 @@ impl Loader<'_> {
                     Some(_) => None,
                 };
                 if let Some(message) = problem {
-                    let column = code[..start].chars().count() + 2;
+                    let column = code[..start].chars().count() + 1;
                     self.problems.push(Diagnostic::error(
                         "rule-id",
                         &entry.rules,
@@ -642,8 +679,11 @@ impl Loader<'_> {
             match parse_test_file(file, text) {
                 Ok(test_file) => {
                     for case in &test_file.cases {
-                        let expects_bad_request =
-                            case.expect.error.as_ref().is_some_and(|e| e.kind == "bad_request");
+                        let expects_bad_request = case
+                            .expect
+                            .error
+                            .as_ref()
+                            .is_some_and(|e| e.kind == "bad_request");
                         if !manifest.entries.contains_key(&case.entry) && !expects_bad_request {
                             self.problems.push(Diagnostic::error(
                                 "test-entry",

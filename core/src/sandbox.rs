@@ -5,6 +5,8 @@
 //! `Decimal`s), without a clock, without modules or imports, and without
 //! `eval`. Every run is bounded by the bundle's [`Limits`].
 
+use std::sync::{Arc, Mutex};
+
 use rhai::{Engine, EvalAltResult, Position, INT};
 use rust_decimal::Decimal;
 
@@ -46,6 +48,49 @@ pub fn build_engine(limits: &Limits) -> Engine {
     register_calendar(&mut engine);
     RuleContext::register(&mut engine);
     engine
+}
+
+/// Where a rule was when a sandbox limit stopped it.
+///
+/// Rhai reports limit errors (operations, call depth, data size) without a
+/// position once they leave the function they happened in. The locator is a
+/// second engine with a debugger that remembers the last node it stepped on;
+/// re-running a failed decision in it (decisions are deterministic) finds
+/// the exact line and column. It only runs after such a failure.
+pub struct Locator {
+    pub engine: Engine,
+    last: Arc<Mutex<Option<(String, Position)>>>,
+}
+
+impl Locator {
+    pub fn new(limits: &Limits) -> Locator {
+        let last: Arc<Mutex<Option<(String, Position)>>> = Arc::new(Mutex::new(None));
+        let mut engine = build_engine(limits);
+        let record = Arc::clone(&last);
+        #[allow(deprecated)] // "volatile", not deprecated
+        engine.register_debugger(
+            |_, debugger| debugger,
+            move |_, event, _, source, position| {
+                let stepped = matches!(event, rhai::debugger::DebuggerEvent::Step);
+                if stepped && !position.is_none() {
+                    let mut last = record.lock().unwrap_or_else(|p| p.into_inner());
+                    *last = Some((source.unwrap_or_default().to_string(), position));
+                }
+                Ok(rhai::debugger::DebuggerCommand::StepInto)
+            },
+        );
+        Locator { engine, last }
+    }
+
+    /// Forgets the last position, before a run.
+    pub fn reset(&self) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// The source and position of the last node stepped on.
+    pub fn last(&self) -> Option<(String, Position)> {
+        self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 fn register_dates(engine: &mut Engine) {

@@ -1,0 +1,66 @@
+//! Helpers shared by the cross-crate tests: where the bundles are, loading
+//! them, and building small bundles in memory.
+
+use std::path::PathBuf;
+
+use eligo_core::{Bundle, BundleFiles};
+use eligo_host::bundle_dir::read_bundle_dir;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The default policy bundle's directory.
+pub fn default_bundle_dir() -> PathBuf {
+    repo_root().join("rules")
+}
+
+/// The 002 §4.1 variant's directory.
+pub fn variant_bundle_dir() -> PathBuf {
+    repo_root().join("rules/variants/quarterly")
+}
+
+/// The files of a bundle directory, or a panic naming what went wrong.
+pub fn files_of(dir: &std::path::Path) -> BundleFiles {
+    read_bundle_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+}
+
+/// Loads a bundle, panicking with its diagnostics if it has errors.
+pub fn load(files: BundleFiles) -> Bundle {
+    Bundle::load(files).unwrap_or_else(|problems| {
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        panic!("bundle has errors:\n{}", text.join("\n"))
+    })
+}
+
+/// The default bundle, loaded.
+pub fn default_bundle() -> Bundle {
+    load(files_of(&default_bundle_dir()))
+}
+
+/// A one-entry bundle (`job`) around the given Rhai source: input
+/// `{ n: integer }`, rules `OK` and `BIG`, and whatever `extra` files add.
+pub fn tiny_bundle_files(rhai: &str, extra: &[(&str, &str)]) -> BundleFiles {
+    let mut files = vec![
+        (
+            "bundle.toml",
+            "name = \"tiny\"\nversion = \"1\"\nlanguages = [\"en\"]\n[entries.job]\nrules = \"job.rhai\"\nschema = \"schema/job.toml\"\n",
+        ),
+        (
+            "rules.toml",
+            "[OK]\nentry = \"job\"\nsource = \"test §1\"\n[BIG]\nentry = \"job\"\nsource = \"test §2\"\n",
+        ),
+        (
+            "schema/job.toml",
+            "[fields]\nn = { type = \"integer\", required = true, min = 0, max = 1000000 }\nask = { type = \"bool\" }\n",
+        ),
+        ("messages/en.toml", "[rules]\nOK = \"fine: {n}\"\nBIG = \"big\"\n"),
+        ("job.rhai", rhai),
+    ];
+    for (path, text) in extra {
+        files.retain(|(existing, _)| existing != path);
+        files.push((path, text));
+    }
+    BundleFiles::from_pairs(files).expect("valid file map")
+}

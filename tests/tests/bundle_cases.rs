@@ -1,0 +1,111 @@
+//! The default bundle's own test cases: all pass, every rule is covered, and
+//! every case's envelope (or error) is pinned by a snapshot.
+
+use eligo_core::testcases::actual_of;
+use eligo_core::{run_tests, Bundle, DecideRequest};
+use eligo_tests::{default_bundle, default_bundle_dir, files_of, load, variant_bundle_dir};
+
+fn assert_cases_pass(bundle: &Bundle) {
+    let report = run_tests(bundle);
+    let failures: Vec<String> = report
+        .cases
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| {
+            format!(
+                "{}:{} {}\n{:#?}\n{}",
+                c.file, c.line, c.name, c.mismatches, c.diff
+            )
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "failing cases:\n{}",
+        failures.join("\n")
+    );
+    assert!(report.passed > 0);
+}
+
+#[test]
+fn default_bundle_cases_pass_and_cover_every_rule() {
+    let bundle = default_bundle();
+    assert_cases_pass(&bundle);
+    let report = run_tests(&bundle);
+    assert!(
+        report.uncovered_rules.is_empty(),
+        "rules no case fires: {:?}",
+        report.uncovered_rules
+    );
+    assert_eq!(
+        bundle.rules().len(),
+        24,
+        "every rule of DEFAULT-POLICY.md is declared"
+    );
+}
+
+#[test]
+fn variant_bundle_cases_pass() {
+    assert_cases_pass(&load(files_of(&variant_bundle_dir())));
+}
+
+/// One snapshot per test file: every case's envelope, in file order.
+fn snapshot_bundle(bundle: &Bundle, label: &str) {
+    for test_file in bundle.tests() {
+        let mut text = String::new();
+        for case in &test_file.cases {
+            let outcome = bundle.decide(&DecideRequest {
+                entry: &case.entry,
+                input: &case.input,
+                as_of: &case.as_of,
+                mode: case.mode,
+                lang: case.lang.as_deref(),
+            });
+            let mut actual = actual_of(&outcome);
+            // The hash changes with any edit to the bundle; it is tested on
+            // its own, so snapshots stay about decisions.
+            if let Some(policy) = actual.get_mut("policy") {
+                policy["hash"] = serde_json::Value::from("(bundle hash)");
+            }
+            text.push_str(&format!("## {}\n", case.name));
+            text.push_str(&serde_json::to_string_pretty(&actual).expect("serialises"));
+            text.push_str("\n\n");
+        }
+        let stem = test_file
+            .file
+            .trim_start_matches("tests/")
+            .trim_end_matches(".yaml")
+            .to_string();
+        insta::assert_snapshot!(format!("{label}__{stem}"), text);
+    }
+}
+
+#[test]
+fn default_bundle_envelopes_match_snapshots() {
+    snapshot_bundle(&default_bundle(), "default");
+}
+
+#[test]
+fn variant_bundle_envelopes_match_snapshots() {
+    snapshot_bundle(&load(files_of(&variant_bundle_dir())), "quarterly");
+}
+
+#[test]
+fn the_variant_differs_from_the_default_only_in_data() {
+    let base = files_of(&default_bundle_dir());
+    let variant = files_of(&variant_bundle_dir());
+    let differing: Vec<&str> = variant
+        .iter()
+        .filter(|(path, text)| base.get(path) != Some(*text))
+        .map(|(path, _)| path)
+        .collect();
+    assert!(
+        differing
+            .iter()
+            .all(|p| p.ends_with(".toml") || p.starts_with("tests/")),
+        "only data files may differ: {differing:?}"
+    );
+    assert!(differing.contains(&"params/visits.toml"));
+    for (path, text) in base.iter().filter(|(p, _)| p.ends_with(".rhai")) {
+        assert_eq!(variant.get(path), Some(text), "{path} must be shared");
+    }
+}

@@ -1,0 +1,394 @@
+//! Engine guarantees over real bundles: determinism, the bundle hash,
+//! effective-dated parameters, and the rule sandbox.
+
+use eligo_core::{Bundle, BundleFiles, DecideError, DecideRequest, Mode};
+use eligo_tests::{default_bundle, default_bundle_dir, files_of, load, tiny_bundle_files};
+use serde_json::{json, Value};
+
+fn household() -> Value {
+    json!({
+        "id": "h-det",
+        "district": "urban",
+        "on_dibao": true,
+        "last_visit": "2026-10-01",
+        "members": [
+            {"age": 45, "monthly_income": 800.5, "employment": "unemployed_epidemic", "chronic_illness": true},
+            {"age": 12, "monthly_income": 0, "difficult_child": true},
+            {"age": 40, "monthly_income": 1200.25, "frontline_worker": true}
+        ],
+        "cases": [
+            {"id": "c1", "kind": "coordination", "opened_at": "2026-11-19T10:00:00+08:00"},
+            {"id": "c2", "kind": "emergency", "opened_at": "2026-11-20T08:00:00+08:00"},
+            {"id": "c3", "kind": "long_term", "opened_at": "2026-06-01T08:00:00+08:00"}
+        ]
+    })
+}
+
+fn decide(bundle: &Bundle, input: &Value, as_of: &str) -> Result<String, DecideError> {
+    bundle
+        .decide(&DecideRequest {
+            entry: "household",
+            input,
+            as_of,
+            mode: Mode::Strict,
+            lang: Some("en"),
+        })
+        .map(|envelope| envelope.to_json())
+}
+
+#[test]
+fn same_bundle_input_and_as_of_give_byte_identical_json() {
+    let first = default_bundle();
+    let second = default_bundle();
+    let input = household();
+    let a = decide(&first, &input, "2026-11-24T10:01:00+08:00").unwrap();
+    let b = decide(&first, &input, "2026-11-24T10:01:00+08:00").unwrap();
+    let c = decide(&second, &input, "2026-11-24T10:01:00+08:00").unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a, c);
+    // Key order in the input does not matter either.
+    let reordered: Value = serde_json::from_str(&{
+        let mut members = input["members"].clone();
+        members.as_array_mut().unwrap().iter_mut().for_each(|m| {
+            let object = m.as_object().unwrap().clone();
+            let mut pairs: Vec<_> = object.into_iter().collect();
+            pairs.reverse();
+            *m = Value::Object(pairs.into_iter().collect());
+        });
+        let mut copy = input.clone();
+        copy["members"] = members;
+        copy.to_string()
+    })
+    .unwrap();
+    assert_eq!(
+        a,
+        decide(&first, &reordered, "2026-11-24T10:01:00+08:00").unwrap()
+    );
+}
+
+#[test]
+fn envelope_fields_come_in_a_fixed_order_and_money_is_exact() {
+    let text = decide(&default_bundle(), &household(), "2026-11-24T10:01:00+08:00").unwrap();
+    let keys = [
+        "\"entry\"",
+        "\"policy\"",
+        "\"engine\"",
+        "\"as_of\"",
+        "\"mode\"",
+        "\"lang\"",
+        "\"status\"",
+        "\"result\"",
+        "\"reasons\"",
+        "\"parameters\"",
+    ];
+    let positions: Vec<usize> = keys.iter().map(|k| text.find(k).unwrap()).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+    assert!(text.contains("\"income_total\":2000.75"), "{text}");
+    assert!(text.contains("\"per_capita_income\":666.92"), "{text}");
+    assert!(text.contains("\"monthly_amount\":1800.00"), "{text}");
+    assert!(text.contains("\"weekly_amount\":300.00"), "{text}");
+}
+
+#[test]
+fn bundle_hash_is_stable_and_independent_of_line_endings() {
+    let files = files_of(&default_bundle_dir());
+    let bundle = load(files.clone());
+    assert_eq!(bundle.hash(), files.hash());
+    assert_eq!(bundle.hash().len(), "sha256:".len() + 64);
+    let crlf = BundleFiles::from_pairs(files.iter().map(|(path, text)| {
+        (
+            path.replace('/', "\\"),
+            format!("\u{feff}{}", text.replace('\n', "\r\n")),
+        )
+    }))
+    .unwrap();
+    assert_eq!(crlf.hash(), files.hash());
+    let input = household();
+    assert_eq!(
+        decide(&load(crlf), &input, "2026-11-24T10:01:00+08:00").unwrap(),
+        decide(&bundle, &input, "2026-11-24T10:01:00+08:00").unwrap()
+    );
+    // Any edit changes it.
+    let mut edited = files.clone();
+    let text = files
+        .get("params/relief.toml")
+        .unwrap()
+        .replace("value = 600", "value = 601");
+    edited
+        .insert("params/relief.toml", text.as_bytes())
+        .unwrap();
+    assert_ne!(edited.hash(), files.hash());
+}
+
+#[test]
+fn a_parameter_changes_on_its_effective_date_and_not_before() {
+    let mut files = files_of(&default_bundle_dir());
+    let relief = files.get("params/relief.toml").unwrap().replace(
+        "  { from = \"2023-09-01\", value = 600, source = \"000 §1.3.2\" },",
+        "  { from = \"2023-09-01\", value = 600, source = \"000 §1.3.2\" },\n  { from = \"2027-01-01\", value = 650, source = \"notice 2027-1\" },",
+    );
+    assert!(relief.contains("650"));
+    files
+        .insert("params/relief.toml", relief.as_bytes())
+        .unwrap();
+    let bundle = load(files);
+    let input = json!({"id": "h", "district": "urban", "on_dibao": true, "members": [{"age": 40, "monthly_income": 0}]});
+    let amount = |as_of: &str| -> (String, String) {
+        let envelope: Value =
+            serde_json::from_str(&decide(&bundle, &input, as_of).unwrap()).unwrap();
+        let used = envelope["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "tr_standard_per_person")
+            .unwrap()
+            .clone();
+        (
+            envelope["result"]["programs"]["temporary_relief"]["monthly_amount"].to_string(),
+            format!(
+                "{} from {} ({})",
+                used["value"], used["from"], used["source"]
+            ),
+        )
+    };
+    assert_eq!(
+        amount("2026-12-31T23:59:59+08:00"),
+        (
+            "600.00".into(),
+            "600.00 from \"2023-09-01\" (\"000 §1.3.2\")".into()
+        )
+    );
+    assert_eq!(
+        amount("2027-01-01T00:00:00+08:00"),
+        (
+            "650.00".into(),
+            "650.00 from \"2027-01-01\" (\"notice 2027-1\")".into()
+        )
+    );
+    // The local date of as_of decides: 2026-12-31T23:00 at UTC-2 is still 2026.
+    assert_eq!(amount("2026-12-31T23:00:00-02:00").0, "600.00");
+    // Before any value is in force, the rule that reads it fails clearly.
+    let Err(DecideError::Rule(failure)) = decide(&bundle, &input, "2023-01-01T00:00:00+08:00")
+    else {
+        panic!("expected a rule error")
+    };
+    assert_eq!(failure.file, "household.rhai");
+    assert!(failure.line > 0 && failure.column > 0);
+    assert!(
+        failure
+            .message
+            .contains("has no value in force on 2023-01-01"),
+        "{failure}"
+    );
+}
+
+fn run_tiny(rhai: &str, n: i64) -> Result<Value, DecideError> {
+    let bundle = load(tiny_bundle_files(rhai, &[]));
+    bundle
+        .decide(&DecideRequest {
+            entry: "job",
+            input: &json!({ "n": n }),
+            as_of: "2026-11-20T09:00:00+08:00",
+            mode: Mode::Strict,
+            lang: None,
+        })
+        .map(|e| e.result)
+}
+
+fn rule_error(result: Result<Value, DecideError>) -> eligo_core::envelope::RuleFailure {
+    match result {
+        Err(DecideError::Rule(failure)) => failure,
+        other => panic!("expected a rule error, got {other:?}"),
+    }
+}
+
+const HOSTILE: &str = r#"
+fn deep(x) { deep(x + 1) }
+fn decide(input, ctx) {
+    if input.n == 1 { let i = 0; loop { i += 1; } }
+    if input.n == 2 { deep(0); }
+    if input.n == 3 { let s = "xxxxxxxxxx"; loop { s += s; } }
+    if input.n == 4 { let a = []; loop { a.push(1); } }
+    #{ ok: ctx.fire("OK", #{ n: input.n }) }
+}
+"#;
+
+#[test]
+fn sandbox_stops_runaway_rules_with_located_errors_and_keeps_working() {
+    let bundle = load(tiny_bundle_files(HOSTILE, &[]));
+    let run = |n: i64| {
+        bundle
+            .decide(&DecideRequest {
+                entry: "job",
+                input: &json!({ "n": n }),
+                as_of: "2026-11-20T09:00:00+08:00",
+                mode: Mode::Strict,
+                lang: None,
+            })
+            .map(|e| e.result)
+    };
+    let cases = [
+        (1, 4, "Too many operations"),
+        (2, 2, "Stack overflow"),
+        (3, 6, "Length of string too large"),
+        (4, 7, "Size of array"),
+    ];
+    for (n, line, message) in cases {
+        let failure = rule_error(run(n));
+        assert_eq!(failure.file, "job.rhai", "case {n}");
+        assert_eq!(failure.line, line, "case {n}: {failure}");
+        assert!(failure.column > 0, "case {n}: {failure}");
+        assert!(failure.message.contains(message), "case {n}: {failure}");
+        // The same compiled bundle keeps deciding.
+        assert_eq!(run(0).unwrap(), json!({ "ok": "OK" }));
+    }
+}
+
+#[test]
+fn rules_cannot_reach_outside_the_sandbox() {
+    for (source, expected) in [
+        ("fn decide(input, ctx) { eval(\"1\") }", "eval"),
+        ("fn decide(input, ctx) { import \"x\" as y; #{} }", "import"),
+        ("fn decide(input, ctx) { timestamp() }", "timestamp"),
+        ("fn decide(input, ctx) { let x = 1.5 * 2.0; #{ x: x } }", ""),
+    ] {
+        let outcome = Bundle::load(tiny_bundle_files(source, &[]));
+        match outcome {
+            // Floats do not exist: decimal literals are exact decimals.
+            Ok(bundle) if expected.is_empty() => {
+                let envelope = bundle
+                    .decide(&DecideRequest {
+                        entry: "job",
+                        input: &json!({ "n": 0 }),
+                        as_of: "2026-11-20T09:00:00+08:00",
+                        mode: Mode::Strict,
+                        lang: None,
+                    })
+                    .unwrap();
+                assert_eq!(
+                    envelope.to_json().contains("\"x\":3.00"),
+                    true,
+                    "{}",
+                    envelope.to_json()
+                );
+            }
+            Ok(bundle) => {
+                let failure = rule_error(
+                    bundle
+                        .decide(&DecideRequest {
+                            entry: "job",
+                            input: &json!({ "n": 0 }),
+                            as_of: "2026-11-20T09:00:00+08:00",
+                            mode: Mode::Strict,
+                            lang: None,
+                        })
+                        .map(|e| e.result),
+                );
+                assert!(failure.message.contains(expected), "{source}: {failure}");
+            }
+            Err(problems) => {
+                assert!(
+                    problems.iter().any(|p| p.is_error() && p.line > 0),
+                    "{source}: {problems:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn rule_mistakes_are_reported_with_file_line_and_column() {
+    let unknown_param = rule_error(run_tiny(
+        "fn decide(input, ctx) {\n  let x = ctx.param(\"nope\");\n  #{}\n}",
+        0,
+    ));
+    assert_eq!(
+        (unknown_param.line, unknown_param.column),
+        (2, 15),
+        "{unknown_param}"
+    );
+    assert!(unknown_param.message.contains("unknown parameter `nope`"));
+
+    let undeclared = rule_error(run_tiny(
+        "fn decide(input, ctx) {\n  let id = \"NO\" + \"PE\";\n  ctx.fire(id);\n  #{}\n}",
+        0,
+    ));
+    assert_eq!(undeclared.line, 3, "{undeclared}");
+    assert!(
+        undeclared.message.contains("unknown rule ID `NOPE`"),
+        "{undeclared}"
+    );
+
+    let missing_field = rule_error(run_tiny(
+        "fn decide(input, ctx) {\n  #{ x: input.ask }\n}",
+        0,
+    ));
+    assert_eq!(missing_field.line, 2, "{missing_field}");
+
+    let placeholder = rule_error(run_tiny(
+        "fn decide(input, ctx) { ctx.fire(\"OK\"); #{} }",
+        0,
+    ));
+    assert!(placeholder.message.contains("{n}"), "{placeholder}");
+
+    let not_a_map = rule_error(run_tiny("fn decide(input, ctx) { 42 }", 0));
+    assert!(
+        not_a_map.message.contains("must return an object map"),
+        "{not_a_map}"
+    );
+
+    let bad_need = rule_error(run_tiny(
+        "fn decide(input, ctx) { ctx.need(\"n\", \"OK\"); #{} }",
+        0,
+    ));
+    assert!(bad_need.message.contains("never missing"), "{bad_need}");
+}
+
+#[test]
+fn bundle_problems_are_all_reported_with_locations() {
+    let files = tiny_bundle_files(
+        "fn decide(input, ctx) {\n  ctx.fire(\"GHOST\");\n  let x = ;\n}",
+        &[
+            ("messages/en.toml", "[rules]\nOK = \"fine\"\nEXTRA = \"x\"\n"),
+            ("params/p.toml", "[p]\ntype = \"money\"\nvalues = [{ from = \"2026-01-01\", value = \"1.001\", source = \"s\" }]\n"),
+            ("tests/t.yaml", "cases:\n  - name: a\n    input: [\n"),
+        ],
+    );
+    let problems = Bundle::load(files).unwrap_err();
+    let codes: Vec<&str> = problems
+        .iter()
+        .filter(|p| p.is_error())
+        .map(|p| p.code)
+        .collect();
+    for code in [
+        "rhai-syntax",
+        "message-missing",
+        "message-unknown",
+        "param-value",
+        "test-yaml",
+    ] {
+        assert!(codes.contains(&code), "missing {code} in {problems:#?}");
+    }
+    let syntax = problems.iter().find(|p| p.code == "rhai-syntax").unwrap();
+    assert_eq!(
+        (syntax.file.as_str(), syntax.line),
+        ("job.rhai", 3),
+        "{syntax}"
+    );
+}
+
+#[test]
+fn static_check_finds_undeclared_rule_ids() {
+    let files = tiny_bundle_files("fn decide(input, ctx) {\n  ctx.fire(\"OK\", #{ n: 1 });\n    ctx.fire(\"GHOST\");\n  #{}\n}", &[]);
+    let problems = Bundle::load(files).unwrap_err();
+    let ghost = problems
+        .iter()
+        .find(|p| p.code == "rule-id")
+        .expect("rule-id diagnostic");
+    assert_eq!((ghost.line, ghost.column), (3, 14), "{ghost}");
+    let unused = problems
+        .iter()
+        .find(|p| p.code == "rule-unused")
+        .expect("unused warning");
+    assert!(unused.message.contains("`BIG`"));
+}
