@@ -1,0 +1,216 @@
+//! The `eligo` binary as policy staff and scripts use it: outputs and exit
+//! codes.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn eligo(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eligo"))
+        .args(args)
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("eligo runs");
+    if let Some(text) = stdin {
+        // A command that fails early may not read its input.
+        let _ = child.stdin.take().unwrap().write_all(text.as_bytes());
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("eligo finishes")
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A copy of the default bundle in a fresh temporary directory.
+fn bundle_copy(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("eligo-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for sub in ["", "params", "schema", "messages", "tests"] {
+        let from = repo().join("rules").join(sub);
+        let to = dir.join(sub);
+        std::fs::create_dir_all(&to).unwrap();
+        for entry in std::fs::read_dir(&from).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    dir
+}
+
+const AS_OF: &str = "2026-11-20T09:00:00+08:00";
+
+#[test]
+fn check_passes_on_the_default_bundle_and_reports_json() {
+    let out = eligo(&["check", "rules", "--format", "json"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["bundle"]["name"], "eligo-default");
+    assert!(report["bundle"]["hash"].as_str().unwrap().starts_with("sha256:"));
+}
+
+#[test]
+fn check_locates_errors_with_a_code_frame() {
+    let dir = bundle_copy("check");
+    let rules = std::fs::read_to_string(dir.join("household.rhai")).unwrap();
+    std::fs::write(dir.join("household.rhai"), rules.replacen("let size = members.len();", "let size = ;", 1)).unwrap();
+    let out = eligo(&["check", dir.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("rhai-syntax"), "{stderr}");
+    assert!(stderr.contains("household.rhai"), "{stderr}");
+    assert!(stderr.contains("let size = ;"), "code frame expected: {stderr}");
+
+    let out = eligo(&["check", dir.to_str().unwrap(), "--format", "json"], None);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let diagnostic = &report["diagnostics"][0];
+    assert_eq!(diagnostic["file"], "household.rhai");
+    assert!(diagnostic["line"].as_u64().unwrap() > 10);
+    assert!(diagnostic["column"].as_u64().unwrap() > 0);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn test_passes_on_both_bundles() {
+    let out = eligo(&["test", "rules", "--require-coverage"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let summary = text(&out.stdout);
+    assert!(summary.trim().ends_with(" passed, 0 failed"), "{summary}");
+    let out = eligo(&["test", "rules/variants/quarterly"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_failing_case_shows_a_diff_and_exits_1() {
+    let dir = bundle_copy("fail");
+    let relief = std::fs::read_to_string(dir.join("params/relief.toml")).unwrap();
+    std::fs::write(dir.join("params/relief.toml"), relief.replace("value = 600,", "value = 650,")).unwrap();
+    let out = eligo(&["test", dir.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("FAIL tests/household_programs.yaml:"), "{stderr}");
+    let diff_line = |sign: &str, value: &str| {
+        stderr
+            .lines()
+            .any(|l| l.trim_start().starts_with(sign) && l.contains(&format!("\"monthly_amount\": {value}")))
+    };
+    assert!(diff_line("-", "1200.0"), "{stderr}");
+    assert!(diff_line("+", "1300.00"), "{stderr}");
+    assert!(text(&out.stdout).contains(" failed"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn eval_prints_the_envelope() {
+    let input = r#"{"id":"h1","district":"urban","on_dibao":true,"members":[{"age":40,"monthly_income":0}]}"#;
+    let out = eligo(
+        &["eval", "--policy", "rules", "--entry", "household", "--as-of", AS_OF, "--lang", "en", "--compact", "-"],
+        Some(input),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1);
+    let envelope: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(envelope["status"], "decided");
+    assert_eq!(envelope["lang"], "en");
+    assert_eq!(envelope["reasons"][0]["rule"], "TR-1");
+    assert_eq!(envelope["reasons"][0]["source"], "000 §1.3.2, §3.2");
+    assert!(stdout.contains("\"monthly_amount\":600.00"));
+}
+
+#[test]
+fn eval_partial_mode_lists_needs() {
+    let input = r#"{"id":"h1","district":"urban","members":[{"age":70,"monthly_income":0}]}"#;
+    let args = ["eval", "--policy", "rules", "--entry", "household", "--as-of", AS_OF, "-"];
+    let strict = eligo(&args, Some(input));
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(text(&strict.stderr).contains("relatives_in_city"), "{}", text(&strict.stderr));
+    let error: serde_json::Value = serde_json::from_slice(&strict.stdout).unwrap();
+    assert_eq!(error["error"]["kind"], "missing_needed");
+
+    let mut partial_args = args.to_vec();
+    partial_args.insert(1, "--partial");
+    let partial = eligo(&partial_args, Some(input));
+    assert_eq!(partial.status.code(), Some(0));
+    let envelope: serde_json::Value = serde_json::from_slice(&partial.stdout).unwrap();
+    assert_eq!(envelope["status"], "undetermined");
+    assert_eq!(envelope["needs"][0]["path"], "relatives_in_city");
+}
+
+#[test]
+fn eval_errors_have_documented_exit_codes() {
+    let bad = r#"{"id":"h1","district":"urban","members":[{"age":131,"monthly_income":0}]}"#;
+    let out = eligo(&["eval", "--policy", "rules", "--entry", "household", "--as-of", AS_OF, "-"], Some(bad));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("members[0].age: must be at most 130"), "{}", text(&out.stderr));
+
+    let out = eligo(&["eval", "--policy", "rules", "--entry", "household", "--as-of", AS_OF, "missing.json"], None);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("cannot read missing.json"));
+
+    let out = eligo(&["eval", "--policy", "rules", "--entry", "household", "-"], Some("{}"));
+    assert_eq!(out.status.code(), Some(2), "missing --as-of is a usage error");
+
+    let out = eligo(&["--help"], None);
+    assert!(text(&out.stdout).contains("Exit codes:"));
+}
+
+#[test]
+fn batch_keeps_input_order_and_reports_bad_lines_in_place() {
+    let mut lines = Vec::new();
+    for i in 0..300 {
+        lines.push(format!(
+            r#"{{"id":"h{i}","district":"rural","on_dibao":{},"members":[{{"age":{},"monthly_income":{}.5}}]}}"#,
+            i % 2 == 0,
+            20 + i % 30,
+            i * 3
+        ));
+    }
+    lines[7] = "{not json".to_string();
+    lines[8] = r#"{"id":"h8","district":"nowhere","members":[]}"#.to_string();
+    let input = lines.join("\n") + "\n";
+    let args = ["batch", "--policy", "rules", "--entry", "household", "--as-of", AS_OF, "--threads", "2"];
+    let out = eligo(&args, Some(&input));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let outputs: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(outputs.len(), 300);
+    for (i, output) in outputs.iter().enumerate() {
+        match i {
+            7 => {
+                assert_eq!(output["line"], 8);
+                assert_eq!(output["error"]["kind"], "bad_json");
+            }
+            8 => {
+                assert_eq!(output["line"], 9);
+                assert_eq!(output["error"]["kind"], "invalid_input");
+                assert_eq!(output["error"]["problems"].as_array().unwrap().len(), 2);
+            }
+            _ => assert_eq!(output["result"]["household_id"], format!("h{i}")),
+        }
+    }
+    assert!(text(&out.stderr).contains("300 line(s), 2 error(s)"));
+    // One thread gives the same bytes.
+    let mut single = args.to_vec();
+    single[8] = "1";
+    assert_eq!(eligo(&single, Some(&input)).stdout, out.stdout);
+}
+
+#[test]
+fn batch_refuses_a_bad_request_once() {
+    let out = eligo(&["batch", "--policy", "rules", "--entry", "nope", "--as-of", AS_OF], Some("{}\n"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("unknown entry `nope`"), "{}", text(&out.stderr));
+}
