@@ -31,6 +31,30 @@ const EXIT_CODES: &str = "Exit codes:
   2  the command line is wrong
   3  a file or stream could not be read or written";
 
+/// Writes a line to stdout. A reader that went away (`eligo … | head`)
+/// ends the program quietly instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        write_stdout(&format!($($arg)*))
+    };
+}
+
+fn write_stdout(text: &str) {
+    let mut stdout = io::stdout().lock();
+    let written = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => std::process::exit(i32::from(exit::OK)),
+        Err(error) => {
+            eprintln!("error: cannot write to standard output: {error}");
+            std::process::exit(i32::from(exit::IO));
+        }
+    }
+}
+
 /// Eligo: explained, reproducible eligibility decisions from policy bundles.
 #[derive(Debug, Parser)]
 #[command(name = "eligo", version, about, after_help = EXIT_CODES)]
@@ -225,7 +249,7 @@ fn report_check(
                 "warnings": warnings,
                 "diagnostics": problems,
             });
-            println!("{report}");
+            out!("{report}");
         }
         Format::Human => {
             print_diagnostics(problems, files);
@@ -259,7 +283,7 @@ fn test(dir: &Path, format: Format, require_coverage: bool) -> u8 {
     let report = run_tests(&bundle);
     let coverage_failed = require_coverage && !report.uncovered_rules.is_empty();
     match format {
-        Format::Json => println!(
+        Format::Json => out!(
             "{}",
             serde_json::to_string(&report).expect("reports serialise")
         ),
@@ -281,7 +305,7 @@ fn test(dir: &Path, format: Format, require_coverage: bool) -> u8 {
                 bundle.tests().len()
             );
             // The plain closing line CI tools read.
-            println!("{} passed, {} failed", report.passed, report.failed);
+            out!("{} passed, {} failed", report.passed, report.failed);
         }
     }
     if report.all_passed() && !coverage_failed {
@@ -334,9 +358,9 @@ fn eval(args: &DecideArgs, compact: bool, input_path: &Path) -> u8 {
     match bundle.decide(&request) {
         Ok(envelope) => {
             if compact {
-                println!("{}", envelope.to_json());
+                out!("{}", envelope.to_json());
             } else {
-                println!(
+                out!(
                     "{}",
                     serde_json::to_string_pretty(&envelope).expect("envelopes serialise")
                 );
@@ -344,7 +368,7 @@ fn eval(args: &DecideArgs, compact: bool, input_path: &Path) -> u8 {
             exit::OK
         }
         Err(error) => {
-            println!("{}", error.to_json());
+            out!("{}", error.to_json());
             eprintln!("error: {error}");
             exit::FAILED
         }
@@ -395,9 +419,10 @@ fn batch_command(args: &DecideArgs, threads: Option<usize>) -> u8 {
             eprintln!("{} line(s), {} error(s)", summary.lines, summary.errors);
             exit::OK
         }
+        // The reader went away (`eligo batch … | head`): nothing left to do.
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => exit::OK,
         Err(error) => {
             eprintln!("error: batch I/O failed: {error}");
-            let _ = io::stderr().flush();
             exit::IO
         }
     }
