@@ -41,14 +41,23 @@ fn household(i: usize) -> serde_json::Value {
 fn decisions(c: &mut Criterion) {
     let bundle = bundle();
     let input = household(1);
-    c.bench_function("household decision (validate + rules + envelope JSON)", |b| {
-        b.iter(|| {
-            let envelope = bundle
-                .decide(&DecideRequest { entry: "household", input: &input, as_of: AS_OF, mode: Mode::Strict, lang: None })
-                .unwrap();
-            envelope.to_json()
-        })
-    });
+    c.bench_function(
+        "household decision (validate + rules + envelope JSON)",
+        |b| {
+            b.iter(|| {
+                let envelope = bundle
+                    .decide(&DecideRequest {
+                        entry: "household",
+                        input: &input,
+                        as_of: AS_OF,
+                        mode: Mode::Strict,
+                        lang: None,
+                    })
+                    .unwrap();
+                envelope.to_json()
+            })
+        },
+    );
     let community = json!({
         "id": "k1", "households": 1200, "gridworkers": 2,
         "months": [
@@ -59,7 +68,13 @@ fn decisions(c: &mut Criterion) {
     c.bench_function("community decision", |b| {
         b.iter(|| {
             bundle
-                .decide(&DecideRequest { entry: "community", input: &community, as_of: AS_OF, mode: Mode::Strict, lang: None })
+                .decide(&DecideRequest {
+                    entry: "community",
+                    input: &community,
+                    as_of: AS_OF,
+                    mode: Mode::Strict,
+                    lang: None,
+                })
                 .unwrap()
                 .to_json()
         })
@@ -69,18 +84,29 @@ fn decisions(c: &mut Criterion) {
 fn batch_throughput(c: &mut Criterion) {
     const LINES: usize = 10_000;
     let bundle = bundle();
-    let input: String = (0..LINES).map(|i| household(i).to_string() + "\n").collect();
-    let options = BatchOptions { entry: "household", as_of: AS_OF, mode: Mode::Strict, lang: None };
+    let input: String = (0..LINES)
+        .map(|i| household(i).to_string() + "\n")
+        .collect();
+    let options = BatchOptions {
+        entry: "household",
+        as_of: AS_OF,
+        mode: Mode::Strict,
+        lang: None,
+    };
     let mut group = c.benchmark_group("batch");
     group.throughput(Throughput::Elements(LINES as u64));
     group.sample_size(10);
     for threads in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         group.bench_function(format!("10k households, {threads} thread(s)"), |b| {
             b.iter_batched(
                 || Vec::with_capacity(input.len() * 8),
                 |mut out| {
-                    let summary = batch::run(&bundle, &options, &pool, input.as_bytes(), &mut out).unwrap();
+                    let summary =
+                        batch::run(&bundle, &options, &pool, input.as_bytes(), &mut out).unwrap();
                     assert_eq!(summary.errors, 0);
                     out
                 },

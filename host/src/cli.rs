@@ -47,7 +47,9 @@ fn write_stdout(text: &str) {
         .and_then(|()| stdout.flush());
     match written {
         Ok(()) => {}
-        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => std::process::exit(i32::from(exit::OK)),
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {
+            std::process::exit(i32::from(exit::OK))
+        }
         Err(error) => {
             eprintln!("error: cannot write to standard output: {error}");
             std::process::exit(i32::from(exit::IO));

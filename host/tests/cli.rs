@@ -58,20 +58,30 @@ fn check_passes_on_the_default_bundle_and_reports_json() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], true);
     assert_eq!(report["bundle"]["name"], "eligo-default");
-    assert!(report["bundle"]["hash"].as_str().unwrap().starts_with("sha256:"));
+    assert!(report["bundle"]["hash"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
 }
 
 #[test]
 fn check_locates_errors_with_a_code_frame() {
     let dir = bundle_copy("check");
     let rules = std::fs::read_to_string(dir.join("household.rhai")).unwrap();
-    std::fs::write(dir.join("household.rhai"), rules.replacen("let size = members.len();", "let size = ;", 1)).unwrap();
+    std::fs::write(
+        dir.join("household.rhai"),
+        rules.replacen("let size = members.len();", "let size = ;", 1),
+    )
+    .unwrap();
     let out = eligo(&["check", dir.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("rhai-syntax"), "{stderr}");
     assert!(stderr.contains("household.rhai"), "{stderr}");
-    assert!(stderr.contains("let size = ;"), "code frame expected: {stderr}");
+    assert!(
+        stderr.contains("let size = ;"),
+        "code frame expected: {stderr}"
+    );
 
     let out = eligo(&["check", dir.to_str().unwrap(), "--format", "json"], None);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -96,15 +106,22 @@ fn test_passes_on_both_bundles() {
 fn a_failing_case_shows_a_diff_and_exits_1() {
     let dir = bundle_copy("fail");
     let relief = std::fs::read_to_string(dir.join("params/relief.toml")).unwrap();
-    std::fs::write(dir.join("params/relief.toml"), relief.replace("value = 600,", "value = 650,")).unwrap();
+    std::fs::write(
+        dir.join("params/relief.toml"),
+        relief.replace("value = 600,", "value = 650,"),
+    )
+    .unwrap();
     let out = eligo(&["test", dir.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("FAIL tests/household_programs.yaml:"), "{stderr}");
+    assert!(
+        stderr.contains("FAIL tests/household_programs.yaml:"),
+        "{stderr}"
+    );
     let diff_line = |sign: &str, value: &str| {
-        stderr
-            .lines()
-            .any(|l| l.trim_start().starts_with(sign) && l.contains(&format!("\"monthly_amount\": {value}")))
+        stderr.lines().any(|l| {
+            l.trim_start().starts_with(sign) && l.contains(&format!("\"monthly_amount\": {value}"))
+        })
     };
     assert!(diff_line("-", "1200.0"), "{stderr}");
     assert!(diff_line("+", "1300.00"), "{stderr}");
@@ -116,7 +133,19 @@ fn a_failing_case_shows_a_diff_and_exits_1() {
 fn eval_prints_the_envelope() {
     let input = r#"{"id":"h1","district":"urban","on_dibao":true,"members":[{"age":40,"monthly_income":0}]}"#;
     let out = eligo(
-        &["eval", "--policy", "rules", "--entry", "household", "--as-of", AS_OF, "--lang", "en", "--compact", "-"],
+        &[
+            "eval",
+            "--policy",
+            "rules",
+            "--entry",
+            "household",
+            "--as-of",
+            AS_OF,
+            "--lang",
+            "en",
+            "--compact",
+            "-",
+        ],
         Some(input),
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -133,10 +162,23 @@ fn eval_prints_the_envelope() {
 #[test]
 fn eval_partial_mode_lists_needs() {
     let input = r#"{"id":"h1","district":"urban","members":[{"age":70,"monthly_income":0}]}"#;
-    let args = ["eval", "--policy", "rules", "--entry", "household", "--as-of", AS_OF, "-"];
+    let args = [
+        "eval",
+        "--policy",
+        "rules",
+        "--entry",
+        "household",
+        "--as-of",
+        AS_OF,
+        "-",
+    ];
     let strict = eligo(&args, Some(input));
     assert_eq!(strict.status.code(), Some(1));
-    assert!(text(&strict.stderr).contains("relatives_in_city"), "{}", text(&strict.stderr));
+    assert!(
+        text(&strict.stderr).contains("relatives_in_city"),
+        "{}",
+        text(&strict.stderr)
+    );
     let error: serde_json::Value = serde_json::from_slice(&strict.stdout).unwrap();
     assert_eq!(error["error"]["kind"], "missing_needed");
 
@@ -152,16 +194,51 @@ fn eval_partial_mode_lists_needs() {
 #[test]
 fn eval_errors_have_documented_exit_codes() {
     let bad = r#"{"id":"h1","district":"urban","members":[{"age":131,"monthly_income":0}]}"#;
-    let out = eligo(&["eval", "--policy", "rules", "--entry", "household", "--as-of", AS_OF, "-"], Some(bad));
+    let out = eligo(
+        &[
+            "eval",
+            "--policy",
+            "rules",
+            "--entry",
+            "household",
+            "--as-of",
+            AS_OF,
+            "-",
+        ],
+        Some(bad),
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("members[0].age: must be at most 130"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("members[0].age: must be at most 130"),
+        "{}",
+        text(&out.stderr)
+    );
 
-    let out = eligo(&["eval", "--policy", "rules", "--entry", "household", "--as-of", AS_OF, "missing.json"], None);
+    let out = eligo(
+        &[
+            "eval",
+            "--policy",
+            "rules",
+            "--entry",
+            "household",
+            "--as-of",
+            AS_OF,
+            "missing.json",
+        ],
+        None,
+    );
     assert_eq!(out.status.code(), Some(3));
     assert!(text(&out.stderr).contains("cannot read missing.json"));
 
-    let out = eligo(&["eval", "--policy", "rules", "--entry", "household", "-"], Some("{}"));
-    assert_eq!(out.status.code(), Some(2), "missing --as-of is a usage error");
+    let out = eligo(
+        &["eval", "--policy", "rules", "--entry", "household", "-"],
+        Some("{}"),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "missing --as-of is a usage error"
+    );
 
     let out = eligo(&["--help"], None);
     assert!(text(&out.stdout).contains("Exit codes:"));
@@ -181,11 +258,24 @@ fn batch_keeps_input_order_and_reports_bad_lines_in_place() {
     lines[7] = "{not json".to_string();
     lines[8] = r#"{"id":"h8","district":"nowhere","members":[]}"#.to_string();
     let input = lines.join("\n") + "\n";
-    let args = ["batch", "--policy", "rules", "--entry", "household", "--as-of", AS_OF, "--threads", "2"];
+    let args = [
+        "batch",
+        "--policy",
+        "rules",
+        "--entry",
+        "household",
+        "--as-of",
+        AS_OF,
+        "--threads",
+        "2",
+    ];
     let out = eligo(&args, Some(&input));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    let outputs: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let outputs: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(outputs.len(), 300);
     for (i, output) in outputs.iter().enumerate() {
         match i {
@@ -210,7 +300,16 @@ fn batch_keeps_input_order_and_reports_bad_lines_in_place() {
 
 #[test]
 fn batch_refuses_a_bad_request_once() {
-    let out = eligo(&["batch", "--policy", "rules", "--entry", "nope", "--as-of", AS_OF], Some("{}\n"));
+    let out = eligo(
+        &[
+            "batch", "--policy", "rules", "--entry", "nope", "--as-of", AS_OF,
+        ],
+        Some("{}\n"),
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("unknown entry `nope`"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unknown entry `nope`"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -265,12 +265,8 @@ fn rules_cannot_reach_outside_the_sandbox() {
                         lang: None,
                     })
                     .unwrap();
-                assert_eq!(
-                    envelope.to_json().contains("\"x\":3.00"),
-                    true,
-                    "{}",
-                    envelope.to_json()
-                );
+                let json = envelope.to_json();
+                assert!(json.contains("\"x\":3.00"), "{json}");
             }
             Ok(bundle) => {
                 let failure = rule_error(

@@ -43,18 +43,35 @@ fn timestamp_before_as_of(rng: &mut Rng) -> String {
 
 fn household(rng: &mut Rng, index: usize) -> Value {
     let size = if rng.chance(40) { 1 } else { 1 + rng.below(6) };
-    let per_head_fen = if rng.chance(50) { 100_000 + rng.below(3) as i64 - 1 } else { rng.below(400_000) as i64 };
+    let per_head_fen = if rng.chance(50) {
+        100_000 + rng.below(3) as i64 - 1
+    } else {
+        rng.below(400_000) as i64
+    };
     let mut members = Vec::new();
     for m in 0..size {
-        let age = if rng.chance(30) { 59 + rng.below(2) } else { rng.below(100) };
-        let fen = if m == 0 { per_head_fen * size as i64 - rng.below(2) as i64 } else { 0 };
+        let age = if rng.chance(30) {
+            59 + rng.below(2)
+        } else {
+            rng.below(100)
+        };
+        let fen = if m == 0 {
+            per_head_fen * size as i64 - rng.below(2) as i64
+        } else {
+            0
+        };
         let fen = fen.max(0);
         let mut member = json!({
             "age": age,
             "monthly_income": format!("{}.{:02}", fen / 100, fen % 100).parse::<serde_json::Number>().unwrap(),
             "employment": rng.pick(&["employed", "unemployed", "unemployed_epidemic", "retired", "student", "none"]),
         });
-        for flag in ["disability", "chronic_illness", "severe_mental_disorder", "frontline_worker"] {
+        for flag in [
+            "disability",
+            "chronic_illness",
+            "severe_mental_disorder",
+            "frontline_worker",
+        ] {
             if rng.chance(10) {
                 member[flag] = json!(true);
             }
@@ -69,7 +86,13 @@ fn household(rng: &mut Rng, index: usize) -> Value {
     }
     let mut cases = Vec::new();
     for c in 0..rng.below(4) {
-        let kind = rng.pick(&["emergency", "general_request", "immediate", "coordination", "long_term"]);
+        let kind = rng.pick(&[
+            "emergency",
+            "general_request",
+            "immediate",
+            "coordination",
+            "long_term",
+        ]);
         let mut case = json!({ "id": format!("c{c}"), "kind": kind, "opened_at": timestamp_before_as_of(rng) });
         if rng.chance(20) {
             case["resolved"] = json!(true);
@@ -92,8 +115,13 @@ fn household(rng: &mut Rng, index: usize) -> Value {
         input["relatives_in_city"] = json!(rng.chance(50));
     }
     if rng.chance(80) {
-        let days = if rng.chance(50) { [7, 30, 90][rng.below(3) as usize] + rng.below(3) - 1 } else { rng.below(200) };
-        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap() - chrono::Duration::days(days as i64);
+        let days = if rng.chance(50) {
+            [7, 30, 90][rng.below(3) as usize] + rng.below(3) - 1
+        } else {
+            rng.below(200)
+        };
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
+            - chrono::Duration::days(days as i64);
         input["last_visit"] = json!(date.to_string());
     }
     input
@@ -101,16 +129,30 @@ fn household(rng: &mut Rng, index: usize) -> Value {
 
 fn decide(bundle: &Bundle, entry: &str, input: &Value, mode: Mode) -> Result<Value, DecideError> {
     bundle
-        .decide(&DecideRequest { entry, input, as_of: AS_OF, mode, lang: None })
+        .decide(&DecideRequest {
+            entry,
+            input,
+            as_of: AS_OF,
+            mode,
+            lang: None,
+        })
         .map(|e| serde_json::from_str(&e.to_json()).unwrap())
 }
 
 fn strings(value: &Value) -> Vec<String> {
-    value.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
 }
 
 fn level_rank(level: &str) -> usize {
-    ["none", "blue", "yellow", "red"].iter().position(|l| *l == level).unwrap()
+    ["none", "blue", "yellow", "red"]
+        .iter()
+        .position(|l| *l == level)
+        .unwrap()
 }
 
 fn rule_level(rule: &str) -> usize {
@@ -151,18 +193,32 @@ fn generated_households_keep_the_policy_invariants() {
         let result = &partial["result"];
         // Reasons are exactly the rule lists of the result, in result order.
         let mut listed = Vec::new();
-        for program in ["temporary_relief", "solitary_elderly_care", "chronic_medicine_delivery", "frontline_health_pack"] {
+        for program in [
+            "temporary_relief",
+            "solitary_elderly_care",
+            "chronic_medicine_delivery",
+            "frontline_health_pack",
+        ] {
             listed.extend(strings(&result["programs"][program]["rules"]));
         }
         listed.extend(strings(&result["visits"]["rules"]));
         listed.extend(strings(&result["escalation"]["rules"]));
-        let reasons: Vec<String> = partial["reasons"].as_array().unwrap().iter().map(|r| r["rule"].as_str().unwrap().to_string()).collect();
+        let reasons: Vec<String> = partial["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["rule"].as_str().unwrap().to_string())
+            .collect();
         assert_eq!(reasons, listed, "{input}");
 
         // The level is the highest of the escalation rules that fired.
         let escalation = strings(&result["escalation"]["rules"]);
         let expected_level = escalation.iter().map(|r| rule_level(r)).max().unwrap_or(0);
-        assert_eq!(level_rank(result["escalation"]["level"].as_str().unwrap()), expected_level, "{input}");
+        assert_eq!(
+            level_rank(result["escalation"]["level"].as_str().unwrap()),
+            expected_level,
+            "{input}"
+        );
 
         // Temporary relief, restated in integer fen.
         let fen: i64 = members
@@ -175,12 +231,25 @@ fn generated_households_keep_the_policy_invariants() {
             .sum();
         let size = members.len() as i64;
         let on_roll = input["on_dibao"] == true || input["on_tekun"] == true;
-        let marginal = fen < 100_000 * size && members.iter().any(|m| m["employment"] == "unemployed_epidemic");
+        let marginal = fen < 100_000 * size
+            && members
+                .iter()
+                .any(|m| m["employment"] == "unemployed_epidemic");
         let relief = &result["programs"]["temporary_relief"];
         assert_eq!(relief["eligible"], json!(on_roll || marginal), "{input}");
-        let amount = if on_roll || marginal { 60_000 * size } else { 0 };
-        assert_eq!(relief["monthly_amount"].to_string(), format!("{}.{:02}", amount / 100, amount % 100));
-        assert_eq!(result["income_total"].to_string(), format!("{}.{:02}", fen / 100, fen % 100));
+        let amount = if on_roll || marginal {
+            60_000 * size
+        } else {
+            0
+        };
+        assert_eq!(
+            relief["monthly_amount"].to_string(),
+            format!("{}.{:02}", amount / 100, amount % 100)
+        );
+        assert_eq!(
+            result["income_total"].to_string(),
+            format!("{}.{:02}", fen / 100, fen % 100)
+        );
 
         // Strict and partial agree whenever strict decides.
         if let Ok(strict) = strict {
@@ -220,15 +289,28 @@ fn generated_communities_keep_their_invariants() {
             "gridworkers": gridworkers,
             "months": months,
         });
-        let envelope = decide(&bundle, "community", &input, Mode::Strict).unwrap_or_else(|e| panic!("{input}: {e}"));
+        let envelope = decide(&bundle, "community", &input, Mode::Strict)
+            .unwrap_or_else(|e| panic!("{input}: {e}"));
         let result = &envelope["result"];
         let rules = strings(&result["rules"]);
-        let reasons: Vec<String> = envelope["reasons"].as_array().unwrap().iter().map(|r| r["rule"].as_str().unwrap().to_string()).collect();
+        let reasons: Vec<String> = envelope["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["rule"].as_str().unwrap().to_string())
+            .collect();
         assert_eq!(rules, reasons);
         assert_eq!(rules.len(), result["actions"].as_array().unwrap().len());
         let expected = rules.iter().map(|r| rule_level(r)).max().unwrap_or(0);
-        assert_eq!(level_rank(result["level"].as_str().unwrap()), expected, "{input}");
-        assert!(!(rules.contains(&"CM-SPECIAL".to_string()) && rules.contains(&"CM-RECTIFY".to_string())));
+        assert_eq!(
+            level_rank(result["level"].as_str().unwrap()),
+            expected,
+            "{input}"
+        );
+        assert!(
+            !(rules.contains(&"CM-SPECIAL".to_string())
+                && rules.contains(&"CM-RECTIFY".to_string()))
+        );
         let staff = input["households"].as_u64().unwrap() > 500 * gridworkers;
         assert_eq!(rules.contains(&"CM-STAFF".to_string()), staff, "{input}");
     }
@@ -251,12 +333,17 @@ fn decisions_on_many_threads_equal_decisions_on_one() {
                 scope.spawn(move || {
                     chunk
                         .iter()
-                        .map(|input| format!("{:?}", decide(bundle, "household", input, Mode::Partial)))
+                        .map(|input| {
+                            format!("{:?}", decide(bundle, "household", input, Mode::Partial))
+                        })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     assert_eq!(one, many);
 }
