@@ -66,7 +66,7 @@ impl Default for Limits {
             max_call_depth: 32,
             max_expr_depth: 64,
             max_string_size: 10_000,
-            max_array_size: 10_000,
+            max_array_size: 1_000,
             max_map_size: 1_000,
         }
     }
@@ -79,8 +79,11 @@ impl Limits {
         max_call_depth: 64,
         max_expr_depth: 128,
         max_string_size: 1_000_000,
-        max_array_size: 100_000,
-        max_map_size: 10_000,
+        // Rhai walks nested arrays and maps recursively, and a limit on their
+        // size is also the only limit on their depth: these keep a hostile
+        // `a = [a]` loop within a 2 MiB stack.
+        max_array_size: 1_000,
+        max_map_size: 1_000,
     };
 
     /// Names of the limits that exceed the ceiling.

@@ -148,6 +148,13 @@ pub struct ConversionError {
 
 impl fmt::Display for ConversionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.type_name.starts_with("nested") {
+            return write!(
+                f,
+                "the rules returned a value at `{}` {}",
+                self.path, self.type_name
+            );
+        }
         write!(
             f,
             "the rules returned a value of type `{}` at `{}`, which has no JSON form",
@@ -156,9 +163,22 @@ impl fmt::Display for ConversionError {
     }
 }
 
+/// How deeply a rule's result may nest arrays and maps.
+pub const MAX_RESULT_DEPTH: usize = 32;
+
 /// Converts a rule's value to JSON. Maps come out with sorted keys, so the
 /// output never depends on insertion or hash order.
 pub fn dynamic_to_json(value: &Dynamic, path: &str) -> Result<Value, ConversionError> {
+    to_json_at(value, path, 0)
+}
+
+fn to_json_at(value: &Dynamic, path: &str, depth: usize) -> Result<Value, ConversionError> {
+    if depth > MAX_RESULT_DEPTH {
+        return Err(ConversionError {
+            path: path.to_string(),
+            type_name: format!("nested more than {MAX_RESULT_DEPTH} levels deep"),
+        });
+    }
     if value.is_unit() {
         return Ok(Value::Null);
     }
@@ -194,7 +214,7 @@ pub fn dynamic_to_json(value: &Dynamic, path: &str) -> Result<Value, ConversionE
         return array
             .iter()
             .enumerate()
-            .map(|(i, item)| dynamic_to_json(item, &format!("{path}[{i}]")))
+            .map(|(i, item)| to_json_at(item, &format!("{path}[{i}]"), depth + 1))
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array);
     }
@@ -202,7 +222,7 @@ pub fn dynamic_to_json(value: &Dynamic, path: &str) -> Result<Value, ConversionE
         let map = value.read_lock::<rhai::Map>().expect("checked map");
         let mut object = serde_json::Map::new();
         for (key, item) in map.iter() {
-            let child = dynamic_to_json(item, &format!("{path}.{key}"))?;
+            let child = to_json_at(item, &format!("{path}.{key}"), depth + 1)?;
             object.insert(key.to_string(), child);
         }
         return Ok(Value::Object(object));

@@ -388,3 +388,39 @@ fn static_check_finds_undeclared_rule_ids() {
         .expect("unused warning");
     assert!(unused.message.contains("`BIG`"));
 }
+
+#[test]
+fn deeply_nested_values_from_rules_are_refused_not_crashed() {
+    let source =
+        "fn decide(input, ctx) { let a = []; for i in 0..input.n { a = [a]; } #{ deep: a } }";
+    let bundle = load(tiny_bundle_files(source, &[]));
+    let run = |n: i64| {
+        bundle.decide(&DecideRequest {
+            entry: "job",
+            input: &json!({ "n": n }),
+            as_of: "2026-11-20T09:00:00+08:00",
+            mode: Mode::Strict,
+            lang: None,
+        })
+    };
+    assert!(run(10).is_ok());
+    // Too deep for a result.
+    let failure = rule_error(run(100).map(|e| e.result));
+    assert!(
+        failure.message.contains("nested more than 32 levels deep"),
+        "{failure}"
+    );
+    // Deeper still, on a small thread stack as a worker thread would have:
+    // the size limit (which counts nested items) stops it before the stack
+    // runs out.
+    let outcome = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn_scoped(scope, || run(100_000).map(|e| e.result))
+            .unwrap()
+            .join()
+            .expect("no stack overflow")
+    });
+    let failure = rule_error(outcome);
+    assert!(failure.message.contains("Size of array"), "{failure}");
+}
