@@ -1,47 +1,36 @@
 //! Diagnostics and test failures as text for people: file, line, column and a
 //! code frame pointing at the problem.
 
+use ariadne::{Config, IndexType, Label, Report, ReportKind, Source};
 use eligo_core::diagnostics::byte_offset;
 use eligo_core::testcases::CaseOutcome;
 use eligo_core::{BundleFiles, Diagnostic, Severity};
-use miette::{
-    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource, Report,
-};
 
 /// Renders one diagnostic, with a code frame when it has a position.
 pub fn diagnostic(problem: &Diagnostic, files: Option<&BundleFiles>, color: bool) -> String {
-    let severity = match problem.severity {
-        Severity::Error => miette::Severity::Error,
-        Severity::Warning => miette::Severity::Warning,
-    };
-    let mut report = MietteDiagnostic::new(problem.message.clone())
-        .with_code(problem.code)
-        .with_severity(severity);
     let source = files.and_then(|f| f.get(&problem.file));
-    let mut with_source = None;
-    if let (Some(text), true) = (source, problem.line > 0) {
-        let offset = byte_offset(text, problem.line, problem.column.max(1));
-        let width = text[offset..].chars().next().map_or(0, char::len_utf8);
-        report = report.with_label(LabeledSpan::at(offset..offset + width, "here"));
-        with_source = Some(NamedSource::new(&problem.file, text.to_string()));
-    } else {
-        report = report.with_help(format!("in {}", problem.file));
-    }
-    let report = match with_source {
-        Some(named) => Report::new(report).with_source_code(named),
-        None => Report::new(report),
+    let (Some(text), true) = (source, problem.line > 0) else {
+        // No position: the one-line form says all there is.
+        return format!("{problem}\n");
     };
-    let theme = if color {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
+    let kind = match problem.severity {
+        Severity::Error => ReportKind::Error,
+        Severity::Warning => ReportKind::Warning,
     };
-    let mut out = String::new();
-    let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(2);
-    if handler.render_report(&mut out, report.as_ref()).is_err() {
-        out = problem.to_string();
+    let offset = byte_offset(text, problem.line, problem.column.max(1));
+    let width = text[offset..].chars().next().map_or(0, char::len_utf8).max(1);
+    let span = (problem.file.as_str(), offset..offset + width);
+    let report = Report::build(kind, span.clone())
+        .with_config(Config::default().with_color(color).with_index_type(IndexType::Byte))
+        .with_code(problem.code)
+        .with_message(&problem.message)
+        .with_label(Label::new(span).with_message("here"))
+        .finish();
+    let mut out = Vec::new();
+    match report.write((problem.file.as_str(), Source::from(text)), &mut out) {
+        Ok(()) => String::from_utf8_lossy(&out).into_owned(),
+        Err(_) => format!("{problem}\n"),
     }
-    out
 }
 
 /// Renders a failed test case: where it is, what differed, and a diff.
