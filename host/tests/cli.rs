@@ -70,7 +70,7 @@ fn check_locates_errors_with_a_code_frame() {
     let rules = std::fs::read_to_string(dir.join("household.rhai")).unwrap();
     std::fs::write(
         dir.join("household.rhai"),
-        rules.replacen("let size = members.len();", "let size = ;", 1),
+        rules.replacen("let rules = [];", "let rules = ;", 1),
     )
     .unwrap();
     let out = eligo(&["check", dir.to_str().unwrap()], None);
