@@ -79,7 +79,7 @@ fn check_locates_errors_with_a_code_frame() {
     assert!(stderr.contains("rhai-syntax"), "{stderr}");
     assert!(stderr.contains("household.rhai"), "{stderr}");
     assert!(
-        stderr.contains("let size = ;"),
+        stderr.contains("let rules = ;"),
         "code frame expected: {stderr}"
     );
 
