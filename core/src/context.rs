@@ -131,14 +131,16 @@ impl CallState {
             ));
         };
         let rule_value = value.rule_value.clone();
-        self.params_used
-            .entry(name.to_string())
-            .or_insert_with(|| ParamUse {
+        // Rules read the same parameter often; only the first read allocates.
+        if !self.params_used.contains_key(name) {
+            let used = ParamUse {
                 name: name.to_string(),
                 value: value.json.clone(),
                 from: value.from.to_string(),
                 source: value.source.clone(),
-            });
+            };
+            self.params_used.insert(name.to_string(), used);
+        }
         Ok(rule_value)
     }
 

@@ -15,6 +15,7 @@ pub mod envelope;
 pub mod files;
 pub mod manifest;
 pub mod params;
+pub mod path;
 pub mod sandbox;
 pub mod schema;
 pub mod testcases;

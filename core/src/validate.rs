@@ -10,6 +10,7 @@ use rhai::{Dynamic, Map};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::path::JsonPath;
 use crate::schema::{Field, Kind, ObjectType};
 use crate::values::{
     decimal_from_number, is_month, round_half_up, significant_decimals, text, Date, Timestamp,
@@ -28,7 +29,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    pub fn new(path: &str, rule: &str, message: impl Into<String>) -> Self {
+    pub fn new(path: impl ToString, rule: &str, message: impl Into<String>) -> Self {
         FieldError {
             path: path.to_string(),
             rule: rule.to_string(),
@@ -46,7 +47,7 @@ impl std::fmt::Display for FieldError {
 /// Validates the whole input and converts it for the rules.
 pub fn validate_input(root: &ObjectType, input: &Value) -> Result<Map, Vec<FieldError>> {
     let mut problems = Vec::new();
-    let converted = convert_object(root, input, "$", &mut problems);
+    let converted = convert_object(root, input, &JsonPath::INPUT, &mut problems);
     match converted {
         Some(map) if problems.is_empty() => Ok(map),
         _ => Err(problems),
@@ -55,15 +56,7 @@ pub fn validate_input(root: &ObjectType, input: &Value) -> Result<Map, Vec<Field
 
 /// Validates one value (used for schema defaults); problems are appended.
 pub fn check_value(kind: &Kind, value: &Value, path: &str, problems: &mut Vec<FieldError>) {
-    let _ = convert(kind, value, path, problems);
-}
-
-fn child_path(parent: &str, name: &str) -> String {
-    if parent == "$" {
-        name.to_string()
-    } else {
-        format!("{parent}.{name}")
-    }
+    let _ = convert(kind, value, &JsonPath::Root(path), problems);
 }
 
 fn json_type(value: &Value) -> &'static str {
@@ -80,7 +73,7 @@ fn json_type(value: &Value) -> &'static str {
 fn convert_object(
     object: &ObjectType,
     value: &Value,
-    path: &str,
+    path: &JsonPath<'_>,
     problems: &mut Vec<FieldError>,
 ) -> Option<Map> {
     let Value::Object(input) = value else {
@@ -96,7 +89,7 @@ fn convert_object(
         if !object.fields.contains_key(key) {
             let known: Vec<&str> = object.fields.keys().map(String::as_str).collect();
             problems.push(FieldError::new(
-                &child_path(path, key),
+                path.field(key),
                 "unknown_field",
                 format!("unknown field; expected one of: {}", known.join(", ")),
             ));
@@ -104,14 +97,14 @@ fn convert_object(
     }
     let mut map = Map::new();
     for (name, field) in &object.fields {
-        let field_path = child_path(path, name);
+        let field_path = path.field(name);
         match input.get(name) {
             Some(Value::Null) if field.nullable => {
                 map.insert(name.into(), Dynamic::UNIT);
             }
             Some(Value::Null) => {
                 let rule = if field.required { "required" } else { "type" };
-                problems.push(FieldError::new(&field_path, rule, "must not be null"));
+                problems.push(FieldError::new(field_path, rule, "must not be null"));
             }
             Some(present) => {
                 if let Some(converted) = convert(&field.kind, present, &field_path, problems) {
@@ -119,7 +112,7 @@ fn convert_object(
                 }
             }
             None if field.required => {
-                problems.push(FieldError::new(&field_path, "required", "is required"));
+                problems.push(FieldError::new(field_path, "required", "is required"));
             }
             None => {
                 if let Some(default) = &field.default {
@@ -143,16 +136,16 @@ fn check_cross_field(
     name: &str,
     field: &Field,
     input: &serde_json::Map<String, Value>,
-    path: &str,
+    path: &JsonPath<'_>,
     problems: &mut Vec<FieldError>,
 ) {
     let Some(value) = input.get(name) else { return };
-    let field_path = child_path(path, name);
+    let field_path = path.field(name);
     if let Some(condition) = &field.valid_when {
         let is_set = !matches!(value, Value::Null | Value::Bool(false));
         if is_set && !condition.holds(input.get(&condition.field)) {
             problems.push(FieldError::new(
-                &field_path,
+                field_path,
                 "valid_when",
                 format!("may only be set when {}", condition.text),
             ));
@@ -166,7 +159,7 @@ fn check_cross_field(
         if let (Some(own), Some(limit)) = (decimal_from_number(own), decimal_from_number(limit)) {
             if own > limit {
                 problems.push(FieldError::new(
-                    &field_path,
+                    field_path,
                     "at_most",
                     format!("must not exceed {limit_name} ({limit}), got {own}"),
                 ));
@@ -178,7 +171,7 @@ fn check_cross_field(
 fn convert(
     kind: &Kind,
     value: &Value,
-    path: &str,
+    path: &JsonPath<'_>,
     problems: &mut Vec<FieldError>,
 ) -> Option<Dynamic> {
     let mismatch = |problems: &mut Vec<FieldError>, expected: &str| {
@@ -361,9 +354,7 @@ fn convert(
             let converted: Vec<Dynamic> = elements
                 .iter()
                 .enumerate()
-                .filter_map(|(i, element)| {
-                    convert(items, element, &format!("{path}[{i}]"), problems)
-                })
+                .filter_map(|(i, element)| convert(items, element, &path.index(i), problems))
                 .collect();
             if let Some(key) = ascending_by {
                 check_ascending(elements, key, path, problems);
@@ -376,7 +367,12 @@ fn convert(
     }
 }
 
-fn check_ascending(elements: &[Value], key: &str, path: &str, problems: &mut Vec<FieldError>) {
+fn check_ascending(
+    elements: &[Value],
+    key: &str,
+    path: &JsonPath<'_>,
+    problems: &mut Vec<FieldError>,
+) {
     let keys: Vec<Option<&str>> = elements
         .iter()
         .map(|e| e.get(key).and_then(Value::as_str))
@@ -385,7 +381,7 @@ fn check_ascending(elements: &[Value], key: &str, path: &str, problems: &mut Vec
         if let (Some(previous), Some(current)) = (keys[i - 1], keys[i]) {
             if current <= previous {
                 problems.push(FieldError::new(
-                    &format!("{path}[{i}].{key}"),
+                    path.index(i).field(key),
                     "order",
                     format!(
                         "must come after {path}[{}].{key} ({previous}): items must be in ascending \
@@ -400,7 +396,7 @@ fn check_ascending(elements: &[Value], key: &str, path: &str, problems: &mut Vec
 
 fn parse_text(
     value: &Value,
-    path: &str,
+    path: &JsonPath<'_>,
     problems: &mut Vec<FieldError>,
     expected: &str,
     parse: impl Fn(&str) -> Option<Dynamic>,

@@ -13,6 +13,8 @@ use rhai::{Dynamic, ImmutableString};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Number, Value};
 
+use crate::path::JsonPath;
+
 /// A local calendar date (`YYYY-MM-DD`), as rules see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Date(pub NaiveDate);
@@ -169,10 +171,14 @@ pub const MAX_RESULT_DEPTH: usize = 32;
 /// Converts a rule's value to JSON. Maps come out with sorted keys, so the
 /// output never depends on insertion or hash order.
 pub fn dynamic_to_json(value: &Dynamic, path: &str) -> Result<Value, ConversionError> {
-    to_json_at(value, path, 0)
+    to_json_at(value, &JsonPath::Root(path), 0)
 }
 
-fn to_json_at(value: &Dynamic, path: &str, depth: usize) -> Result<Value, ConversionError> {
+fn to_json_at(
+    value: &Dynamic,
+    path: &JsonPath<'_>,
+    depth: usize,
+) -> Result<Value, ConversionError> {
     if depth > MAX_RESULT_DEPTH {
         return Err(ConversionError {
             path: path.to_string(),
@@ -214,7 +220,7 @@ fn to_json_at(value: &Dynamic, path: &str, depth: usize) -> Result<Value, Conver
         return array
             .iter()
             .enumerate()
-            .map(|(i, item)| to_json_at(item, &format!("{path}[{i}]"), depth + 1))
+            .map(|(i, item)| to_json_at(item, &path.index(i), depth + 1))
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array);
     }
@@ -222,7 +228,7 @@ fn to_json_at(value: &Dynamic, path: &str, depth: usize) -> Result<Value, Conver
         let map = value.read_lock::<rhai::Map>().expect("checked map");
         let mut object = serde_json::Map::new();
         for (key, item) in map.iter() {
-            let child = to_json_at(item, &format!("{path}.{key}"), depth + 1)?;
+            let child = to_json_at(item, &path.field(key), depth + 1)?;
             object.insert(key.to_string(), child);
         }
         return Ok(Value::Object(object));

@@ -18,10 +18,18 @@ pub fn diagnostic(problem: &Diagnostic, files: Option<&BundleFiles>, color: bool
         Severity::Warning => ReportKind::Warning,
     };
     let offset = byte_offset(text, problem.line, problem.column.max(1));
-    let width = text[offset..].chars().next().map_or(0, char::len_utf8).max(1);
+    let width = text[offset..]
+        .chars()
+        .next()
+        .map_or(0, char::len_utf8)
+        .max(1);
     let span = (problem.file.as_str(), offset..offset + width);
     let report = Report::build(kind, span.clone())
-        .with_config(Config::default().with_color(color).with_index_type(IndexType::Byte))
+        .with_config(
+            Config::default()
+                .with_color(color)
+                .with_index_type(IndexType::Byte),
+        )
         .with_code(problem.code)
         .with_message(&problem.message)
         .with_label(Label::new(span).with_message("here"))
