@@ -658,7 +658,11 @@ impl Loader<'_> {
             }
             for (entry, questions) in &messages.questions {
                 for path in questions.keys() {
-                    let known = schemas.get(entry).and_then(|s| s.field_at(path)).is_some();
+                    // A schema that failed to load was reported already.
+                    let known = match schemas.get(entry) {
+                        Some(schema) => schema.field_at(path).is_some(),
+                        None => manifest.entries.contains_key(entry),
+                    };
                     if !known {
                         self.problems.push(Diagnostic::file_error(
                             "message-unknown",

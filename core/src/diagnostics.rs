@@ -87,6 +87,26 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// The 1-based line where a TOML table `[name]` (or `[name.…]`) or a key
+/// `name = …` is defined, or 0 when neither is found.
+pub fn toml_definition_line(source: &str, name: &str) -> usize {
+    let table = format!("[{name}]");
+    let array_table = format!("[[{name}.");
+    let sub_table = format!("[{name}.");
+    source
+        .lines()
+        .position(|line| {
+            let line = line.trim_start();
+            line.starts_with(&table)
+                || line.starts_with(&array_table)
+                || line.starts_with(&sub_table)
+                || line
+                    .strip_prefix(name)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or(0, |index| index + 1)
+}
+
 /// Converts a TOML/YAML parser's byte offset into a 1-based line and column.
 pub fn line_column(source: &str, byte_offset: usize) -> (usize, usize) {
     let offset = byte_offset.min(source.len());
@@ -127,6 +147,15 @@ fn floor_char_boundary(text: &str, mut index: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn toml_definitions_are_found() {
+        let source = "# x\n[a]\nb = 1\n[[c.values]]\nage = { type = \"integer\" }\n";
+        assert_eq!(toml_definition_line(source, "a"), 2);
+        assert_eq!(toml_definition_line(source, "c"), 4);
+        assert_eq!(toml_definition_line(source, "age"), 5);
+        assert_eq!(toml_definition_line(source, "nope"), 0);
+    }
 
     #[test]
     fn offsets_and_positions_agree_with_wide_characters() {

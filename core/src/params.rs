@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{toml_definition_line, Diagnostic};
 use crate::manifest::parse_toml;
 use crate::values::{
     decimal_from_text, decimal_to_json, round_half_up, significant_decimals, Date,
@@ -105,10 +105,13 @@ impl ParamStore {
                 }
             };
             for (name, decl) in decls {
+                let line = toml_definition_line(text, &name);
                 if let Some(first) = defined_in.get(&name) {
-                    problems.push(Diagnostic::file_error(
+                    problems.push(Diagnostic::error(
                         "param-duplicate",
                         file,
+                        line,
+                        1,
                         format!("parameter `{name}` is already defined in {first}"),
                     ));
                     continue;
@@ -119,7 +122,7 @@ impl ParamStore {
                         store.params.insert(name, param);
                     }
                     Err(message) => {
-                        problems.push(Diagnostic::file_error("param-value", file, message))
+                        problems.push(Diagnostic::error("param-value", file, line, 1, message))
                     }
                 }
             }

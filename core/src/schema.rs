@@ -21,7 +21,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{toml_definition_line, Diagnostic};
 use crate::manifest::parse_toml;
 use crate::values::decimal_from_text;
 
@@ -256,7 +256,17 @@ impl Schema {
         };
         let root = builder
             .object("input", &raw.fields, &mut Vec::new())
-            .map_err(|message| Diagnostic::file_error("schema", file, message))?;
+            .map_err(|message| {
+                // Messages start with the dotted path of the field: locate its last part.
+                let path = message.split(':').next().unwrap_or_default();
+                let field = path
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches("[]");
+                let line = toml_definition_line(text, field);
+                Diagnostic::error("schema", file, line, usize::from(line > 0), message)
+            })?;
         Ok(Schema { root })
     }
 
