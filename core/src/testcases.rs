@@ -52,6 +52,19 @@ pub struct TestCase {
     pub expect: Expect,
 }
 
+impl TestCase {
+    /// The decision the case asks for.
+    pub fn request(&self) -> DecideRequest<'_> {
+        DecideRequest {
+            entry: &self.entry,
+            input: &self.input,
+            as_of: &self.as_of,
+            mode: self.mode,
+            lang: self.lang.as_deref(),
+        }
+    }
+}
+
 /// What a case expects. Only what is given is checked.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -230,13 +243,7 @@ pub fn actual_of(outcome: &Result<Envelope, crate::envelope::DecideError>) -> Va
 
 /// Runs one case.
 pub fn run_case(bundle: &Bundle, file: &str, case: &TestCase) -> CaseOutcome {
-    let outcome = bundle.decide(&DecideRequest {
-        entry: &case.entry,
-        input: &case.input,
-        as_of: &case.as_of,
-        mode: case.mode,
-        lang: case.lang.as_deref(),
-    });
+    let outcome = bundle.decide(&case.request());
     let mut views = Views::default();
     let mut fired = Vec::new();
     match (&outcome, &case.expect.error) {

@@ -111,6 +111,16 @@ pub struct DecideArgs {
     pub lang: Option<Lang>,
 }
 
+impl DecideArgs {
+    fn mode(&self) -> Mode {
+        if self.partial {
+            Mode::Partial
+        } else {
+            Mode::Strict
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compile and validate a bundle; report every problem with its location.
@@ -350,11 +360,7 @@ fn eval(args: &DecideArgs, compact: bool, input_path: &Path) -> u8 {
         entry: &args.entry,
         input: &input,
         as_of: &args.as_of,
-        mode: if args.partial {
-            Mode::Partial
-        } else {
-            Mode::Strict
-        },
+        mode: args.mode(),
         lang: args.lang.map(Lang::code),
     };
     match bundle.decide(&request) {
@@ -385,11 +391,7 @@ fn batch_command(args: &DecideArgs, threads: Option<usize>) -> u8 {
     let options = BatchOptions {
         entry: &args.entry,
         as_of: &args.as_of,
-        mode: if args.partial {
-            Mode::Partial
-        } else {
-            Mode::Strict
-        },
+        mode: args.mode(),
         lang: args.lang.map(Lang::code),
     };
     // A wrong entry, as_of or language would fail every line: say it once.

@@ -2,7 +2,7 @@
 //! every case's envelope (or error) is pinned by a snapshot.
 
 use eligo_core::testcases::actual_of;
-use eligo_core::{run_tests, Bundle, DecideRequest};
+use eligo_core::{run_tests, Bundle};
 use eligo_tests::{default_bundle, default_bundle_dir, files_of, load, variant_bundle_dir};
 
 fn assert_cases_pass(bundle: &Bundle) {
@@ -53,13 +53,7 @@ fn snapshot_bundle(bundle: &Bundle, label: &str) {
     for test_file in bundle.tests() {
         let mut text = String::new();
         for case in &test_file.cases {
-            let outcome = bundle.decide(&DecideRequest {
-                entry: &case.entry,
-                input: &case.input,
-                as_of: &case.as_of,
-                mode: case.mode,
-                lang: case.lang.as_deref(),
-            });
+            let outcome = bundle.decide(&case.request());
             let mut actual = actual_of(&outcome);
             // The hash changes with any edit to the bundle; it is tested on
             // its own, so snapshots stay about decisions.
