@@ -106,6 +106,15 @@ impl Bundle {
         }
     }
 
+    /// A second, independent compilation of the same bundle, for another
+    /// thread: threads that share one compiled bundle contend for the
+    /// reference counts inside it.
+    pub fn duplicate(&self) -> Result<Bundle, Vec<Diagnostic>> {
+        let mut copy = Bundle::load(self.files.clone())?;
+        copy.artifact = self.artifact.clone();
+        Ok(copy)
+    }
+
     /// All problems (errors and warnings) a bundle has, without keeping it.
     pub fn check(files: BundleFiles) -> Vec<Diagnostic> {
         match Bundle::load(files) {

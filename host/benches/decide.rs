@@ -83,7 +83,6 @@ fn decisions(c: &mut Criterion) {
 
 fn batch_throughput(c: &mut Criterion) {
     const LINES: usize = 10_000;
-    let bundle = bundle();
     let input: String = (0..LINES)
         .map(|i| household(i).to_string() + "\n")
         .collect();
@@ -101,12 +100,13 @@ fn batch_throughput(c: &mut Criterion) {
             .num_threads(threads)
             .build()
             .unwrap();
+        let workers: Vec<Bundle> = (0..threads).map(|_| bundle()).collect();
         group.bench_function(format!("10k households, {threads} thread(s)"), |b| {
             b.iter_batched(
                 || Vec::with_capacity(input.len() * 8),
                 |mut out| {
                     let summary =
-                        batch::run(&bundle, &options, &pool, input.as_bytes(), &mut out).unwrap();
+                        batch::run(&workers, &options, &pool, input.as_bytes(), &mut out).unwrap();
                     assert_eq!(summary.errors, 0);
                     out
                 },

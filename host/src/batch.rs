@@ -66,9 +66,11 @@ pub fn decide_line(
 }
 
 /// Decides every line of `input` on `pool`, writing one result line per
-/// input line.
+/// input line. `workers` holds one copy of the bundle per pool thread: the
+/// compiled rules share reference-counted strings, and threads sharing one
+/// copy would spend their time contending for those counts.
 pub fn run(
-    bundle: &Bundle,
+    workers: &[Bundle],
     options: &BatchOptions<'_>,
     pool: &rayon::ThreadPool,
     input: impl BufRead,
@@ -89,7 +91,10 @@ pub fn run(
             chunk
                 .par_iter()
                 .enumerate()
-                .map(|(i, line)| decide_line(bundle, options, first + i, line))
+                .map(|(i, line)| {
+                    let worker = rayon::current_thread_index().unwrap_or(0) % workers.len();
+                    decide_line(&workers[worker], options, first + i, line)
+                })
                 .collect()
         });
         for (text, ok) in &results {

@@ -416,9 +416,20 @@ fn batch_command(args: &DecideArgs, threads: Option<usize>) -> u8 {
             return exit::FAILED;
         }
     };
+    let mut workers = Vec::with_capacity(pool.current_num_threads());
+    for _ in 1..pool.current_num_threads() {
+        match bundle.duplicate() {
+            Ok(copy) => workers.push(copy),
+            Err(problems) => {
+                print_diagnostics(&problems, Some(bundle.files()));
+                return exit::FAILED;
+            }
+        }
+    }
+    workers.push(bundle);
     let stdin = io::stdin().lock();
     let stdout = io::BufWriter::new(io::stdout().lock());
-    match batch::run(&bundle, &options, &pool, stdin, stdout) {
+    match batch::run(&workers, &options, &pool, stdin, stdout) {
         Ok(summary) => {
             eprintln!("{} line(s), {} error(s)", summary.lines, summary.errors);
             exit::OK
