@@ -8,6 +8,7 @@
 //!
 //! This crate reads no clock, no random source, no network and no files.
 
+pub mod api;
 pub mod bundle;
 pub mod context;
 pub mod diagnostics;
