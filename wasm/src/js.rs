@@ -1,0 +1,51 @@
+//! The wasm-bindgen API: JSON text in and out. The typed wrapper
+//! (`js/eligo.js`, `js/eligo.d.ts`) parses answers and turns errors into
+//! JavaScript `Error`s; numbers cross as JSON text so `1801.0` stays a decimal.
+
+use eligo_core::{api, Bundle, ENGINE_VERSION};
+use wasm_bindgen::prelude::*;
+
+/// A loaded bundle.
+#[wasm_bindgen]
+pub struct Engine {
+    bundle: Bundle,
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Loads a bundle from a load request (`{"files": {...}}`). A bundle
+    /// with errors throws the error answer's JSON text.
+    #[wasm_bindgen(constructor)]
+    pub fn new(load_request: &str) -> Result<Engine, JsError> {
+        api::load(load_request)
+            .map(|(bundle, _)| Engine { bundle })
+            .map_err(|answer| JsError::new(&answer))
+    }
+
+    /// Name, version, hash, languages and each entry's schema, as JSON.
+    pub fn describe(&self) -> String {
+        api::describe(&self.bundle)
+    }
+
+    /// One decision: the envelope JSON, or `{"error": …}`.
+    pub fn decide(&self, request: &str) -> String {
+        api::decide(&self.bundle, request)
+    }
+
+    /// The bundle's own test cases: the report JSON.
+    pub fn test(&self) -> String {
+        api::test(&self.bundle)
+    }
+}
+
+/// Checks a bundle without loading it: `{"ok", "errors", "warnings", "diagnostics"}`.
+#[wasm_bindgen]
+pub fn check(load_request: &str) -> String {
+    api::check(load_request)
+}
+
+/// The engine's version.
+#[wasm_bindgen(js_name = engineVersion)]
+pub fn engine_version() -> String {
+    ENGINE_VERSION.to_string()
+}

@@ -1,0 +1,151 @@
+//! `cargo xtask <task>`: the project's build steps as one Rust program, so a
+//! fresh machine needs nothing but cargo.
+//!
+//! - `wasm`: build `target/wasm/eligo_bg.wasm` (+ its wasm-bindgen JS glue)
+//!   reproducibly, and print its size (raw and gzip) and sha256.
+//! - `test`: build the artifact, then run the workspace tests.
+
+use std::env;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use sha2::{Digest, Sha256};
+
+const TARGET: &str = "wasm32-unknown-unknown";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("wasm") => build_wasm().map(|_| ()),
+        Some("test") => build_wasm().and_then(|_| run_tests(&args[1..])),
+        _ => {
+            eprintln!("usage: cargo xtask <wasm | test [cargo test args…]>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("workspace exists")
+}
+
+fn cargo() -> String {
+    env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?} failed ({status})"))
+    }
+}
+
+/// Adds the wasm target if this toolchain does not have it yet.
+fn ensure_target() -> Result<(), String> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| l.trim() == TARGET)
+        });
+    match installed {
+        Ok(true) => Ok(()),
+        Ok(false) => run(Command::new("rustup").args(["target", "add", TARGET])),
+        // No rustup: trust that the toolchain has the target.
+        Err(_) => Ok(()),
+    }
+}
+
+/// Where the artifact and its JS glue go.
+pub fn out_dir() -> PathBuf {
+    workspace().join("target/wasm")
+}
+
+fn build_wasm() -> Result<PathBuf, String> {
+    ensure_target()?;
+    let root = workspace();
+    let cargo_home = env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env::var("HOME").unwrap_or_default()).join(".cargo"));
+    // Paths end up in panic messages: map them to fixed names so the bytes do
+    // not depend on where the checkout or the cargo home is.
+    let rustflags = [
+        format!("--remap-path-prefix={}=/eligo", root.display()),
+        format!("--remap-path-prefix={}=/cargo", cargo_home.display()),
+    ]
+    .join("\x1f");
+    let build_dir = root.join("target/wasm-build");
+    run(Command::new(cargo())
+        .current_dir(&root)
+        .args([
+            "build",
+            "--locked",
+            "--profile",
+            "wasm",
+            "--target",
+            TARGET,
+            "-p",
+            "eligo-wasm",
+        ])
+        .env("CARGO_TARGET_DIR", &build_dir)
+        .env("CARGO_ENCODED_RUSTFLAGS", rustflags)
+        .env_remove("RUSTFLAGS"))?;
+    let input = build_dir.join(TARGET).join("wasm/eligo_wasm.wasm");
+    let out = out_dir();
+    fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&input)
+        .out_name("eligo")
+        .web(true)
+        .map_err(|e| format!("wasm-bindgen: {e}"))?
+        .typescript(true)
+        .remove_name_section(true)
+        .remove_producers_section(true)
+        .generate(&out)
+        .map_err(|e| format!("wasm-bindgen: {e}"))?;
+    let artifact = out.join("eligo_bg.wasm");
+    let bytes =
+        fs::read(&artifact).map_err(|e| format!("cannot read {}: {e}", artifact.display()))?;
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gzip.write_all(&bytes)
+        .and_then(|()| gzip.flush())
+        .map_err(|e| e.to_string())?;
+    let gzipped = gzip.finish().map_err(|e| e.to_string())?.len();
+    let sha = hex::encode(Sha256::digest(&bytes));
+    fs::write(out.join("eligo_bg.wasm.sha256"), format!("sha256:{sha}\n"))
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{}: {} bytes ({:.0} KiB), gzip {} bytes ({:.0} KiB), sha256:{sha}",
+        artifact.strip_prefix(&root).unwrap_or(&artifact).display(),
+        bytes.len(),
+        bytes.len() as f64 / 1024.0,
+        gzipped,
+        gzipped as f64 / 1024.0
+    );
+    Ok(artifact)
+}
+
+fn run_tests(extra: &[String]) -> Result<(), String> {
+    run(Command::new(cargo())
+        .current_dir(workspace())
+        .args(["test", "--workspace", "--locked"])
+        .args(extra))
+}
