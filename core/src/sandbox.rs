@@ -7,6 +7,9 @@
 
 use std::sync::{Arc, Mutex};
 
+use rhai::packages::{
+    BasicArrayPackage, BasicMapPackage, BasicMathPackage, CorePackage, LogicPackage, Package,
+};
 use rhai::{Engine, EvalAltResult, Position, INT};
 use rust_decimal::Decimal;
 
@@ -26,8 +29,20 @@ fn fail<T>(message: impl Into<String>) -> RhaiResult<T> {
 
 /// Builds the engine for a bundle with the given limits.
 pub fn build_engine(limits: &Limits) -> Engine {
-    let mut engine = Engine::new();
+    // Only the packages rules use: every package left out is code the wasm
+    // artifact does not carry (bit fields, blobs, the extra string library).
+    let mut engine = Engine::new_raw();
+    for package in [
+        CorePackage::new().as_shared_module(),
+        LogicPackage::new().as_shared_module(),
+        BasicMathPackage::new().as_shared_module(),
+        BasicArrayPackage::new().as_shared_module(),
+        BasicMapPackage::new().as_shared_module(),
+    ] {
+        engine.register_global_module(package);
+    }
     engine
+        .set_max_strings_interned(256)
         .set_max_operations(limits.max_operations)
         .set_max_call_levels(limits.max_call_depth)
         .set_max_expr_depths(limits.max_expr_depth, limits.max_expr_depth)
