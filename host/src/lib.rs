@@ -5,3 +5,4 @@ pub mod batch;
 pub mod bundle_dir;
 pub mod cli;
 pub mod render;
+pub mod wasm_runtime;

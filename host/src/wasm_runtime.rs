@@ -1,0 +1,452 @@
+//! Running the engine's `.wasm` artifact in wasmtime: the same bytes the
+//! browser loads decide on the server.
+//!
+//! - The module is compiled once per artifact and wasmtime build, and the
+//!   machine code cached on disk (keyed by artifact sha256, wasmtime version
+//!   and engine configuration); later runs deserialize it in well under a
+//!   millisecond.
+//! - Instances come from the pooling allocator through an `InstancePre`;
+//!   each loads the bundle once and then stays warm in a pool shared by all
+//!   threads.
+//! - Every call is bounded: Rhai's operation limit inside (deterministic, the
+//!   same in the browser), and here an epoch deadline and a memory cap as a
+//!   backstop. An instance that traps is dropped and replaced.
+
+use std::collections::hash_map::DefaultHasher;
+use std::fs;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
+    PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
+};
+
+/// The wasmtime this host is built with; part of the cache key.
+pub const WASMTIME_VERSION: &str = "48.0.8";
+
+/// How often the epoch advances; deadlines are counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Per-call bounds the host enforces on top of the rules' own limits.
+#[derive(Debug, Clone, Copy)]
+pub struct CallLimits {
+    /// Wall-clock budget of one call, in epoch ticks of 10 ms.
+    pub deadline_ticks: u64,
+    /// Largest linear memory an instance may grow to.
+    pub memory_bytes: usize,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        CallLimits {
+            deadline_ticks: 500,
+            memory_bytes: 256 << 20,
+        }
+    }
+}
+
+/// Why a call through the runtime failed.
+#[derive(Debug)]
+pub enum RuntimeError {
+    /// The artifact could not be read, compiled or instantiated.
+    Artifact(String),
+    /// The instance trapped (deadline, memory cap, or a crash inside); it
+    /// was discarded.
+    Trap(String),
+    /// The bundle did not load inside the instance: the answer JSON.
+    Load(String),
+}
+
+impl std::fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuntimeError::Artifact(message) => write!(f, "wasm artifact: {message}"),
+            RuntimeError::Trap(message) => write!(f, "the decision was stopped: {message}"),
+            RuntimeError::Load(answer) => {
+                write!(f, "the bundle did not load in the wasm engine: {answer}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RuntimeError {}
+
+fn artifact_error(context: &str) -> impl Fn(wasmtime::Error) -> RuntimeError + '_ {
+    move |error| RuntimeError::Artifact(format!("{context}: {error:#}"))
+}
+
+/// The exports of one instance.
+struct Exports {
+    memory: Memory,
+    alloc: TypedFunc<u32, u32>,
+    dealloc: TypedFunc<(u32, u32), ()>,
+    load: TypedFunc<(u32, u32), u64>,
+    decide: TypedFunc<(u32, u32), u64>,
+    test: TypedFunc<(), u64>,
+    describe: TypedFunc<(), u64>,
+}
+
+/// A live instance with the bundle loaded.
+struct Warm {
+    store: Store<StoreLimits>,
+    exports: Exports,
+}
+
+/// Increments the engine's epoch until dropped.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: &Engine) -> Ticker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let engine = engine.clone();
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("eligo-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .ok();
+        Ticker { stop, thread }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The artifact, compiled, with one bundle to load into its instances.
+pub struct WasmRuntime {
+    engine: Engine,
+    pre: InstancePre<StoreLimits>,
+    artifact_sha256: String,
+    load_request: Vec<u8>,
+    limits: CallLimits,
+    warm: Mutex<Vec<Warm>>,
+    _ticker: Ticker,
+}
+
+/// How the module came to be ready, for benchmarks and `--verbose` output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModuleSource {
+    Compiled,
+    Cached,
+}
+
+impl WasmRuntime {
+    /// Prepares the artifact and loads the bundle (`files`: path → text) into
+    /// a first instance, so a bundle that does not load fails here.
+    pub fn new(
+        artifact: &[u8],
+        files: &eligo_core::BundleFiles,
+        cache_dir: Option<&Path>,
+        limits: CallLimits,
+    ) -> Result<WasmRuntime, RuntimeError> {
+        let engine = engine()?;
+        let artifact_sha256 = format!("sha256:{}", hex::encode(Sha256::digest(artifact)));
+        let (module, _) = module(&engine, artifact, &artifact_sha256, cache_dir)?;
+        let mut linker = Linker::new(&engine);
+        // wasm-bindgen's JS imports are only reached through its JS API; the
+        // C ABI never calls them, so here they trap if anything ever does.
+        linker
+            .define_unknown_imports_as_traps(&module)
+            .map_err(artifact_error("linking"))?;
+        let pre = linker
+            .instantiate_pre(&module)
+            .map_err(artifact_error("linking"))?;
+        let files: serde_json::Map<String, serde_json::Value> = files
+            .iter()
+            .map(|(path, text)| (path.to_string(), text.into()))
+            .collect();
+        let load_request = serde_json::json!({ "files": files, "artifact": artifact_sha256 })
+            .to_string()
+            .into_bytes();
+        let runtime = WasmRuntime {
+            _ticker: Ticker::start(&engine),
+            engine,
+            pre,
+            artifact_sha256,
+            load_request,
+            limits,
+            warm: Mutex::new(Vec::new()),
+        };
+        let first = runtime.instantiate()?;
+        runtime.give_back(first);
+        Ok(runtime)
+    }
+
+    /// `sha256:<hex>` of the artifact, as envelopes report it.
+    pub fn artifact_sha256(&self) -> &str {
+        &self.artifact_sha256
+    }
+
+    /// Decides one decide request (JSON): the envelope or error answer JSON.
+    pub fn decide(&self, request: &str) -> Result<String, RuntimeError> {
+        self.call(|warm| {
+            let (ptr, len) = write(warm, request.as_bytes())?;
+            let packed = warm.exports.decide.call(&mut warm.store, (ptr, len));
+            free(warm, ptr, len)?;
+            read_answer(warm, packed?)
+        })
+    }
+
+    /// The bundle's test report (JSON).
+    pub fn test(&self) -> Result<String, RuntimeError> {
+        self.call(|warm| {
+            let packed = warm.exports.test.call(&mut warm.store, ())?;
+            read_answer(warm, packed)
+        })
+    }
+
+    /// The bundle's description (JSON).
+    pub fn describe(&self) -> Result<String, RuntimeError> {
+        self.call(|warm| {
+            let packed = warm.exports.describe.call(&mut warm.store, ())?;
+            read_answer(warm, packed)
+        })
+    }
+
+    /// Runs `work` on a warm instance under the call limits. The instance
+    /// goes back to the pool only if nothing trapped.
+    fn call(
+        &self,
+        work: impl FnOnce(&mut Warm) -> wasmtime::Result<String>,
+    ) -> Result<String, RuntimeError> {
+        let mut warm = match self.take() {
+            Some(warm) => warm,
+            None => self.instantiate()?,
+        };
+        warm.store.set_epoch_deadline(self.limits.deadline_ticks);
+        match work(&mut warm) {
+            Ok(answer) => {
+                self.give_back(warm);
+                Ok(answer)
+            }
+            // A trapped instance may be in any state: drop it.
+            Err(error) => Err(RuntimeError::Trap(trap_message(&error, &self.limits))),
+        }
+    }
+
+    fn take(&self) -> Option<Warm> {
+        self.warm.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    }
+
+    fn give_back(&self, warm: Warm) {
+        self.warm
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(warm);
+    }
+
+    /// A new instance with the bundle loaded.
+    fn instantiate(&self) -> Result<Warm, RuntimeError> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.memory_bytes)
+            .trap_on_grow_failure(true)
+            .build();
+        let mut store = Store::new(&self.engine, limits);
+        store.limiter(|limits| limits);
+        store.set_epoch_deadline(self.limits.deadline_ticks);
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(artifact_error("instantiating"))?;
+        let exports = Exports {
+            memory: instance
+                .get_memory(&mut store, "memory")
+                .ok_or_else(|| RuntimeError::Artifact("no `memory` export".into()))?,
+            alloc: typed(&instance, &mut store, "eligo_alloc")?,
+            dealloc: typed(&instance, &mut store, "eligo_dealloc")?,
+            load: typed(&instance, &mut store, "eligo_load")?,
+            decide: typed(&instance, &mut store, "eligo_decide")?,
+            test: typed(&instance, &mut store, "eligo_test")?,
+            describe: typed(&instance, &mut store, "eligo_describe")?,
+        };
+        let mut warm = Warm { store, exports };
+        let loaded = (|| {
+            let (ptr, len) = write(&mut warm, &self.load_request)?;
+            let packed = warm.exports.load.call(&mut warm.store, (ptr, len));
+            free(&mut warm, ptr, len)?;
+            read_answer(&mut warm, packed?)
+        })()
+        .map_err(|error| RuntimeError::Trap(trap_message(&error, &self.limits)))?;
+        if loaded.starts_with("{\"error\"") {
+            return Err(RuntimeError::Load(loaded));
+        }
+        Ok(warm)
+    }
+}
+
+fn typed<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
+    instance: &wasmtime::Instance,
+    store: &mut Store<StoreLimits>,
+    name: &str,
+) -> Result<TypedFunc<P, R>, RuntimeError> {
+    instance
+        .get_typed_func::<P, R>(store, name)
+        .map_err(|e| RuntimeError::Artifact(format!("export `{name}`: {e:#}")))
+}
+
+/// Copies `bytes` into a fresh buffer inside the instance.
+fn write(warm: &mut Warm, bytes: &[u8]) -> wasmtime::Result<(u32, u32)> {
+    let len = u32::try_from(bytes.len())?;
+    let ptr = warm.exports.alloc.call(&mut warm.store, len)?;
+    warm.exports
+        .memory
+        .write(&mut warm.store, ptr as usize, bytes)?;
+    Ok((ptr, len))
+}
+
+fn free(warm: &mut Warm, ptr: u32, len: u32) -> wasmtime::Result<()> {
+    warm.exports.dealloc.call(&mut warm.store, (ptr, len))
+}
+
+/// Reads and frees an answer returned as `ptr << 32 | len`.
+fn read_answer(warm: &mut Warm, packed: u64) -> wasmtime::Result<String> {
+    let (ptr, len) = ((packed >> 32) as u32, packed as u32);
+    let mut bytes = vec![0; len as usize];
+    warm.exports
+        .memory
+        .read(&warm.store, ptr as usize, &mut bytes)?;
+    free(warm, ptr, len)?;
+    Ok(String::from_utf8(bytes)?)
+}
+
+fn trap_message(error: &wasmtime::Error, limits: &CallLimits) -> String {
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => format!(
+            "it ran longer than the host's deadline of {} ms",
+            limits.deadline_ticks * EPOCH_TICK.as_millis() as u64
+        ),
+        Some(trap) => format!("the wasm instance trapped: {trap}"),
+        None => format!("{error:#}"),
+    }
+}
+
+/// The engine configuration: Cranelift, pooled instances, epoch deadlines.
+fn engine() -> Result<Engine, RuntimeError> {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_core_instances(64)
+        .total_memories(64)
+        .total_tables(128)
+        // wasm-bindgen adds an externref table beside the function table.
+        .max_tables_per_module(2)
+        .total_gc_heaps(64)
+        .max_memory_size(CallLimits::default().memory_bytes);
+    let mut config = Config::new();
+    config
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).map_err(artifact_error("configuring wasmtime"))
+}
+
+/// The compiled module: from the cache when this artifact was compiled by
+/// this wasmtime with this configuration before, else compiled and cached.
+fn module(
+    engine: &Engine,
+    artifact: &[u8],
+    artifact_sha256: &str,
+    cache_dir: Option<&Path>,
+) -> Result<(Module, ModuleSource), RuntimeError> {
+    let Some(dir) = cache_dir else {
+        let module = Module::new(engine, artifact).map_err(artifact_error("compiling"))?;
+        return Ok((module, ModuleSource::Compiled));
+    };
+    let mut hasher = DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    let key = format!(
+        "{}-wasmtime-{WASMTIME_VERSION}-{:016x}.cwasm",
+        artifact_sha256.trim_start_matches("sha256:"),
+        hasher.finish()
+    );
+    let path = dir.join(key);
+    if path.is_file() {
+        // SAFETY: only files this host wrote are read, named by the artifact
+        // hash, the wasmtime version and the engine configuration hash.
+        if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
+            return Ok((module, ModuleSource::Cached));
+        }
+    }
+    let compiled = engine
+        .precompile_module(artifact)
+        .map_err(artifact_error("compiling"))?;
+    // A cache that cannot be written only costs the next run a compile.
+    let _ = fs::create_dir_all(dir).and_then(|()| {
+        // Unique per writer, so concurrent first runs never rename a half-written file.
+        let partial = path.with_extension(format!(
+            "partial-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        fs::write(&partial, &compiled)?;
+        fs::rename(&partial, &path)
+    });
+    // SAFETY: the bytes were produced just now by this engine.
+    let module =
+        unsafe { Module::deserialize(engine, &compiled) }.map_err(artifact_error("loading"))?;
+    Ok((module, ModuleSource::Compiled))
+}
+
+/// Where compiled modules are cached: `$ELIGO_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/eligo`, else `~/.cache/eligo`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("ELIGO_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(dir).join("eligo"));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/eligo"))
+}
+
+/// Where the artifact is looked for, in order: `$ELIGO_WASM`, next to the
+/// `eligo` executable, and the workspace's `target/wasm/` (what
+/// `cargo xtask wasm` builds).
+pub fn artifact_candidates() -> Vec<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(path) = std::env::var_os("ELIGO_WASM") {
+        candidates.push(PathBuf::from(path));
+    }
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    {
+        candidates.push(dir.join("eligo_bg.wasm"));
+    }
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm/eligo_bg.wasm"));
+    candidates
+}
+
+/// Reads the first artifact that exists.
+pub fn read_artifact(explicit: Option<&Path>) -> Result<(PathBuf, Vec<u8>), RuntimeError> {
+    let candidates = match explicit {
+        Some(path) => vec![path.to_path_buf()],
+        None => artifact_candidates(),
+    };
+    for path in &candidates {
+        if let Ok(bytes) = fs::read(path) {
+            return Ok((path.clone(), bytes));
+        }
+    }
+    let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+    Err(RuntimeError::Artifact(format!(
+        "eligo_bg.wasm not found (looked at: {}); build it with `cargo xtask wasm`, or use --runtime native",
+        tried.join(", ")
+    )))
+}

@@ -1,0 +1,145 @@
+//! The same `.wasm` artifact run by wasmtime decides exactly like the native
+//! core: same envelope bytes for the bundle's cases, for bad inputs, and for
+//! thousands of generated households and communities. Needs the artifact:
+//! `cargo xtask wasm` (the README's test command builds it first).
+
+use eligo_core::{api, Bundle};
+use eligo_host::wasm_runtime::{read_artifact, CallLimits, RuntimeError, WasmRuntime};
+use eligo_tests::{default_bundle_dir, files_of, load, variant_bundle_dir};
+use serde_json::json;
+
+/// Compiled modules, shared by the tests (and kept between runs).
+fn cache() -> std::path::PathBuf {
+    eligo_tests::repo_root().join("target/wasmtime-cache")
+}
+
+/// The native bundle, told the artifact's hash so both sides report it.
+fn both(dir: &std::path::Path) -> (Bundle, WasmRuntime) {
+    let (_, artifact) = read_artifact(None).unwrap_or_else(|e| panic!("{e}"));
+    let files = files_of(dir);
+    let runtime = WasmRuntime::new(&artifact, &files, Some(&cache()), CallLimits::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut native = load(files);
+    native.set_artifact(Some(runtime.artifact_sha256().to_string()));
+    (native, runtime)
+}
+
+fn assert_same(native: &Bundle, runtime: &WasmRuntime, request: &str) {
+    let wasm = runtime
+        .decide(request)
+        .unwrap_or_else(|e| panic!("{request}: {e}"));
+    assert_eq!(api::decide(native, request), wasm, "request: {request}");
+}
+
+#[test]
+fn bundle_cases_decide_identically_in_wasmtime() {
+    for dir in [default_bundle_dir(), variant_bundle_dir()] {
+        let (native, runtime) = both(&dir);
+        let mut compared = 0;
+        for file in native.tests() {
+            for case in &file.cases {
+                let request = json!({
+                    "entry": case.entry, "input": case.input, "as_of": case.as_of,
+                    "mode": case.mode, "lang": case.lang,
+                })
+                .to_string();
+                assert_same(&native, &runtime, &request);
+                compared += 1;
+            }
+        }
+        assert!(compared > 5);
+        assert_eq!(api::test(&native), runtime.test().unwrap());
+        assert_eq!(api::describe(&native), runtime.describe().unwrap());
+    }
+}
+
+#[test]
+fn envelopes_from_the_host_name_the_artifact() {
+    let (_, runtime) = both(&default_bundle_dir());
+    let request = r#"{"entry":"household","input":{"id":"h","district":"urban","members":[{"age":40,"monthly_income":0}]},"as_of":"2026-11-20T09:00:00+08:00"}"#;
+    let envelope: serde_json::Value =
+        serde_json::from_str(&runtime.decide(request).unwrap()).unwrap();
+    assert_eq!(envelope["engine"]["artifact"], runtime.artifact_sha256());
+    assert!(runtime.artifact_sha256().starts_with("sha256:"));
+}
+
+const HOSTILE: &str = r#"
+fn deep(x) { deep(x + 1) }
+fn decide(input, ctx) {
+    if input.n == 1 { let i = 0; loop { i += 1; } }
+    if input.n == 2 { deep(0); }
+    if input.n == 3 { let s = "xxxxxxxxxx"; loop { s += s; } }
+    if input.n == 4 { let a = []; loop { a.push(1); } }
+    #{ ok: ctx.fire("OK", #{ n: input.n }) }
+}
+"#;
+
+#[test]
+fn runaway_rules_stop_with_clear_errors_and_the_host_keeps_working() {
+    let (_, artifact) = read_artifact(None).unwrap_or_else(|e| panic!("{e}"));
+    let files = eligo_tests::tiny_bundle_files(HOSTILE, &[]);
+    let runtime =
+        WasmRuntime::new(&artifact, &files, Some(&cache()), CallLimits::default()).unwrap();
+    let native = load(files);
+    let request = |n: i64| {
+        json!({ "entry": "job", "input": { "n": n }, "as_of": "2026-11-20T09:00:00+08:00" })
+            .to_string()
+    };
+    for (n, message) in [
+        (1, "Too many operations"),
+        (2, "Stack overflow"),
+        (3, "Length of string"),
+        (4, "Size of array"),
+    ] {
+        let answer = runtime
+            .decide(&request(n))
+            .unwrap_or_else(|e| panic!("case {n}: {e}"));
+        assert!(
+            answer.contains("rule_error") && answer.contains(message),
+            "case {n}: {answer}"
+        );
+        assert!(
+            answer.contains("\"file\":\"job.rhai\""),
+            "case {n}: {answer}"
+        );
+        // The same error, at the same place, as the native core.
+        let mut native_copy = native.duplicate().unwrap();
+        native_copy.set_artifact(Some(runtime.artifact_sha256().to_string()));
+        assert_eq!(api::decide(&native_copy, &request(n)), answer);
+        // And the next call on the same host succeeds.
+        assert!(runtime
+            .decide(&request(0))
+            .unwrap()
+            .contains("\"ok\":\"OK\""));
+    }
+}
+
+#[test]
+fn the_host_deadline_stops_what_the_rules_limit_would_not() {
+    let (_, artifact) = read_artifact(None).unwrap_or_else(|e| panic!("{e}"));
+    // Lift the operation limit to the engine's ceiling: the loop would run
+    // for many seconds; the host's deadline stops it.
+    let limits = "[limits]\nmax_operations = 10000000\n";
+    let manifest = format!(
+        "name = \"tiny\"\nversion = \"1\"\nlanguages = [\"en\"]\n{limits}[entries.job]\nrules = \"job.rhai\"\nschema = \"schema/job.toml\"\n"
+    );
+    let slow = "fn decide(input, ctx) { let t = 0; for i in 0..input.n { t += i * i % 7; } #{ ok: ctx.fire(\"OK\", #{ n: t }) } }";
+    let files = eligo_tests::tiny_bundle_files(slow, &[("bundle.toml", &manifest)]);
+    let tight = CallLimits {
+        deadline_ticks: 5,
+        ..CallLimits::default()
+    };
+    let runtime = WasmRuntime::new(&artifact, &files, Some(&cache()), tight).unwrap();
+    let request = |n: i64| {
+        json!({ "entry": "job", "input": { "n": n }, "as_of": "2026-11-20T09:00:00+08:00" })
+            .to_string()
+    };
+    match runtime.decide(&request(1_000_000)) {
+        Err(RuntimeError::Trap(message)) => assert!(message.contains("deadline"), "{message}"),
+        other => panic!("expected the deadline to stop it, got {other:?}"),
+    }
+    assert!(runtime
+        .decide(&request(3))
+        .unwrap()
+        .contains("\"ok\":\"OK\""));
+}
