@@ -194,7 +194,7 @@ fn find_name_line(text: &str, name: &str) -> usize {
 }
 
 /// One difference between what a case expects and what came out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mismatch {
     pub path: String,
     pub expected: String,
@@ -202,7 +202,7 @@ pub struct Mismatch {
 }
 
 /// The outcome of one case.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseOutcome {
     pub file: String,
     pub name: String,
@@ -210,7 +210,7 @@ pub struct CaseOutcome {
     pub passed: bool,
     pub mismatches: Vec<Mismatch>,
     /// A unified diff of the expected values against the actual ones.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub diff: String,
     /// Rule IDs that fired in this case.
     #[serde(skip)]
@@ -218,7 +218,7 @@ pub struct CaseOutcome {
 }
 
 /// The outcome of a bundle's tests.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TestReport {
     pub passed: usize,
     pub failed: usize,

@@ -9,6 +9,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use eligo_core::{Bundle, DecideRequest, Mode};
 use eligo_host::batch::{self, BatchOptions};
 use eligo_host::bundle_dir::read_bundle_dir;
+use eligo_host::runtime::{decide_request, Decider, RuntimeKind};
 use serde_json::json;
 
 const AS_OF: &str = "2026-11-24T10:01:00+08:00";
@@ -81,6 +82,30 @@ fn decisions(c: &mut Criterion) {
     });
 }
 
+fn wasm_decider(bundle: Bundle) -> Decider {
+    Decider::new(RuntimeKind::Wasm, bundle, 1, None)
+        .expect("the wasm artifact is built (cargo xtask wasm)")
+}
+
+fn runtimes(c: &mut Criterion) {
+    // The same request through the native core and through the artifact in
+    // wasmtime, in one run, so their ratio is meaningful.
+    let request = decide_request(
+        "household",
+        AS_OF,
+        Mode::Strict,
+        None,
+        &household(1).to_string(),
+    );
+    let native = Decider::new(RuntimeKind::Native, bundle(), 1, None).unwrap();
+    let wasm = wasm_decider(bundle());
+    assert!(!native.decide(0, &request).starts_with("{\"error\""));
+    let mut group = c.benchmark_group("household decision, JSON in and out");
+    group.bench_function("native", |b| b.iter(|| native.decide(0, &request)));
+    group.bench_function("wasmtime", |b| b.iter(|| wasm.decide(0, &request)));
+    group.finish();
+}
+
 fn batch_throughput(c: &mut Criterion) {
     const LINES: usize = 10_000;
     let input: String = (0..LINES)
@@ -95,24 +120,33 @@ fn batch_throughput(c: &mut Criterion) {
     let mut group = c.benchmark_group("batch");
     group.throughput(Throughput::Elements(LINES as u64));
     group.sample_size(10);
-    for threads in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        let workers: Vec<Bundle> = (0..threads).map(|_| bundle()).collect();
-        group.bench_function(format!("10k households, {threads} thread(s)"), |b| {
-            b.iter_batched(
-                || Vec::with_capacity(input.len() * 8),
-                |mut out| {
-                    let summary =
-                        batch::run(&workers, &options, &pool, input.as_bytes(), &mut out).unwrap();
-                    assert_eq!(summary.errors, 0);
-                    out
+    for kind in [RuntimeKind::Native, RuntimeKind::Wasm] {
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let decider = match kind {
+                RuntimeKind::Native => Decider::new(kind, bundle(), threads, None).unwrap(),
+                RuntimeKind::Wasm => wasm_decider(bundle()),
+            };
+            group.bench_function(
+                format!("10k households, {kind:?}, {threads} thread(s)"),
+                |b| {
+                    b.iter_batched(
+                        || Vec::with_capacity(input.len() * 8),
+                        |mut out| {
+                            let summary =
+                                batch::run(&decider, &options, &pool, input.as_bytes(), &mut out)
+                                    .unwrap();
+                            assert_eq!(summary.errors, 0);
+                            out
+                        },
+                        BatchSize::LargeInput,
+                    )
                 },
-                BatchSize::LargeInput,
-            )
-        });
+            );
+        }
     }
     group.finish();
 }
@@ -128,5 +162,5 @@ fn loading(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decisions, batch_throughput, loading);
+criterion_group!(benches, decisions, runtimes, batch_throughput, loading);
 criterion_main!(benches);

@@ -2,13 +2,15 @@
 //!
 //! Lines are read in chunks; each chunk is decided in parallel and written
 //! before the next is read, so memory stays bounded however long the stream.
-//! A bad line gives an error object on its own output line; it never stops
-//! the batch.
+//! A bad line gives an error object (with its line number) on its own output
+//! line; it never stops the batch.
 
 use std::io::{self, BufRead, Write};
 
-use eligo_core::{Bundle, DecideRequest, Mode};
+use eligo_core::Mode;
 use rayon::prelude::*;
+
+use crate::runtime::{decide_request, Decider};
 
 /// Lines decided together; large enough to keep both cores busy.
 pub const CHUNK_LINES: usize = 2048;
@@ -29,48 +31,44 @@ pub struct BatchSummary {
     pub errors: usize,
 }
 
-/// Decides one line: the envelope, or `{"line": n, "error": {...}}`.
+/// Decides one line: the envelope, or `{"error": {...}, "line": n}`.
 pub fn decide_line(
-    bundle: &Bundle,
+    decider: &Decider,
+    worker: usize,
     options: &BatchOptions<'_>,
     number: usize,
     line: &str,
 ) -> (String, bool) {
-    let input: serde_json::Value = match serde_json::from_str(line) {
-        Ok(input) => input,
-        Err(error) => {
-            let body = serde_json::json!({
-                "line": number,
-                "error": {
-                    "kind": "bad_json",
-                    "message": format!("line {number} is not JSON: {error}"),
-                },
-            });
-            return (body.to_string(), false);
-        }
-    };
-    let request = DecideRequest {
-        entry: options.entry,
-        input: &input,
-        as_of: options.as_of,
-        mode: options.mode,
-        lang: options.lang,
-    };
-    match bundle.decide(&request) {
-        Ok(envelope) => (envelope.to_json(), true),
-        Err(error) => {
-            let body = serde_json::json!({ "line": number, "error": error.body() });
-            (body.to_string(), false)
-        }
+    if let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(line) {
+        let body = serde_json::json!({
+            "line": number,
+            "error": { "kind": "bad_json", "message": format!("line {number} is not JSON: {error}") },
+        });
+        return (body.to_string(), false);
+    }
+    let request = decide_request(
+        options.entry,
+        options.as_of,
+        options.mode,
+        options.lang,
+        line,
+    );
+    let answer = decider.decide(worker, &request);
+    if answer.starts_with("{\"error\"") {
+        // `{"error":{…}}` → `{"error":{…},"line":n}`
+        (
+            format!("{},\"line\":{number}}}", &answer[..answer.len() - 1]),
+            false,
+        )
+    } else {
+        (answer, true)
     }
 }
 
 /// Decides every line of `input` on `pool`, writing one result line per
-/// input line. `workers` holds one copy of the bundle per pool thread: the
-/// compiled rules share reference-counted strings, and threads sharing one
-/// copy would spend their time contending for those counts.
+/// input line.
 pub fn run(
-    workers: &[Bundle],
+    decider: &Decider,
     options: &BatchOptions<'_>,
     pool: &rayon::ThreadPool,
     input: impl BufRead,
@@ -92,8 +90,8 @@ pub fn run(
                 .par_iter()
                 .enumerate()
                 .map(|(i, line)| {
-                    let worker = rayon::current_thread_index().unwrap_or(0) % workers.len();
-                    decide_line(&workers[worker], options, first + i, line)
+                    let worker = rayon::current_thread_index().unwrap_or(0);
+                    decide_line(decider, worker, options, first + i, line)
                 })
                 .collect()
         });

@@ -6,11 +6,13 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use eligo_core::{run_tests, Bundle, DecideRequest, Diagnostic, Mode};
+use eligo_core::{Bundle, Diagnostic, Mode};
 
 use crate::batch::{self, BatchOptions};
 use crate::bundle_dir::{read_bundle_dir, ReadError};
+use crate::json_pretty;
 use crate::render;
+use crate::runtime::{decide_request, error_text, Decider, RuntimeKind};
 
 /// Exit codes, as documented in `eligo --help`.
 pub mod exit {
@@ -109,6 +111,21 @@ pub struct DecideArgs {
     /// Language of reasons and questions (default: the bundle's first).
     #[arg(long, value_enum)]
     pub lang: Option<Lang>,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+/// Where decisions run.
+#[derive(Debug, clap::Args)]
+pub struct RuntimeArgs {
+    /// `wasm`: the eligo_bg.wasm artifact in wasmtime, the same bytes the
+    /// browser runs (default); `native`: the core built into this program.
+    #[arg(long, value_enum, default_value = "wasm")]
+    pub runtime: RuntimeKind,
+    /// The wasm artifact (default: $ELIGO_WASM, next to this program, or
+    /// target/wasm/ as built by `cargo xtask wasm`).
+    #[arg(long, value_name = "FILE")]
+    pub artifact: Option<PathBuf>,
 }
 
 impl DecideArgs {
@@ -139,6 +156,8 @@ pub enum Command {
         /// Fail when a declared rule is fired by no test case.
         #[arg(long)]
         require_coverage: bool,
+        #[command(flatten)]
+        runtime: RuntimeArgs,
     },
     /// Decide one input and print the decision envelope.
     Eval {
@@ -169,7 +188,8 @@ pub fn run(cli: Cli) -> u8 {
             bundle,
             format,
             require_coverage,
-        } => test(&bundle, format, require_coverage),
+            runtime,
+        } => test(&bundle, format, require_coverage, &runtime),
         Command::Eval {
             decide,
             compact,
@@ -287,12 +307,27 @@ fn report_check(
     }
 }
 
-fn test(dir: &Path, format: Format, require_coverage: bool) -> u8 {
+fn test(dir: &Path, format: Format, require_coverage: bool, runtime: &RuntimeArgs) -> u8 {
     let bundle = match load(dir) {
         Ok(bundle) => bundle,
         Err(code) => return code,
     };
-    let report = run_tests(&bundle);
+    let name = format!("{} ({})", bundle.name(), bundle.version());
+    let test_files = bundle.tests().len();
+    let decider = match Decider::new(runtime.runtime, bundle, 1, runtime.artifact.as_deref()) {
+        Ok(decider) => decider,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::FAILED;
+        }
+    };
+    let report = match decider.test() {
+        Ok(report) => report,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::FAILED;
+        }
+    };
     let coverage_failed = require_coverage && !report.uncovered_rules.is_empty();
     match format {
         Format::Json => out!(
@@ -310,12 +345,7 @@ fn test(dir: &Path, format: Format, require_coverage: bool) -> u8 {
                     report.uncovered_rules.join(", ")
                 );
             }
-            eprintln!(
-                "{} ({}): {} test files",
-                bundle.name(),
-                bundle.version(),
-                bundle.tests().len()
-            );
+            eprintln!("{name}: {test_files} test files");
             // The plain closing line CI tools read.
             out!("{} passed, {} failed", report.passed, report.failed);
         }
@@ -349,38 +379,36 @@ fn eval(args: &DecideArgs, compact: bool, input_path: &Path) -> u8 {
         Ok(text) => text,
         Err(code) => return code,
     };
-    let input: serde_json::Value = match serde_json::from_str(&text) {
-        Ok(input) => input,
-        Err(error) => {
-            eprintln!("error: {} is not JSON: {error}", input_path.display());
+    if let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(&text) {
+        eprintln!("error: {} is not JSON: {error}", input_path.display());
+        return exit::FAILED;
+    }
+    let decider = match Decider::new(
+        args.runtime.runtime,
+        bundle,
+        1,
+        args.runtime.artifact.as_deref(),
+    ) {
+        Ok(decider) => decider,
+        Err(message) => {
+            eprintln!("error: {message}");
             return exit::FAILED;
         }
     };
-    let request = DecideRequest {
-        entry: &args.entry,
-        input: &input,
-        as_of: &args.as_of,
-        mode: args.mode(),
-        lang: args.lang.map(Lang::code),
-    };
-    match bundle.decide(&request) {
-        Ok(envelope) => {
-            if compact {
-                out!("{}", envelope.to_json());
-            } else {
-                out!(
-                    "{}",
-                    serde_json::to_string_pretty(&envelope).expect("envelopes serialise")
-                );
-            }
-            exit::OK
-        }
-        Err(error) => {
-            out!("{}", error.to_json());
-            eprintln!("error: {error}");
-            exit::FAILED
-        }
+    let lang = args.lang.map(Lang::code);
+    let request = decide_request(&args.entry, &args.as_of, args.mode(), lang, &text);
+    let answer = decider.decide(0, &request);
+    if let Some(message) = error_text(&answer) {
+        out!("{answer}");
+        eprintln!("error: {message}");
+        return exit::FAILED;
     }
+    if compact {
+        out!("{answer}");
+    } else {
+        out!("{}", json_pretty::indent(&answer));
+    }
+    exit::OK
 }
 
 fn batch_command(args: &DecideArgs, threads: Option<usize>) -> u8 {
@@ -394,18 +422,6 @@ fn batch_command(args: &DecideArgs, threads: Option<usize>) -> u8 {
         mode: args.mode(),
         lang: args.lang.map(Lang::code),
     };
-    // A wrong entry, as_of or language would fail every line: say it once.
-    let probe = bundle.decide(&DecideRequest {
-        entry: options.entry,
-        input: &serde_json::Value::Null,
-        as_of: options.as_of,
-        mode: options.mode,
-        lang: options.lang,
-    });
-    if let Err(error @ eligo_core::DecideError::BadRequest(_)) = probe {
-        eprintln!("error: {error}");
-        return exit::FAILED;
-    }
     let pool = match rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
         .build()
@@ -416,20 +432,37 @@ fn batch_command(args: &DecideArgs, threads: Option<usize>) -> u8 {
             return exit::FAILED;
         }
     };
-    let mut workers = Vec::with_capacity(pool.current_num_threads());
-    for _ in 1..pool.current_num_threads() {
-        match bundle.duplicate() {
-            Ok(copy) => workers.push(copy),
-            Err(problems) => {
-                print_diagnostics(&problems, Some(bundle.files()));
-                return exit::FAILED;
-            }
+    let workers = pool.current_num_threads();
+    let decider = match Decider::new(
+        args.runtime.runtime,
+        bundle,
+        workers,
+        args.runtime.artifact.as_deref(),
+    ) {
+        Ok(decider) => decider,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::FAILED;
         }
+    };
+    // A wrong entry, as_of or language would fail every line: say it once.
+    let probe = decider.decide(
+        0,
+        &decide_request(
+            options.entry,
+            options.as_of,
+            options.mode,
+            options.lang,
+            "null",
+        ),
+    );
+    if probe.starts_with("{\"error\":{\"kind\":\"bad_request\"") {
+        eprintln!("error: {}", error_text(&probe).unwrap_or(probe));
+        return exit::FAILED;
     }
-    workers.push(bundle);
     let stdin = io::stdin().lock();
     let stdout = io::BufWriter::new(io::stdout().lock());
-    match batch::run(&workers, &options, &pool, stdin, stdout) {
+    match batch::run(&decider, &options, &pool, stdin, stdout) {
         Ok(summary) => {
             eprintln!("{} line(s), {} error(s)", summary.lines, summary.errors);
             exit::OK

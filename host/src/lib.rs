@@ -4,5 +4,7 @@
 pub mod batch;
 pub mod bundle_dir;
 pub mod cli;
+pub mod json_pretty;
 pub mod render;
+pub mod runtime;
 pub mod wasm_runtime;

@@ -292,10 +292,52 @@ fn batch_keeps_input_order_and_reports_bad_lines_in_place() {
         }
     }
     assert!(text(&out.stderr).contains("300 line(s), 2 error(s)"));
-    // One thread gives the same bytes.
+    // One thread gives the same bytes, and so does the native core.
     let mut single = args.to_vec();
     single[8] = "1";
     assert_eq!(eligo(&single, Some(&input)).stdout, out.stdout);
+    let mut native = args.to_vec();
+    native.extend(["--runtime", "native"]);
+    let native_out = text(&eligo(&native, Some(&input)).stdout);
+    // Only the wasm side knows the artifact's hash.
+    let without_artifact = |s: &str| {
+        s.lines()
+            .map(|l| {
+                let value: serde_json::Value = serde_json::from_str(l).unwrap();
+                let mut value = value;
+                if let Some(engine) = value.get_mut("engine") {
+                    engine.as_object_mut().unwrap().remove("artifact");
+                }
+                value.to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(without_artifact(&native_out), without_artifact(&stdout));
+}
+
+#[test]
+fn a_missing_artifact_is_a_clear_error() {
+    let out = eligo(
+        &[
+            "eval",
+            "--policy",
+            "rules",
+            "--entry",
+            "household",
+            "--as-of",
+            AS_OF,
+            "--artifact",
+            "no/such.wasm",
+            "-",
+        ],
+        Some("{}"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("eligo_bg.wasm not found") && stderr.contains("cargo xtask wasm"),
+        "{stderr}"
+    );
 }
 
 #[test]
