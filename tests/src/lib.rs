@@ -1,6 +1,8 @@
 //! Helpers shared by the cross-crate tests: where the bundles are, loading
 //! them, and building small bundles in memory.
 
+pub mod generate;
+
 use std::path::PathBuf;
 
 use eligo_core::{Bundle, BundleFiles};

@@ -143,3 +143,104 @@ fn the_host_deadline_stops_what_the_rules_limit_would_not() {
         .unwrap()
         .contains("\"ok\":\"OK\""));
 }
+
+/// Decide requests for every generated household and community.
+fn generated_requests(households: usize, communities: usize) -> Vec<String> {
+    use eligo_tests::generate::{community, household, Rng, AS_OF};
+    let mut rng = Rng(0x9a41_7e57_0000_0003);
+    let mut requests = Vec::with_capacity(households + communities);
+    for i in 0..households {
+        let mode = if i % 3 == 0 { "partial" } else { "strict" };
+        let lang = if i % 2 == 0 { "en" } else { "zh-CN" };
+        let input = household(&mut rng, i);
+        requests.push(json!({ "entry": "household", "input": input, "as_of": AS_OF, "mode": mode, "lang": lang }).to_string());
+    }
+    for i in 0..communities {
+        let input = community(&mut rng, i);
+        requests.push(json!({ "entry": "community", "input": input, "as_of": AS_OF }).to_string());
+    }
+    // Bad inputs too: every error list must match.
+    requests.push(json!({ "entry": "household", "input": { "id": "", "members": [{ "age": 131, "monthly_income": 1.005 }] }, "as_of": AS_OF }).to_string());
+    requests.push(json!({ "entry": "household", "input": {}, "as_of": "yesterday" }).to_string());
+    requests.push("{not json".to_string());
+    requests
+}
+
+#[test]
+fn generated_inputs_decide_identically_in_wasmtime() {
+    let (native, runtime) = both(&default_bundle_dir());
+    let requests = generated_requests(8_000, 2_500);
+    std::thread::scope(|scope| {
+        for part in requests.chunks(requests.len() / 2 + 1) {
+            let (native, runtime) = (&native, &runtime);
+            scope.spawn(move || {
+                for request in part {
+                    assert_same(native, runtime, request);
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn generated_inputs_decide_identically_in_node() {
+    let (path, artifact) = read_artifact(None).unwrap_or_else(|e| panic!("{e}"));
+    let pkg = path.parent().unwrap().to_path_buf();
+    let (native, runtime) = both(&default_bundle_dir());
+    drop(runtime);
+    let mut native = native;
+    let sha = format!("sha256:{}", {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&artifact))
+    });
+    native.set_artifact(Some(sha.clone()));
+    let files: serde_json::Map<String, serde_json::Value> = native
+        .files()
+        .iter()
+        .map(|(p, t)| (p.to_string(), t.into()))
+        .collect();
+    let load_file =
+        std::env::temp_dir().join(format!("eligo-node-load-{}.json", std::process::id()));
+    std::fs::write(
+        &load_file,
+        json!({ "files": files, "artifact": sha }).to_string(),
+    )
+    .unwrap();
+
+    let mut requests = generated_requests(8_000, 2_500);
+    for file in native.tests() {
+        for case in &file.cases {
+            requests.push(
+                json!({ "entry": case.entry, "input": case.input, "as_of": case.as_of, "mode": case.mode, "lang": case.lang })
+                    .to_string(),
+            );
+        }
+    }
+    let script = eligo_tests::repo_root().join("tests/node/decide.mjs");
+    let mut child = std::process::Command::new("node")
+        .arg(&script)
+        .arg(&pkg)
+        .arg(&load_file)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node is installed");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = requests.join("\n") + "\n";
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        stdin.write_all(input.as_bytes()).unwrap();
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    std::fs::remove_file(&load_file).ok();
+    assert!(output.status.success(), "node failed");
+    let answers: Vec<&str> = std::str::from_utf8(&output.stdout)
+        .unwrap()
+        .lines()
+        .collect();
+    assert_eq!(answers.len(), requests.len());
+    for (request, answer) in requests.iter().zip(answers) {
+        assert_eq!(api::decide(&native, request), answer, "request: {request}");
+    }
+}

@@ -121,6 +121,8 @@ fn build_wasm() -> Result<PathBuf, String> {
         .remove_producers_section(true)
         .generate(&out)
         .map_err(|e| format!("wasm-bindgen: {e}"))?;
+    // The glue is an ES module; this lets Node import it as one.
+    fs::write(out.join("package.json"), "{ \"type\": \"module\" }\n").map_err(|e| e.to_string())?;
     let artifact = out.join("eligo_bg.wasm");
     let bytes =
         fs::read(&artifact).map_err(|e| format!("cannot read {}: {e}", artifact.display()))?;
