@@ -23,7 +23,7 @@ use crate::diagnostics::Diagnostic;
 use crate::envelope::{
     DecideError, EngineInfo, Envelope, Mode, Need, PolicyInfo, Reason, RuleFailure, Status,
 };
-use crate::files::{has_extension, BundleFiles};
+use crate::files::{is_directly_in, BundleFiles};
 use crate::manifest::{
     parse_toml, placeholders, EntryManifest, Manifest, Messages, RuleDecl, MANIFEST_FILE,
     RULES_FILE,
@@ -728,14 +728,9 @@ impl Loader<'_> {
             known.push(format!("messages/{lang}.toml"));
         }
         for (path, _) in self.files.iter() {
-            let in_folder = |folder: &str, exts: &[&str]| {
-                path.strip_prefix(folder)
-                    .and_then(|rest| rest.strip_prefix('/'))
-                    .is_some_and(|name| !name.contains('/') && has_extension(name, exts))
-            };
             if !known.iter().any(|k| k == path)
-                && !in_folder("params", &["toml"])
-                && !in_folder("tests", &["yaml", "yml"])
+                && !is_directly_in(path, "params", &["toml"])
+                && !is_directly_in(path, "tests", &["yaml", "yml"])
             {
                 self.problems.push(Diagnostic::warning(
                     "file-unused",

@@ -76,11 +76,8 @@ impl BundleFiles {
         folder: &'a str,
         extensions: &'a [&'a str],
     ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        self.iter().filter(move |(path, _)| {
-            path.strip_prefix(folder)
-                .and_then(|rest| rest.strip_prefix('/'))
-                .is_some_and(|name| !name.contains('/') && has_extension(name, extensions))
-        })
+        self.iter()
+            .filter(move |(path, _)| is_directly_in(path, folder, extensions))
     }
 
     pub fn len(&self) -> usize {
@@ -104,6 +101,13 @@ impl BundleFiles {
         }
         format!("sha256:{}", hex::encode(hasher.finalize()))
     }
+}
+
+/// Whether `path` is a file directly inside `folder` with one of `extensions`.
+pub fn is_directly_in(path: &str, folder: &str, extensions: &[&str]) -> bool {
+    path.strip_prefix(folder)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|name| !name.contains('/') && has_extension(name, extensions))
 }
 
 /// Whether a file name ends in one of the extensions.
