@@ -41,6 +41,32 @@ pub fn default_bundle() -> Bundle {
     load(files_of(&default_bundle_dir()))
 }
 
+/// Rules that run away in four ways (by `n`: 1 loops, 2 recurses, 3 grows a
+/// string, 4 grows an array) and otherwise fire `OK`.
+pub const HOSTILE_RULES: &str = r#"
+fn deep(x) { deep(x + 1) }
+fn decide(input, ctx) {
+    if input.n == 1 { let i = 0; loop { i += 1; } }
+    if input.n == 2 { deep(0); }
+    if input.n == 3 { let s = "xxxxxxxxxx"; loop { s += s; } }
+    if input.n == 4 { let a = []; loop { a.push(1); } }
+    #{ ok: ctx.fire("OK", #{ n: input.n }) }
+}
+"#;
+
+/// Decides `{ "n": n }` with a tiny bundle's `job` entry (strict mode).
+pub fn decide_job(bundle: &Bundle, n: i64) -> Result<serde_json::Value, eligo_core::DecideError> {
+    bundle
+        .decide(&eligo_core::DecideRequest {
+            entry: "job",
+            input: &serde_json::json!({ "n": n }),
+            as_of: "2026-11-20T09:00:00+08:00",
+            mode: eligo_core::Mode::Strict,
+            lang: None,
+        })
+        .map(|envelope| envelope.result)
+}
+
 /// A one-entry bundle (`job`) around the given Rhai source: input
 /// `{ n: integer }`, rules `OK` and `BIG`, and whatever `extra` files add.
 pub fn tiny_bundle_files(rhai: &str, extra: &[(&str, &str)]) -> BundleFiles {

@@ -2,7 +2,10 @@
 //! effective-dated parameters, and the rule sandbox.
 
 use eligo_core::{Bundle, BundleFiles, DecideError, DecideRequest, Mode};
-use eligo_tests::{default_bundle, default_bundle_dir, files_of, load, tiny_bundle_files};
+use eligo_tests::{
+    decide_job, default_bundle, default_bundle_dir, files_of, load, tiny_bundle_files,
+    HOSTILE_RULES,
+};
 use serde_json::{json, Value};
 
 fn household() -> Value {
@@ -183,16 +186,7 @@ fn a_parameter_changes_on_its_effective_date_and_not_before() {
 }
 
 fn run_tiny(rhai: &str, n: i64) -> Result<Value, DecideError> {
-    let bundle = load(tiny_bundle_files(rhai, &[]));
-    bundle
-        .decide(&DecideRequest {
-            entry: "job",
-            input: &json!({ "n": n }),
-            as_of: "2026-11-20T09:00:00+08:00",
-            mode: Mode::Strict,
-            lang: None,
-        })
-        .map(|e| e.result)
+    decide_job(&load(tiny_bundle_files(rhai, &[])), n)
 }
 
 fn rule_error(result: Result<Value, DecideError>) -> eligo_core::envelope::RuleFailure {
@@ -202,31 +196,10 @@ fn rule_error(result: Result<Value, DecideError>) -> eligo_core::envelope::RuleF
     }
 }
 
-const HOSTILE: &str = r#"
-fn deep(x) { deep(x + 1) }
-fn decide(input, ctx) {
-    if input.n == 1 { let i = 0; loop { i += 1; } }
-    if input.n == 2 { deep(0); }
-    if input.n == 3 { let s = "xxxxxxxxxx"; loop { s += s; } }
-    if input.n == 4 { let a = []; loop { a.push(1); } }
-    #{ ok: ctx.fire("OK", #{ n: input.n }) }
-}
-"#;
-
 #[test]
 fn sandbox_stops_runaway_rules_with_located_errors_and_keeps_working() {
-    let bundle = load(tiny_bundle_files(HOSTILE, &[]));
-    let run = |n: i64| {
-        bundle
-            .decide(&DecideRequest {
-                entry: "job",
-                input: &json!({ "n": n }),
-                as_of: "2026-11-20T09:00:00+08:00",
-                mode: Mode::Strict,
-                lang: None,
-            })
-            .map(|e| e.result)
-    };
+    let bundle = load(tiny_bundle_files(HOSTILE_RULES, &[]));
+    let run = |n: i64| decide_job(&bundle, n);
     let cases = [
         (1, 4, "Too many operations"),
         (2, 2, "Stack overflow"),
@@ -256,30 +229,11 @@ fn rules_cannot_reach_outside_the_sandbox() {
         match outcome {
             // Floats do not exist: decimal literals are exact decimals.
             Ok(bundle) if expected.is_empty() => {
-                let envelope = bundle
-                    .decide(&DecideRequest {
-                        entry: "job",
-                        input: &json!({ "n": 0 }),
-                        as_of: "2026-11-20T09:00:00+08:00",
-                        mode: Mode::Strict,
-                        lang: None,
-                    })
-                    .unwrap();
-                let json = envelope.to_json();
+                let json = decide_job(&bundle, 0).unwrap().to_string();
                 assert!(json.contains("\"x\":3.00"), "{json}");
             }
             Ok(bundle) => {
-                let failure = rule_error(
-                    bundle
-                        .decide(&DecideRequest {
-                            entry: "job",
-                            input: &json!({ "n": 0 }),
-                            as_of: "2026-11-20T09:00:00+08:00",
-                            mode: Mode::Strict,
-                            lang: None,
-                        })
-                        .map(|e| e.result),
-                );
+                let failure = rule_error(decide_job(&bundle, 0));
                 assert!(failure.message.contains(expected), "{source}: {failure}");
             }
             Err(problems) => {
@@ -394,18 +348,10 @@ fn deeply_nested_values_from_rules_are_refused_not_crashed() {
     let source =
         "fn decide(input, ctx) { let a = []; for i in 0..input.n { a = [a]; } #{ deep: a } }";
     let bundle = load(tiny_bundle_files(source, &[]));
-    let run = |n: i64| {
-        bundle.decide(&DecideRequest {
-            entry: "job",
-            input: &json!({ "n": n }),
-            as_of: "2026-11-20T09:00:00+08:00",
-            mode: Mode::Strict,
-            lang: None,
-        })
-    };
+    let run = |n: i64| decide_job(&bundle, n);
     assert!(run(10).is_ok());
     // Too deep for a result.
-    let failure = rule_error(run(100).map(|e| e.result));
+    let failure = rule_error(run(100));
     assert!(
         failure.message.contains("nested more than 32 levels deep"),
         "{failure}"
@@ -416,7 +362,7 @@ fn deeply_nested_values_from_rules_are_refused_not_crashed() {
     let outcome = std::thread::scope(|scope| {
         std::thread::Builder::new()
             .stack_size(2 << 20)
-            .spawn_scoped(scope, || run(100_000).map(|e| e.result))
+            .spawn_scoped(scope, || run(100_000))
             .unwrap()
             .join()
             .expect("no stack overflow")

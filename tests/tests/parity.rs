@@ -63,21 +63,10 @@ fn envelopes_from_the_host_name_the_artifact() {
     assert!(runtime.artifact_sha256().starts_with("sha256:"));
 }
 
-const HOSTILE: &str = r#"
-fn deep(x) { deep(x + 1) }
-fn decide(input, ctx) {
-    if input.n == 1 { let i = 0; loop { i += 1; } }
-    if input.n == 2 { deep(0); }
-    if input.n == 3 { let s = "xxxxxxxxxx"; loop { s += s; } }
-    if input.n == 4 { let a = []; loop { a.push(1); } }
-    #{ ok: ctx.fire("OK", #{ n: input.n }) }
-}
-"#;
-
 #[test]
 fn runaway_rules_stop_with_clear_errors_and_the_host_keeps_working() {
     let (_, artifact) = read_artifact(None).unwrap_or_else(|e| panic!("{e}"));
-    let files = eligo_tests::tiny_bundle_files(HOSTILE, &[]);
+    let files = eligo_tests::tiny_bundle_files(eligo_tests::HOSTILE_RULES, &[]);
     let runtime =
         WasmRuntime::new(&artifact, &files, Some(&cache()), CallLimits::default()).unwrap();
     let native = load(files);
