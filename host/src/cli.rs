@@ -128,6 +128,16 @@ pub struct RuntimeArgs {
     pub artifact: Option<PathBuf>,
 }
 
+impl RuntimeArgs {
+    /// The decider these arguments ask for, or why not (already printed).
+    fn decider(&self, bundle: Bundle, workers: usize) -> Result<Decider, u8> {
+        Decider::new(self.runtime, bundle, workers, self.artifact.as_deref()).map_err(|message| {
+            eprintln!("error: {message}");
+            exit::FAILED
+        })
+    }
+}
+
 impl DecideArgs {
     fn mode(&self) -> Mode {
         if self.partial {
@@ -314,12 +324,9 @@ fn test(dir: &Path, format: Format, require_coverage: bool, runtime: &RuntimeArg
     };
     let name = format!("{} ({})", bundle.name(), bundle.version());
     let test_files = bundle.tests().len();
-    let decider = match Decider::new(runtime.runtime, bundle, 1, runtime.artifact.as_deref()) {
+    let decider = match runtime.decider(bundle, 1) {
         Ok(decider) => decider,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return exit::FAILED;
-        }
+        Err(code) => return code,
     };
     let report = match decider.test() {
         Ok(report) => report,
@@ -383,17 +390,9 @@ fn eval(args: &DecideArgs, compact: bool, input_path: &Path) -> u8 {
         eprintln!("error: {} is not JSON: {error}", input_path.display());
         return exit::FAILED;
     }
-    let decider = match Decider::new(
-        args.runtime.runtime,
-        bundle,
-        1,
-        args.runtime.artifact.as_deref(),
-    ) {
+    let decider = match args.runtime.decider(bundle, 1) {
         Ok(decider) => decider,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return exit::FAILED;
-        }
+        Err(code) => return code,
     };
     let lang = args.lang.map(Lang::code);
     let request = decide_request(&args.entry, &args.as_of, args.mode(), lang, &text);
@@ -433,17 +432,9 @@ fn batch_command(args: &DecideArgs, threads: Option<usize>) -> u8 {
         }
     };
     let workers = pool.current_num_threads();
-    let decider = match Decider::new(
-        args.runtime.runtime,
-        bundle,
-        workers,
-        args.runtime.artifact.as_deref(),
-    ) {
+    let decider = match args.runtime.decider(bundle, workers) {
         Ok(decider) => decider,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return exit::FAILED;
-        }
+        Err(code) => return code,
     };
     // A wrong entry, as_of or language would fail every line: say it once.
     let probe = decider.decide(
