@@ -171,25 +171,25 @@ fn generated_inputs_decide_identically_in_wasmtime() {
     });
 }
 
-#[test]
-fn generated_inputs_decide_identically_in_node() {
-    let (path, artifact) = read_artifact(None).unwrap_or_else(|e| panic!("{e}"));
+/// Answers from a JavaScript driver (`node <script> <pkg dir> <load request
+/// file>`, requests on stdin, answers on stdout), for the same requests the
+/// native core answers, and asserts they are byte-identical.
+fn assert_js_parity(script: &str) {
+    let (path, _) = read_artifact(None).unwrap_or_else(|e| panic!("{e}"));
     let pkg = path.parent().unwrap().to_path_buf();
     let (native, runtime) = both(&default_bundle_dir());
+    let sha = runtime.artifact_sha256().to_string();
     drop(runtime);
-    let mut native = native;
-    let sha = format!("sha256:{}", {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(&artifact))
-    });
-    native.set_artifact(Some(sha.clone()));
     let files: serde_json::Map<String, serde_json::Value> = native
         .files()
         .iter()
         .map(|(p, t)| (p.to_string(), t.into()))
         .collect();
-    let load_file =
-        std::env::temp_dir().join(format!("eligo-node-load-{}.json", std::process::id()));
+    let load_file = std::env::temp_dir().join(format!(
+        "eligo-js-load-{}-{}.json",
+        std::process::id(),
+        script.replace('/', "_")
+    ));
     std::fs::write(
         &load_file,
         json!({ "files": files, "artifact": sha }).to_string(),
@@ -205,9 +205,9 @@ fn generated_inputs_decide_identically_in_node() {
             );
         }
     }
-    let script = eligo_tests::repo_root().join("tests/node/decide.mjs");
+    let script_path = eligo_tests::repo_root().join(script);
     let mut child = std::process::Command::new("node")
-        .arg(&script)
+        .arg(&script_path)
         .arg(&pkg)
         .arg(&load_file)
         .stdin(std::process::Stdio::piped())
@@ -223,13 +223,32 @@ fn generated_inputs_decide_identically_in_node() {
     let output = child.wait_with_output().unwrap();
     writer.join().unwrap();
     std::fs::remove_file(&load_file).ok();
-    assert!(output.status.success(), "node failed");
+    assert!(output.status.success(), "{script} failed");
     let answers: Vec<&str> = std::str::from_utf8(&output.stdout)
         .unwrap()
         .lines()
         .collect();
-    assert_eq!(answers.len(), requests.len());
+    assert_eq!(
+        answers.len(),
+        requests.len(),
+        "{script}: one answer per request"
+    );
     for (request, answer) in requests.iter().zip(answers) {
-        assert_eq!(api::decide(&native, request), answer, "request: {request}");
+        assert_eq!(
+            api::decide(&native, request),
+            answer,
+            "{script}, request: {request}"
+        );
     }
+}
+
+#[test]
+fn generated_inputs_decide_identically_in_node() {
+    assert_js_parity("tests/node/decide.mjs");
+}
+
+/// Debian's chromium and playwright-core: `cargo xtask test` installs both.
+#[test]
+fn generated_inputs_decide_identically_in_chromium() {
+    assert_js_parity("tests/browser/decide.mjs");
 }

@@ -3,7 +3,8 @@
 //!
 //! - `wasm`: build `target/wasm/eligo_bg.wasm` (+ its wasm-bindgen JS glue)
 //!   reproducibly, and print its size (raw and gzip) and sha256.
-//! - `test`: build the artifact, then run the workspace tests.
+//! - `test`: build the artifact, make sure the browser parity test has Debian's
+//!   chromium and playwright-core, then run the workspace tests.
 
 use std::env;
 use std::fs;
@@ -19,7 +20,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("wasm") => build_wasm().map(|_| ()),
-        Some("test") => build_wasm().and_then(|_| run_tests(&args[1..])),
+        Some("test") => build_wasm()
+            .and_then(|_| ensure_browser())
+            .and_then(|_| run_tests(&args[1..])),
         _ => {
             eprintln!("usage: cargo xtask <wasm | test [cargo test args…]>");
             return ExitCode::from(2);
@@ -143,6 +146,29 @@ fn build_wasm() -> Result<PathBuf, String> {
         gzipped as f64 / 1024.0
     );
     Ok(artifact)
+}
+
+/// Debian's chromium and the pinned playwright-core that drives it.
+fn ensure_browser() -> Result<(), String> {
+    let chromium = env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string());
+    if !Path::new(&chromium).exists() {
+        eprintln!("xtask: installing Debian's chromium for the browser parity test");
+        let apt = |args: &[&str]| {
+            run(Command::new("apt-get")
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive"))
+        };
+        apt(&["update", "-qq"])
+            .and_then(|()| apt(&["install", "-y", "-qq", "chromium"]))
+            .map_err(|e| format!("{e}; install Debian's `chromium` package (or set CHROMIUM)"))?;
+    }
+    let browser = workspace().join("tests/browser");
+    if !browser.join("node_modules/playwright-core").is_dir() {
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&browser))?;
+    }
+    Ok(())
 }
 
 fn run_tests(extra: &[String]) -> Result<(), String> {
