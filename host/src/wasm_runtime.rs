@@ -142,13 +142,6 @@ pub struct WasmRuntime {
     _ticker: Ticker,
 }
 
-/// How the module came to be ready, for benchmarks and `--verbose` output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ModuleSource {
-    Compiled,
-    Cached,
-}
-
 impl WasmRuntime {
     /// Prepares the artifact and loads the bundle (`files`: path → text) into
     /// a first instance, so a bundle that does not load fails here.
@@ -160,7 +153,7 @@ impl WasmRuntime {
     ) -> Result<WasmRuntime, RuntimeError> {
         let engine = engine()?;
         let artifact_sha256 = format!("sha256:{}", hex::encode(Sha256::digest(artifact)));
-        let (module, _) = module(&engine, artifact, &artifact_sha256, cache_dir)?;
+        let module = module(&engine, artifact, &artifact_sha256, cache_dir)?;
         let mut linker = Linker::new(&engine);
         // wasm-bindgen's JS imports are only reached through its JS API; the
         // C ABI never calls them, so here they trap if anything ever does.
@@ -363,10 +356,9 @@ fn module(
     artifact: &[u8],
     artifact_sha256: &str,
     cache_dir: Option<&Path>,
-) -> Result<(Module, ModuleSource), RuntimeError> {
+) -> Result<Module, RuntimeError> {
     let Some(dir) = cache_dir else {
-        let module = Module::new(engine, artifact).map_err(artifact_error("compiling"))?;
-        return Ok((module, ModuleSource::Compiled));
+        return Module::new(engine, artifact).map_err(artifact_error("compiling"));
     };
     let mut hasher = DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
@@ -380,7 +372,7 @@ fn module(
         // SAFETY: only files this host wrote are read, named by the artifact
         // hash, the wasmtime version and the engine configuration hash.
         if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
-            return Ok((module, ModuleSource::Cached));
+            return Ok(module);
         }
     }
     let compiled = engine
@@ -398,9 +390,7 @@ fn module(
         fs::rename(&partial, &path)
     });
     // SAFETY: the bytes were produced just now by this engine.
-    let module =
-        unsafe { Module::deserialize(engine, &compiled) }.map_err(artifact_error("loading"))?;
-    Ok((module, ModuleSource::Compiled))
+    unsafe { Module::deserialize(engine, &compiled) }.map_err(artifact_error("loading"))
 }
 
 /// Where compiled modules are cached: `$ELIGO_CACHE_DIR`, else
