@@ -51,6 +51,21 @@ fn bundle_copy(name: &str) -> PathBuf {
 
 const AS_OF: &str = "2026-11-20T09:00:00+08:00";
 
+/// `eligo eval` of the default bundle's household entry at `AS_OF`, then `rest`.
+fn eval_household<'a>(rest: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "eval",
+        "--policy",
+        "rules",
+        "--entry",
+        "household",
+        "--as-of",
+        AS_OF,
+    ];
+    args.extend_from_slice(rest);
+    args
+}
+
 #[test]
 fn check_passes_on_the_default_bundle_and_reports_json() {
     let out = eligo(&["check", "rules", "--format", "json"], None);
@@ -133,19 +148,7 @@ fn a_failing_case_shows_a_diff_and_exits_1() {
 fn eval_prints_the_envelope() {
     let input = r#"{"id":"h1","district":"urban","on_dibao":true,"members":[{"age":40,"monthly_income":0}]}"#;
     let out = eligo(
-        &[
-            "eval",
-            "--policy",
-            "rules",
-            "--entry",
-            "household",
-            "--as-of",
-            AS_OF,
-            "--lang",
-            "en",
-            "--compact",
-            "-",
-        ],
+        &eval_household(&["--lang", "en", "--compact", "-"]),
         Some(input),
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -162,17 +165,7 @@ fn eval_prints_the_envelope() {
 #[test]
 fn eval_partial_mode_lists_needs() {
     let input = r#"{"id":"h1","district":"urban","members":[{"age":70,"monthly_income":0}]}"#;
-    let args = [
-        "eval",
-        "--policy",
-        "rules",
-        "--entry",
-        "household",
-        "--as-of",
-        AS_OF,
-        "-",
-    ];
-    let strict = eligo(&args, Some(input));
+    let strict = eligo(&eval_household(&["-"]), Some(input));
     assert_eq!(strict.status.code(), Some(1));
     assert!(
         text(&strict.stderr).contains("relatives_in_city"),
@@ -182,9 +175,7 @@ fn eval_partial_mode_lists_needs() {
     let error: serde_json::Value = serde_json::from_slice(&strict.stdout).unwrap();
     assert_eq!(error["error"]["kind"], "missing_needed");
 
-    let mut partial_args = args.to_vec();
-    partial_args.insert(1, "--partial");
-    let partial = eligo(&partial_args, Some(input));
+    let partial = eligo(&eval_household(&["--partial", "-"]), Some(input));
     assert_eq!(partial.status.code(), Some(0));
     let envelope: serde_json::Value = serde_json::from_slice(&partial.stdout).unwrap();
     assert_eq!(envelope["status"], "undetermined");
@@ -194,19 +185,7 @@ fn eval_partial_mode_lists_needs() {
 #[test]
 fn eval_errors_have_documented_exit_codes() {
     let bad = r#"{"id":"h1","district":"urban","members":[{"age":131,"monthly_income":0}]}"#;
-    let out = eligo(
-        &[
-            "eval",
-            "--policy",
-            "rules",
-            "--entry",
-            "household",
-            "--as-of",
-            AS_OF,
-            "-",
-        ],
-        Some(bad),
-    );
+    let out = eligo(&eval_household(&["-"]), Some(bad));
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("members[0].age: must be at most 130"),
@@ -214,19 +193,7 @@ fn eval_errors_have_documented_exit_codes() {
         text(&out.stderr)
     );
 
-    let out = eligo(
-        &[
-            "eval",
-            "--policy",
-            "rules",
-            "--entry",
-            "household",
-            "--as-of",
-            AS_OF,
-            "missing.json",
-        ],
-        None,
-    );
+    let out = eligo(&eval_household(&["missing.json"]), None);
     assert_eq!(out.status.code(), Some(3));
     assert!(text(&out.stderr).contains("cannot read missing.json"));
 
@@ -318,18 +285,7 @@ fn batch_keeps_input_order_and_reports_bad_lines_in_place() {
 #[test]
 fn a_missing_artifact_is_a_clear_error() {
     let out = eligo(
-        &[
-            "eval",
-            "--policy",
-            "rules",
-            "--entry",
-            "household",
-            "--as-of",
-            AS_OF,
-            "--artifact",
-            "no/such.wasm",
-            "-",
-        ],
+        &eval_household(&["--artifact", "no/such.wasm", "-"]),
         Some("{}"),
     );
     assert_eq!(out.status.code(), Some(1));

@@ -19,6 +19,16 @@ fn decide(bundle: &Bundle, entry: &str, input: &Value, mode: Mode) -> Result<Val
         .map(|e| serde_json::from_str(&e.to_json()).unwrap())
 }
 
+/// The rule IDs of an envelope's reasons, in order.
+fn reason_rules(envelope: &Value) -> Vec<String> {
+    envelope["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule"].as_str().unwrap().to_string())
+        .collect()
+}
+
 fn strings(value: &Value) -> Vec<String> {
     value
         .as_array()
@@ -83,12 +93,7 @@ fn generated_households_keep_the_policy_invariants() {
         }
         listed.extend(strings(&result["visits"]["rules"]));
         listed.extend(strings(&result["escalation"]["rules"]));
-        let reasons: Vec<String> = partial["reasons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["rule"].as_str().unwrap().to_string())
-            .collect();
+        let reasons = reason_rules(&partial);
         assert_eq!(reasons, listed, "{input}");
 
         // The level is the highest of the escalation rules that fired.
@@ -150,12 +155,7 @@ fn generated_communities_keep_their_invariants() {
             .unwrap_or_else(|e| panic!("{input}: {e}"));
         let result = &envelope["result"];
         let rules = strings(&result["rules"]);
-        let reasons: Vec<String> = envelope["reasons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["rule"].as_str().unwrap().to_string())
-            .collect();
+        let reasons = reason_rules(&envelope);
         assert_eq!(rules, reasons);
         assert_eq!(rules.len(), result["actions"].as_array().unwrap().len());
         let expected = rules.iter().map(|r| rule_level(r)).max().unwrap_or(0);
