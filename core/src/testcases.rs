@@ -209,9 +209,12 @@ pub struct CaseOutcome {
     pub line: usize,
     pub passed: bool,
     pub mismatches: Vec<Mismatch>,
-    /// A unified diff of the expected values against the actual ones.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub diff: String,
+    /// What a failed case asked for, beside the same parts of what came
+    /// out (numbers that are equal take the expected spelling), for a diff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual: Option<Value>,
     /// Rule IDs that fired in this case.
     #[serde(skip)]
     pub fired: Vec<String>,
@@ -313,10 +316,13 @@ pub fn run_case(bundle: &Bundle, file: &str, case: &TestCase) -> CaseOutcome {
             });
         }
     }
-    let diff = if views.mismatches.is_empty() || views.expected.is_empty() {
-        String::new()
+    let (expected, actual) = if views.mismatches.is_empty() || views.expected.is_empty() {
+        (None, None)
     } else {
-        unified_diff(&Value::Object(views.expected), &Value::Object(views.actual))
+        (
+            Some(Value::Object(views.expected)),
+            Some(Value::Object(views.actual)),
+        )
     };
     let mismatches = views.mismatches;
     CaseOutcome {
@@ -325,7 +331,8 @@ pub fn run_case(bundle: &Bundle, file: &str, case: &TestCase) -> CaseOutcome {
         line: case.line,
         passed: mismatches.is_empty(),
         mismatches,
-        diff,
+        expected,
+        actual,
         fired,
     }
 }
@@ -444,16 +451,6 @@ fn project(expected: &Value, actual: &Value) -> Value {
         (Value::Number(a), Value::Number(b)) if numbers_equal(a, b) => expected.clone(),
         _ => actual.clone(),
     }
-}
-
-fn unified_diff(expected: &Value, actual: &Value) -> String {
-    let expected = serde_json::to_string_pretty(expected).expect("serialises") + "\n";
-    let actual = serde_json::to_string_pretty(actual).expect("serialises") + "\n";
-    similar::TextDiff::from_lines(&expected, &actual)
-        .unified_diff()
-        .context_radius(3)
-        .header("expected", "actual")
-        .to_string()
 }
 
 #[cfg(test)]

@@ -50,12 +50,24 @@ pub fn failed_case(outcome: &CaseOutcome) -> String {
             mismatch.path, mismatch.expected, mismatch.actual
         ));
     }
-    if !outcome.diff.is_empty() {
-        for line in outcome.diff.lines() {
+    if let (Some(expected), Some(actual)) = (&outcome.expected, &outcome.actual) {
+        for line in unified_diff(expected, actual).lines() {
             out.push_str("  ");
             out.push_str(line);
             out.push('\n');
         }
     }
     out
+}
+
+/// The parts of the outcome a case asked about, as a unified diff of their
+/// pretty-printed JSON.
+fn unified_diff(expected: &serde_json::Value, actual: &serde_json::Value) -> String {
+    let expected = serde_json::to_string_pretty(expected).expect("serialises") + "\n";
+    let actual = serde_json::to_string_pretty(actual).expect("serialises") + "\n";
+    similar::TextDiff::from_lines(&expected, &actual)
+        .unified_diff()
+        .context_radius(3)
+        .header("expected", "actual")
+        .to_string()
 }

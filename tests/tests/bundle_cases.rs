@@ -13,8 +13,8 @@ fn assert_cases_pass(bundle: &Bundle) {
         .filter(|c| !c.passed)
         .map(|c| {
             format!(
-                "{}:{} {}\n{:#?}\n{}",
-                c.file, c.line, c.name, c.mismatches, c.diff
+                "{}:{} {}\n{:#?}\n{:?}",
+                c.file, c.line, c.name, c.mismatches, c.actual
             )
         })
         .collect();

@@ -2,7 +2,8 @@
 //! fresh machine needs nothing but cargo.
 //!
 //! - `wasm`: build `target/wasm/eligo_bg.wasm` (+ its wasm-bindgen JS glue)
-//!   reproducibly, and print its size (raw and gzip) and sha256.
+//!   reproducibly, optimise it with a pinned wasm-opt, and print its size
+//!   (raw and gzip) and sha256.
 //! - `test`: build the artifact, make sure the browser parity test has Debian's
 //!   chromium and playwright-core, then run the workspace tests.
 
@@ -127,6 +128,7 @@ fn build_wasm() -> Result<PathBuf, String> {
     // The glue is an ES module; this lets Node import it as one.
     fs::write(out.join("package.json"), "{ \"type\": \"module\" }\n").map_err(|e| e.to_string())?;
     let artifact = out.join("eligo_bg.wasm");
+    optimise(&artifact)?;
     let bytes =
         fs::read(&artifact).map_err(|e| format!("cannot read {}: {e}", artifact.display()))?;
     let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
@@ -146,6 +148,43 @@ fn build_wasm() -> Result<PathBuf, String> {
         gzipped as f64 / 1024.0
     );
     Ok(artifact)
+}
+
+/// Runs binaryen's wasm-opt (pinned in xtask/wasm-opt/package-lock.json, so
+/// the output stays reproducible) over the artifact in place. It makes
+/// decisions through wasmtime about 10% faster; the gzipped size barely moves.
+/// `ELIGO_WASM_OPT=off` skips it, which changes the artifact's sha256.
+fn optimise(artifact: &Path) -> Result<(), String> {
+    if env::var("ELIGO_WASM_OPT").is_ok_and(|v| v == "off") {
+        eprintln!("xtask: ELIGO_WASM_OPT=off, skipping wasm-opt");
+        return Ok(());
+    }
+    let tool = workspace().join("xtask/wasm-opt");
+    let wasm_opt = tool.join("node_modules/binaryen/bin/wasm-opt");
+    if !wasm_opt.exists() {
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&tool))
+        .map_err(|e| format!("{e}; wasm-opt needs Node.js and npm (Debian: nodejs npm)"))?;
+    }
+    let optimised = artifact.with_extension("opt.wasm");
+    run(Command::new("node")
+        .arg(&wasm_opt)
+        .arg(artifact)
+        .args(["-O3", "-o"])
+        .arg(&optimised)
+        // The features rustc enables by default for wasm32-unknown-unknown;
+        // reference types carry wasm-bindgen's externref table.
+        .args([
+            "--enable-bulk-memory",
+            "--enable-mutable-globals",
+            "--enable-sign-ext",
+            "--enable-nontrapping-float-to-int",
+            "--enable-reference-types",
+            "--enable-multivalue",
+        ]))?;
+    fs::rename(&optimised, artifact)
+        .map_err(|e| format!("cannot replace {}: {e}", artifact.display()))
 }
 
 /// Debian's chromium and the pinned playwright-core that drives it.
