@@ -5,7 +5,8 @@
 //! same request gives the same answer bytes in both.
 //!
 //! Requests:
-//! - load: `{"files": {"bundle.toml": "…", …}, "artifact": "sha256:…"?}`
+//! - load: `{"files": {"bundle.toml": "…", …}, "artifact": "sha256:…"?}`, or
+//!   a packed bundle (see [`pack`]), which is a load request too.
 //! - decide: `{"entry": "household", "input": {…}, "as_of": "…", "mode": "strict"|"partial"?, "lang": "en"?}`
 //!
 //! Answers are an envelope, a report, or `{"error": {"kind", "message", …}}`.
@@ -22,11 +23,24 @@ use crate::files::BundleFiles;
 use crate::testcases::run_tests;
 use crate::validate::FieldError;
 
-#[derive(Deserialize)]
+/// The `format` of a packed bundle.
+pub const PACKED_FORMAT: &str = "eligo-bundle/1";
+
+/// A load request. A packed bundle is one with `format`, `name`, `version`
+/// and `hash` filled in; the hash is checked against the files on load.
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct LoadRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hash: Option<String>,
     files: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     artifact: Option<String>,
 }
 
@@ -84,8 +98,100 @@ fn diagnostics_answer(problems: &[Diagnostic]) -> String {
 }
 
 fn files_of(request: LoadRequest) -> Result<(BundleFiles, Option<String>), Vec<Diagnostic>> {
+    if let Some(format) = request.format.as_deref().filter(|f| *f != PACKED_FORMAT) {
+        return Err(vec![Diagnostic::file_error(
+            "packed-format",
+            "(packed bundle)",
+            format!("has format `{format}`; this engine reads `{PACKED_FORMAT}`"),
+        )]);
+    }
     let files = BundleFiles::from_pairs(request.files)?;
+    if let Some(claimed) = &request.hash {
+        let actual = files.hash();
+        if *claimed != actual {
+            return Err(vec![Diagnostic::file_error(
+                "packed-hash",
+                "(packed bundle)",
+                format!("says its hash is {claimed}, but its files hash to {actual}: it was changed or damaged after packing"),
+            )]);
+        }
+    }
     Ok((files, request.artifact))
+}
+
+/// The files of a packed bundle (or any load request), its hash checked.
+pub fn unpack(packed: &str) -> Result<BundleFiles, Vec<Diagnostic>> {
+    let request: LoadRequest = serde_json::from_str(packed).map_err(|e| {
+        vec![Diagnostic::error(
+            "packed-json",
+            "(packed bundle)",
+            e.line(),
+            e.column(),
+            format!("is not a packed bundle: {e}"),
+        )]
+    })?;
+    files_of(request).map(|(files, _)| files)
+}
+
+/// Packs a loaded bundle into one JSON file: a load request that carries
+/// the bundle's name, version and hash beside its files, so a browser or a
+/// server can fetch one file and the loader can tell if it was altered.
+/// Files are in path order and nothing else varies, so packing is
+/// reproducible.
+pub fn pack(bundle: &Bundle) -> String {
+    let packed = LoadRequest {
+        format: Some(PACKED_FORMAT.to_string()),
+        name: Some(bundle.name().to_string()),
+        version: Some(bundle.version().to_string()),
+        hash: Some(bundle.hash().to_string()),
+        files: bundle
+            .files()
+            .iter()
+            .map(|(path, text)| (path.to_string(), text.to_string()))
+            .collect(),
+        artifact: None,
+    };
+    serde_json::to_string(&packed).expect("a packed bundle serialises")
+}
+
+/// An error answer as one text for people, as the CLI prints it and the
+/// JavaScript API puts it in `Error.message`: the message, then one line per
+/// input problem (`path: message [rule]`) or bundle diagnostic
+/// (`file:line:column: message [code]`). `None` if `answer` is not an error.
+pub fn error_text(answer: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(answer).ok()?;
+    let error = value.get("error")?;
+    let mut text = error.get("message")?.as_str()?.to_string();
+    let text_of = |value: &Value, key: &str| value[key].as_str().unwrap_or_default().to_string();
+    for problem in error
+        .get("problems")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        text.push_str(&format!(
+            "\n  {}: {} [{}]",
+            text_of(problem, "path"),
+            text_of(problem, "message"),
+            text_of(problem, "rule")
+        ));
+    }
+    for diagnostic in error
+        .get("diagnostics")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        text.push_str(&format!(
+            "\n  {}:{}:{}: {} [{}]",
+            text_of(diagnostic, "file"),
+            diagnostic["line"],
+            diagnostic["column"],
+            text_of(diagnostic, "message"),
+            text_of(diagnostic, "code")
+        ));
+    }
+    Some(text)
 }
 
 /// Loads a bundle from a load request. On success the answer describes the
@@ -217,8 +323,34 @@ mod tests {
             answer.contains("bundle_error") && answer.contains("rhai-syntax"),
             "{answer}"
         );
+        let text = error_text(&answer).unwrap();
+        assert!(
+            text.starts_with("the bundle has 1 error(s)\n  job.rhai:1:"),
+            "{text}"
+        );
+        assert!(text.ends_with("[rhai-syntax]"), "{text}");
         let report = check(&serde_json::json!({ "files": files }).to_string());
         assert!(report.contains("\"ok\":false"), "{report}");
         assert!(load("[]").unwrap_err().contains("bad_request"));
+    }
+
+    #[test]
+    fn a_packed_bundle_loads_with_the_same_hash_and_refuses_tampering() {
+        let (bundle, _) = load(&serde_json::json!({ "files": tiny_files() }).to_string()).unwrap();
+        let packed = pack(&bundle);
+        assert_eq!(pack(&bundle), packed, "packing is reproducible");
+        let (again, _) = load(&packed).unwrap();
+        assert_eq!(again.hash(), bundle.hash());
+        let mut value: Value = serde_json::from_str(&packed).unwrap();
+        assert_eq!(value["format"], PACKED_FORMAT);
+        assert_eq!(value["hash"], bundle.hash());
+        value["files"]["messages/en.toml"] = "[rules]\nOK = \"changed {x}\"\n".into();
+        let tampered = load(&value.to_string()).unwrap_err();
+        assert!(tampered.contains("packed-hash"), "{tampered}");
+        value["format"] = "eligo-bundle/9".into();
+        let unknown = load(&value.to_string()).unwrap_err();
+        assert!(unknown.contains("packed-format"), "{unknown}");
+        assert_eq!(unpack(&packed).unwrap(), *bundle.files());
+        assert_eq!(unpack("{").unwrap_err()[0].code, "packed-json");
     }
 }

@@ -1,5 +1,5 @@
-//! Reading a bundle from a directory into the in-memory file map the core
-//! loads.
+//! Reading a bundle from a directory, or from one packed bundle file
+//! (`eligo pack`), into the in-memory file map the core loads.
 //!
 //! A bundle whose `bundle.toml` says `extends = "<dir>"` is an overlay: the
 //! base bundle's files (minus its tests) are read first, then this
@@ -46,6 +46,18 @@ impl std::fmt::Display for ReadError {
             ReadError::Extends { path, message } => write!(f, "{}: {message}", path.display()),
         }
     }
+}
+
+/// Reads a bundle: a directory, or a packed bundle file.
+pub fn read_bundle(path: &Path) -> Result<BundleFiles, ReadError> {
+    if path.is_dir() {
+        return read_bundle_dir(path);
+    }
+    let text = fs::read_to_string(path).map_err(|error| ReadError::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    eligo_core::api::unpack(&text).map_err(ReadError::Bundle)
 }
 
 /// Reads the bundle in `dir`, following `extends`.

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use eligo_core::{Bundle, Diagnostic, Mode};
 
 use crate::batch::{self, BatchOptions};
-use crate::bundle_dir::{read_bundle_dir, ReadError};
+use crate::bundle_dir::{read_bundle, ReadError};
 use crate::json_pretty;
 use crate::render;
 use crate::runtime::{decide_request, error_text, Decider, RuntimeKind};
@@ -95,7 +95,7 @@ impl Lang {
 /// What every deciding command needs.
 #[derive(Debug, clap::Args)]
 pub struct DecideArgs {
-    /// The policy bundle directory.
+    /// The policy bundle: a directory, or a file made by `eligo pack`.
     #[arg(long, value_name = "BUNDLE")]
     pub policy: PathBuf,
     /// The entry point, e.g. household or community.
@@ -152,14 +152,14 @@ impl DecideArgs {
 pub enum Command {
     /// Compile and validate a bundle; report every problem with its location.
     Check {
-        /// The policy bundle directory.
+        /// The policy bundle: a directory, or a file made by `eligo pack`.
         bundle: PathBuf,
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
     },
     /// Run the bundle's own test cases and show a diff for each failure.
     Test {
-        /// The policy bundle directory.
+        /// The policy bundle: a directory, or a file made by `eligo pack`.
         bundle: PathBuf,
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
@@ -178,6 +178,17 @@ pub enum Command {
         compact: bool,
         /// The input JSON file, or - for standard input.
         input: PathBuf,
+    },
+    /// Pack a bundle (its `extends` followed) into one JSON file that the
+    /// browser and the server load as it is; a bundle with errors is refused.
+    /// The file names the bundle's hash, and loading it checks that hash.
+    Pack {
+        /// The policy bundle: a directory, or a file made by `eligo pack`.
+        bundle: PathBuf,
+        /// Where to write it (default: standard output). The file is
+        /// replaced whole or not at all.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// Decide JSON Lines from stdin; one envelope (or error object) per line
     /// on stdout, in input order, using every core.
@@ -206,6 +217,43 @@ pub fn run(cli: Cli) -> u8 {
             input,
         } => eval(&decide, compact, &input),
         Command::Batch { decide, threads } => batch_command(&decide, threads),
+        Command::Pack { bundle, output } => pack(&bundle, output.as_deref()),
+    }
+}
+
+fn pack(dir: &Path, output: Option<&Path>) -> u8 {
+    let bundle = match load(dir) {
+        Ok(bundle) => bundle,
+        Err(code) => return code,
+    };
+    let packed = eligo_core::api::pack(&bundle) + "\n";
+    let Some(output) = output else {
+        out!("{}", packed.trim_end());
+        return exit::OK;
+    };
+    // Written beside the target and renamed over it, so a reader never sees
+    // half a bundle.
+    let partial = output.with_extension("partial");
+    let written =
+        std::fs::write(&partial, &packed).and_then(|()| std::fs::rename(&partial, output));
+    match written {
+        Ok(()) => {
+            eprintln!(
+                "packed {} {} ({}) into {}: {} files, {} bytes",
+                bundle.name(),
+                bundle.version(),
+                bundle.hash(),
+                output.display(),
+                bundle.files().len(),
+                packed.len()
+            );
+            exit::OK
+        }
+        Err(error) => {
+            let _ = std::fs::remove_file(&partial);
+            eprintln!("error: cannot write {}: {error}", output.display());
+            exit::IO
+        }
     }
 }
 
@@ -215,7 +263,7 @@ fn color() -> bool {
 
 /// Reads and compiles a bundle, printing why when it cannot.
 fn load(dir: &Path) -> Result<Bundle, u8> {
-    let files = match read_bundle_dir(dir) {
+    let files = match read_bundle(dir) {
         Ok(files) => files,
         Err(ReadError::Io { path, error }) => {
             eprintln!("error: cannot read {}: {error}", path.display());
@@ -248,7 +296,7 @@ fn print_diagnostics(problems: &[Diagnostic], files: Option<&eligo_core::BundleF
 }
 
 fn check(dir: &Path, format: Format) -> u8 {
-    let files = match read_bundle_dir(dir) {
+    let files = match read_bundle(dir) {
         Ok(files) => files,
         Err(ReadError::Io { path, error }) => {
             eprintln!("error: cannot read {}: {error}", path.display());

@@ -107,26 +107,7 @@ pub fn decide_request(
     )
 }
 
-/// The human form of an error answer: its message and each problem.
-pub fn error_text(answer: &str) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(answer).ok()?;
-    let error = value.get("error")?;
-    let mut text = error.get("message")?.as_str()?.to_string();
-    for problem in error
-        .get("problems")
-        .and_then(|p| p.as_array())
-        .into_iter()
-        .flatten()
-    {
-        text.push_str(&format!(
-            "\n  {}: {} [{}]",
-            problem["path"].as_str().unwrap_or_default(),
-            problem["message"].as_str().unwrap_or_default(),
-            problem["rule"].as_str().unwrap_or_default()
-        ));
-    }
-    Some(text)
-}
+pub use eligo_core::api::error_text;
 
 #[cfg(test)]
 mod tests {

@@ -311,3 +311,53 @@ fn batch_refuses_a_bad_request_once() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_packed_variant_decides_and_tests_like_its_directory_and_refuses_tampering() {
+    let dir = std::env::temp_dir().join(format!("eligo-cli-pack-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let packed = dir.join("quarterly.json");
+    let packed_arg = packed.to_str().unwrap();
+    let out = eligo(
+        &["pack", "rules/variants/quarterly", "-o", packed_arg],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let decide = |policy: &str| {
+        let out = eligo(
+            &[
+                "eval",
+                "--policy",
+                policy,
+                "--entry",
+                "household",
+                "--as-of",
+                AS_OF,
+                "--compact",
+                "examples/household.json",
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    // The variant's own `extends` was followed when packing: same hash,
+    // same decision, same tests.
+    assert_eq!(decide(packed_arg), decide("rules/variants/quarterly"));
+    let tested = eligo(&["test", packed_arg], None);
+    assert_eq!(tested.status.code(), Some(0), "{}", text(&tested.stderr));
+
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&packed).unwrap()).unwrap();
+    value["files"]["params/visits.toml"] = "# emptied\n".into();
+    let tampered = dir.join("tampered.json");
+    std::fs::write(&tampered, value.to_string()).unwrap();
+    let out = eligo(&["check", tampered.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("error[packed-hash]"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
