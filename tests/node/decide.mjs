@@ -1,4 +1,4 @@
-// Decides JSON requests with the wasm-bindgen build of the engine in Node:
+// Decides JSON requests with the wasm-bindgen glue of the engine in Node:
 // argv[2] is the directory holding eligo.js and eligo_bg.wasm, argv[3] a
 // load request file; each stdin line is a decide request and each stdout
 // line its answer, in order.

@@ -1,5 +1,5 @@
 //! The wasm-bindgen API: JSON text in and out. The typed wrapper
-//! (`js/eligo.js`, `js/eligo.d.ts`) parses answers and turns errors into
+//! (`wasm/js/index.js`, `index.d.ts`) parses answers and turns errors into
 //! JavaScript `Error`s; numbers cross as JSON text so `1801.0` stays a decimal.
 
 use eligo_core::{api, Bundle, ENGINE_VERSION};
@@ -36,6 +36,17 @@ impl Engine {
     pub fn test(&self) -> String {
         api::test(&self.bundle)
     }
+
+    /// The bundle packed into one JSON file (see `eligo pack`).
+    pub fn pack(&self) -> String {
+        api::pack(&self.bundle)
+    }
+}
+
+/// An error answer as the text the CLI prints, or `undefined`.
+#[wasm_bindgen(js_name = errorText)]
+pub fn error_text(answer: &str) -> Option<String> {
+    api::error_text(answer)
 }
 
 /// Checks a bundle without loading it: `{"ok", "errors", "warnings", "diagnostics"}`.

@@ -1,8 +1,8 @@
 //! `cargo xtask <task>`: the project's build steps as one Rust program, so a
 //! fresh machine needs nothing but cargo.
 //!
-//! - `wasm`: build `target/wasm/eligo_bg.wasm` (+ its wasm-bindgen JS glue)
-//!   reproducibly, optimise it with a pinned wasm-opt, and print its size
+//! - `wasm`: build `target/wasm/eligo_bg.wasm` (+ its wasm-bindgen JS glue
+//!   and the typed API from `wasm/js/`) reproducibly, optimise it with a pinned wasm-opt, and print its size
 //!   (raw and gzip) and sha256.
 //! - `test`: build the artifact, make sure the browser parity test has Debian's
 //!   chromium and playwright-core, then run the workspace tests.
@@ -16,6 +16,20 @@ use std::process::{Command, ExitCode};
 use sha2::{Digest, Sha256};
 
 const TARGET: &str = "wasm32-unknown-unknown";
+
+/// `target/wasm/package.json`: the typed API is the package's entry point.
+const PACKAGE_JSON: &str = r#"{
+  "name": "eligo",
+  "type": "module",
+  "main": "index.js",
+  "types": "index.d.ts",
+  "exports": {
+    ".": { "types": "./index.d.ts", "default": "./index.js" },
+    "./eligo_bg.wasm": "./eligo_bg.wasm"
+  },
+  "files": ["index.js", "index.d.ts", "eligo.js", "eligo.d.ts", "eligo_bg.wasm", "eligo_bg.wasm.d.ts"]
+}
+"#;
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -125,8 +139,13 @@ fn build_wasm() -> Result<PathBuf, String> {
         .remove_producers_section(true)
         .generate(&out)
         .map_err(|e| format!("wasm-bindgen: {e}"))?;
-    // The glue is an ES module; this lets Node import it as one.
-    fs::write(out.join("package.json"), "{ \"type\": \"module\" }\n").map_err(|e| e.to_string())?;
+    // The typed API over the glue, and a package.json that makes the
+    // directory an ES module package Node and bundlers can import.
+    for file in ["index.js", "index.d.ts"] {
+        fs::copy(root.join("wasm/js").join(file), out.join(file))
+            .map_err(|e| format!("cannot copy wasm/js/{file}: {e}"))?;
+    }
+    fs::write(out.join("package.json"), PACKAGE_JSON).map_err(|e| e.to_string())?;
     let artifact = out.join("eligo_bg.wasm");
     optimise(&artifact)?;
     let bytes =
@@ -187,7 +206,8 @@ fn optimise(artifact: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot replace {}: {e}", artifact.display()))
 }
 
-/// Debian's chromium and the pinned playwright-core that drives it.
+/// Debian's chromium, the pinned playwright-core that drives it, and the
+/// pinned typescript that checks the typed API.
 fn ensure_browser() -> Result<(), String> {
     let chromium = env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string());
     if !Path::new(&chromium).exists() {
@@ -202,7 +222,10 @@ fn ensure_browser() -> Result<(), String> {
             .map_err(|e| format!("{e}; install Debian's `chromium` package (or set CHROMIUM)"))?;
     }
     let browser = workspace().join("tests/browser");
-    if !browser.join("node_modules/playwright-core").is_dir() {
+    let installed = ["playwright-core", "typescript"]
+        .iter()
+        .all(|package| browser.join("node_modules").join(package).is_dir());
+    if !installed {
         run(Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&browser))?;

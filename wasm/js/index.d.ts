@@ -1,0 +1,282 @@
+// Types of Eligo's JavaScript API (index.js). The engine answers in JSON;
+// here every answer has its shape, and money is a Decimal, never a float.
+
+/** An exact decimal number, kept as the text the engine wrote. */
+export declare class Decimal {
+  constructor(text: string);
+  readonly text: string;
+  toString(): string;
+  toJSON(): string;
+  /** A binary float, for arithmetic where exactness does not matter. */
+  toNumber(): number;
+}
+
+/** A JSON value as this API gives it: non-integers are Decimal. */
+export type Json = null | boolean | number | Decimal | string | Json[] | { [key: string]: Json };
+/** A number that may be sent: a JS number is sent as its shortest exact text. */
+export type Num = number | Decimal;
+
+/** A bundle's files by relative path, e.g. `{"bundle.toml": "…"}`. */
+export type BundleFileMap = Record<string, string>;
+
+/** A bundle packed into one file (`eligo pack`, `Engine.pack()`). */
+export interface PackedBundle {
+  format: 'eligo-bundle/1';
+  name: string;
+  version: string;
+  /** `sha256:…` over the files; checked when loading. */
+  hash: string;
+  files: BundleFileMap;
+}
+
+/** What `Engine.load` and `check` accept: a file map, a packed bundle, or its JSON text. */
+export type BundleSource = { files: BundleFileMap } | PackedBundle | string;
+
+export type Severity = 'error' | 'warning';
+
+/** One problem in one file of a bundle. */
+export interface Diagnostic {
+  severity: Severity;
+  /** A stable identifier, e.g. `rhai-syntax`, `packed-hash`. */
+  code: string;
+  /** The bundle-relative file, e.g. `household.rhai`. */
+  file: string;
+  /** 1-based; 0 when the problem concerns the whole file. */
+  line: number;
+  /** 1-based, in characters; 0 when unknown. */
+  column: number;
+  message: string;
+}
+
+export interface CheckReport {
+  ok: boolean;
+  errors: number;
+  warnings: number;
+  diagnostics: Diagnostic[];
+}
+
+export type Comparison = '<' | '<=' | '>' | '>=' | '==' | '!=';
+
+/** `field op literal`, e.g. `age < 18`. */
+export interface Condition {
+  field: string;
+  op: Comparison;
+  literal: Num | string;
+  text: string;
+}
+
+export interface ObjectType {
+  name: string;
+  fields: Record<string, Field>;
+}
+
+export type Kind =
+  | { type: 'string'; min_len: number; max_len: number }
+  | { type: 'integer'; min?: number; max?: number }
+  | { type: 'money'; min?: Num; max?: Num }
+  | { type: 'decimal'; min?: Num; max?: Num; decimals?: number }
+  | { type: 'bool' }
+  | { type: 'date' }
+  | { type: 'timestamp' }
+  | { type: 'month' }
+  | { type: 'enum'; values: string[] }
+  | {
+      type: 'array';
+      items: Kind;
+      min_items: number;
+      max_items: number;
+      /** Items must be strictly increasing by this field. */
+      ascending_by?: string;
+    }
+  | { type: 'object'; object: ObjectType };
+
+/** One field of an input object: its type and constraints. */
+export type Field = Kind & {
+  required: boolean;
+  nullable: boolean;
+  default?: Json;
+  /** When the field is set, this must hold. */
+  valid_when?: Condition;
+  /** A sibling field this one's value may not exceed. */
+  at_most?: string;
+  description?: string;
+};
+
+export interface Schema {
+  root: ObjectType;
+}
+
+export interface EntryInfo {
+  name: string;
+  description: string;
+  schema: Schema;
+}
+
+export interface BundleInfo {
+  name: string;
+  version: string;
+  /** `sha256:…` over the bundle's files. */
+  hash: string;
+  languages: string[];
+  entries: EntryInfo[];
+}
+
+export type Mode = 'strict' | 'partial';
+
+export interface DecideRequest<Input = Record<string, unknown>> {
+  /** An entry point, e.g. `household` or `community`. */
+  entry: string;
+  input: Input;
+  /** The moment decided for: RFC 3339 with an offset. */
+  as_of: string;
+  /** `partial`: absent fields the decision needs make it `undetermined`. */
+  mode?: Mode;
+  /** Language of reasons and questions (default: the bundle's first). */
+  lang?: string;
+}
+
+/** Why: a rule that fired, in words, with the clause it comes from. */
+export interface Reason {
+  rule: string;
+  text: string;
+  source: string;
+}
+
+/** A field the decision needs and the input lacks (partial mode). */
+export interface Need {
+  /** Path in the input, e.g. `members[0].age`. */
+  path: string;
+  rules: string[];
+  question: string;
+}
+
+/** A parameter value a decision read, with where it comes from. */
+export interface ParameterUse {
+  name: string;
+  value: Json;
+  /** The date it is in force from. */
+  from: string;
+  source: string;
+}
+
+export interface Envelope<Result = { [key: string]: Json }> {
+  entry: string;
+  policy: { name: string; version: string; hash: string };
+  /** `artifact` is the sha256 of the wasm that decided, when the host knows it. */
+  engine: { version: string; artifact?: string };
+  as_of: string;
+  mode: Mode;
+  lang: string;
+  status: 'decided' | 'undetermined';
+  result: Result;
+  reasons: Reason[];
+  needs?: Need[];
+  parameters: ParameterUse[];
+}
+
+/** One broken rule of the input, at a JSON path. */
+export interface FieldProblem {
+  /** Path of the offending value, e.g. `members[0].age`; `$` is the whole input. */
+  path: string;
+  /** e.g. `type`, `required`, `min`, `enum`, `valid_when`, `needed`. */
+  rule: string;
+  message: string;
+}
+
+/** Where a rule stopped: file, line and column in its Rhai source. */
+export interface RuleLocation {
+  file: string;
+  line: number;
+  column: number;
+  message: string;
+}
+
+export type ErrorKind =
+  | 'bad_request'
+  | 'invalid_input'
+  | 'missing_needed'
+  | 'rule_error'
+  | 'bundle_error';
+
+/** An error answer: `message` is the text the CLI prints. */
+export declare class EligoError extends Error {
+  readonly name: 'EligoError';
+  readonly kind: ErrorKind;
+  /** Input problems (bad_request, invalid_input, missing_needed). */
+  readonly problems: FieldProblem[];
+  /** Bundle problems (bundle_error). */
+  readonly diagnostics: Diagnostic[];
+  /** Where the rule stopped (rule_error). */
+  readonly location?: RuleLocation;
+}
+
+export interface Mismatch {
+  path: string;
+  expected: string;
+  actual: string;
+}
+
+export interface CaseOutcome {
+  file: string;
+  name: string;
+  line: number;
+  passed: boolean;
+  mismatches: Mismatch[];
+  /** For a failed case: what it asked for, and the same parts of what came out. */
+  expected?: Json;
+  actual?: Json;
+}
+
+export interface TestReport {
+  passed: number;
+  failed: number;
+  cases: CaseOutcome[];
+  /** Declared rules that no case makes fire. */
+  uncovered_rules: string[];
+}
+
+export interface LoadOptions {
+  /** The `sha256:…` of the artifact, put in every envelope's `engine.artifact`. */
+  artifact?: string;
+}
+
+/** Where the wasm comes from: a URL, a fetch Response, bytes or a compiled module. */
+export type WasmSource = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
+
+/**
+ * Loads the engine. Without an argument the artifact next to this module is
+ * used (fetched in a browser, read from disk in Node).
+ */
+export declare function init(source?: WasmSource | Promise<WasmSource>): Promise<void>;
+/** Loads the engine from bytes or a compiled module, synchronously. */
+export declare function initSync(module: BufferSource | WebAssembly.Module): void;
+/** The engine's version. */
+export declare function engineVersion(): string;
+/** Checks a bundle without loading it; throws an EligoError only for a malformed request. */
+export declare function check(bundle: BundleSource): CheckReport;
+/** JSON text → value; numbers that are not safe integers become Decimal. */
+export declare function parse(text: string): Json;
+/** Value → JSON text; a Decimal is written as its exact number. */
+export declare function stringify(value: unknown): string;
+
+/** A loaded, compiled policy bundle. */
+export declare class Engine {
+  private constructor();
+  /** Loads a bundle; throws an EligoError (kind `bundle_error`) listing every diagnostic. */
+  static load(bundle: BundleSource, options?: LoadOptions): Engine;
+  /** Name, version, hash, languages and each entry with its input schema. */
+  readonly info: BundleInfo;
+  /** The entry points, each with its input schema. */
+  entries(): EntryInfo[];
+  /** One decision; throws an EligoError for a bad request, bad input or a failing rule. */
+  decide<Result = { [key: string]: Json }, Input = Record<string, unknown>>(
+    request: DecideRequest<Input>,
+  ): Envelope<Result>;
+  /** Runs the bundle's own test cases. */
+  test(): TestReport;
+  /** The bundle as one packed JSON text, as `eligo pack` writes it. */
+  pack(): string;
+  /** Frees the engine's memory in the wasm instance. */
+  free(): void;
+  [Symbol.dispose](): void;
+}

@@ -1,0 +1,300 @@
+// Eligo for JavaScript and TypeScript: the typed face of eligo_bg.wasm.
+//
+// The wasm-bindgen glue (eligo.js) moves JSON text; this module turns it into
+// typed values (index.d.ts) and error answers into EligoError. Numbers that
+// are not safe integers (money, rates) become Decimal, never a binary
+// float: JSON.parse would turn 1800.00 into 1800 and 0.1 + 0.2 into trouble.
+
+import initGlue, {
+  initSync as initGlueSync,
+  Engine as RawEngine,
+  check as rawCheck,
+  engineVersion as rawEngineVersion,
+  errorText,
+} from './eligo.js';
+
+const DECIMAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const INTEGER = /^-?\d+$/;
+
+/** An exact decimal number, kept as the text the engine wrote. */
+export class Decimal {
+  constructor(text) {
+    if (typeof text !== 'string' || !DECIMAL.test(text)) {
+      throw new TypeError(`not a decimal number: ${JSON.stringify(text)}`);
+    }
+    this.text = text;
+    Object.freeze(this);
+  }
+  toString() {
+    return this.text;
+  }
+  toJSON() {
+    return this.text;
+  }
+  /** A binary float, for arithmetic where exactness does not matter. */
+  toNumber() {
+    return Number(this.text);
+  }
+}
+
+/** An error answer from the engine: same message and paths as the CLI. */
+export class EligoError extends Error {
+  constructor(answerText) {
+    const body = parse(answerText).error;
+    super(errorText(answerText) ?? body.message);
+    this.name = 'EligoError';
+    this.kind = body.kind;
+    this.problems = body.problems ?? [];
+    this.diagnostics = body.diagnostics ?? [];
+    if (body.location) this.location = body.location;
+  }
+}
+
+/** JSON text → value; numbers that are not safe integers become Decimal. */
+export function parse(text) {
+  let at = 0;
+  const fail = (what) => {
+    throw new SyntaxError(`${what} at offset ${at} of the engine's answer`);
+  };
+  const space = () => {
+    while (at < text.length) {
+      const c = text.charCodeAt(at);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) at++;
+      else break;
+    }
+  };
+  const expect = (char) => {
+    space();
+    if (text[at] !== char) fail(`expected ${char}`);
+    at++;
+  };
+  const string = () => {
+    const start = at;
+    at++;
+    while (at < text.length && text[at] !== '"') at += text[at] === '\\' ? 2 : 1;
+    if (at >= text.length) fail('unterminated string');
+    at++;
+    return JSON.parse(text.slice(start, at));
+  };
+  const word = (w, v) => {
+    if (text.startsWith(w, at)) {
+      at += w.length;
+      return v;
+    }
+    return fail('unexpected token');
+  };
+  const value = () => {
+    space();
+    switch (text[at]) {
+      case '{': {
+        at++;
+        const object = {};
+        space();
+        if (text[at] === '}') {
+          at++;
+          return object;
+        }
+        for (;;) {
+          space();
+          if (text[at] !== '"') fail('expected a key');
+          const key = string();
+          expect(':');
+          // defineProperty: a "__proto__" key stays an own property.
+          Object.defineProperty(object, key, {
+            value: value(),
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+          space();
+          if (text[at] === ',') {
+            at++;
+            continue;
+          }
+          expect('}');
+          return object;
+        }
+      }
+      case '[': {
+        at++;
+        const array = [];
+        space();
+        if (text[at] === ']') {
+          at++;
+          return array;
+        }
+        for (;;) {
+          array.push(value());
+          space();
+          if (text[at] === ',') {
+            at++;
+            continue;
+          }
+          expect(']');
+          return array;
+        }
+      }
+      case '"':
+        return string();
+      case 't':
+        return word('true', true);
+      case 'f':
+        return word('false', false);
+      case 'n':
+        return word('null', null);
+      default: {
+        NUMBER.lastIndex = at;
+        const match = NUMBER.exec(text);
+        if (!match) fail('unexpected token');
+        at = NUMBER.lastIndex;
+        const literal = match[0];
+        if (INTEGER.test(literal)) {
+          const n = Number(literal);
+          if (Number.isSafeInteger(n)) return n;
+        }
+        return new Decimal(literal);
+      }
+    }
+  };
+  const result = value();
+  space();
+  if (at !== text.length) fail('trailing text');
+  return result;
+}
+
+/** Value → JSON text; a Decimal is written as its exact number. */
+export function stringify(value, path = '$') {
+  if (value instanceof Decimal) return value.text;
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`${path}: ${value} is not a JSON number`);
+      return JSON.stringify(value);
+    case 'bigint':
+      return value.toString();
+    case 'object': {
+      if (Array.isArray(value)) {
+        return `[${value.map((item, i) => (item === undefined ? 'null' : stringify(item, `${path}[${i}]`))).join(',')}]`;
+      }
+      if (typeof value.toJSON === 'function') return stringify(value.toJSON(), path);
+      const fields = Object.keys(value)
+        .filter((key) => value[key] !== undefined && typeof value[key] !== 'function')
+        .map((key) => `${JSON.stringify(key)}:${stringify(value[key], `${path}.${key}`)}`);
+      return `{${fields.join(',')}}`;
+    }
+    default:
+      throw new TypeError(`${path}: a ${typeof value} cannot be sent to the engine`);
+  }
+}
+
+const isError = (answer) => answer.startsWith('{"error":');
+
+function loadRequest(bundle, artifact) {
+  if (typeof bundle === 'string') {
+    if (artifact === undefined) return bundle;
+    return stringify({ ...parse(bundle), artifact });
+  }
+  if (bundle === null || typeof bundle !== 'object' || typeof bundle.files !== 'object') {
+    throw new TypeError('a bundle is { files: { path: text } }, a packed bundle, or its JSON text');
+  }
+  return stringify(artifact === undefined ? bundle : { ...bundle, artifact });
+}
+
+/**
+ * Loads the engine. Without an argument the artifact next to this module is
+ * used (fetched in a browser, read from disk in Node).
+ */
+export async function init(source) {
+  if (source === undefined) {
+    const url = new URL('./eligo_bg.wasm', import.meta.url);
+    if (url.protocol === 'file:') {
+      const { readFile } = await import('node:fs/promises');
+      source = await readFile(url);
+    } else {
+      source = url;
+    }
+  }
+  await initGlue({ module_or_path: source });
+}
+
+/** Loads the engine from bytes or a compiled module, synchronously. */
+export function initSync(module) {
+  initGlueSync({ module });
+}
+
+/** The engine's version. */
+export function engineVersion() {
+  return rawEngineVersion();
+}
+
+/** Checks a bundle without loading it: every diagnostic, with line and column. */
+export function check(bundle) {
+  const answer = rawCheck(loadRequest(bundle));
+  if (isError(answer)) throw new EligoError(answer);
+  return parse(answer);
+}
+
+/** A loaded, compiled policy bundle. */
+export class Engine {
+  #raw;
+  #info;
+
+  constructor(raw, info) {
+    if (!(raw instanceof RawEngine)) throw new TypeError('use Engine.load(bundle)');
+    this.#raw = raw;
+    this.#info = info;
+  }
+
+  /** Loads a bundle; throws an EligoError listing every diagnostic. */
+  static load(bundle, options = {}) {
+    let raw;
+    try {
+      raw = new RawEngine(loadRequest(bundle, options.artifact));
+    } catch (error) {
+      const answer = error instanceof Error ? error.message : String(error);
+      if (answer.startsWith('{"error":')) throw new EligoError(answer);
+      throw error;
+    }
+    return new Engine(raw, parse(raw.describe()));
+  }
+
+  /** Name, version, hash, languages and each entry with its input schema. */
+  get info() {
+    return this.#info;
+  }
+
+  /** The entry points, each with its input schema. */
+  entries() {
+    return this.#info.entries;
+  }
+
+  /** One decision; throws an EligoError for bad input or a failing rule. */
+  decide(request) {
+    const answer = this.#raw.decide(stringify(request));
+    if (isError(answer)) throw new EligoError(answer);
+    return parse(answer);
+  }
+
+  /** Runs the bundle's own test cases. */
+  test() {
+    return parse(this.#raw.test());
+  }
+
+  /** The bundle as one packed JSON text, as `eligo pack` writes it. */
+  pack() {
+    return this.#raw.pack();
+  }
+
+  /** Frees the engine's memory in the wasm instance. */
+  free() {
+    this.#raw.free();
+  }
+
+  [Symbol.dispose]() {
+    this.free();
+  }
+}
