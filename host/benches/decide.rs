@@ -1,7 +1,9 @@
-//! Decision speed: one household, one community, a whole batch through the
-//! worker pool, and loading (compiling) the default bundle.
+//! Decision speed: one household, one community, the same decision native
+//! vs wasmtime vs Node in one run, a whole batch through the worker pool,
+//! loading (compiling) the default bundle, and the artifact's way to a
+//! running instance (compile vs deserialize vs instantiate).
 //!
-//! Run: `cargo bench -p eligo-host --bench decide`
+//! Run: `cargo bench -p eligo-host --bench decide` (after `cargo xtask wasm`).
 
 use std::path::Path;
 
@@ -10,6 +12,7 @@ use eligo_core::{Bundle, DecideRequest, Mode};
 use eligo_host::batch::{self, BatchOptions};
 use eligo_host::bundle_dir::read_bundle_dir;
 use eligo_host::runtime::{decide_request, Decider, RuntimeKind};
+use eligo_host::wasm_runtime::{read_artifact, stages, CallLimits, WasmRuntime};
 use serde_json::json;
 
 const AS_OF: &str = "2026-11-24T10:01:00+08:00";
@@ -104,6 +107,105 @@ fn runtimes(c: &mut Criterion) {
     group.bench_function("native", |b| b.iter(|| native.decide(0, &request)));
     group.bench_function("wasmtime", |b| b.iter(|| wasm.decide(0, &request)));
     group.finish();
+
+    // Node cannot run inside criterion, so all three are also timed the same
+    // simple way (warm-up, then each call timed, median) back to back.
+    let native_ns = median_ns(|| drop(native.decide(0, &request)));
+    let wasm_ns = median_ns(|| drop(wasm.decide(0, &request)));
+    match node_median_ns(&request) {
+        Ok(node_ns) => println!(
+            "median per decision: native {:.1} µs, wasmtime {:.1} µs ({:.2}× native), \
+             node {:.1} µs ({:.2}× native)",
+            native_ns / 1e3,
+            wasm_ns / 1e3,
+            wasm_ns / native_ns,
+            node_ns / 1e3,
+            node_ns / native_ns
+        ),
+        Err(why) => println!(
+            "median per decision: native {:.1} µs, wasmtime {:.1} µs ({:.2}× native); node: {why}",
+            native_ns / 1e3,
+            wasm_ns / 1e3,
+            wasm_ns / native_ns
+        ),
+    }
+}
+
+/// Seconds each runtime is timed for in the three-way comparison.
+const MEDIAN_SECONDS: f64 = 4.0;
+
+fn median_ns(mut decide: impl FnMut()) -> f64 {
+    let budget = std::time::Duration::from_secs_f64(MEDIAN_SECONDS);
+    let warm_until = std::time::Instant::now() + budget / 3;
+    while std::time::Instant::now() < warm_until {
+        decide();
+    }
+    let mut samples = Vec::new();
+    let end = std::time::Instant::now() + budget;
+    while std::time::Instant::now() < end && samples.len() < 100_000 {
+        let start = std::time::Instant::now();
+        decide();
+        samples.push(start.elapsed().as_nanos() as f64);
+    }
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// The same median, measured by `decide-node.mjs` in Node.
+fn node_median_ns(request: &str) -> Result<f64, String> {
+    let (artifact, _) = read_artifact(None).map_err(|e| e.to_string())?;
+    let files: serde_json::Map<String, serde_json::Value> = bundle()
+        .files()
+        .iter()
+        .map(|(path, text)| (path.to_string(), text.into()))
+        .collect();
+    let dir = std::env::temp_dir();
+    let load_file = dir.join(format!("eligo-bench-load-{}.json", std::process::id()));
+    let request_file = dir.join(format!("eligo-bench-request-{}.json", std::process::id()));
+    std::fs::write(&load_file, json!({ "files": files }).to_string()).map_err(|e| e.to_string())?;
+    std::fs::write(&request_file, request).map_err(|e| e.to_string())?;
+    let output = std::process::Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/decide-node.mjs"))
+        .arg(artifact.parent().unwrap_or(Path::new(".")))
+        .arg(&load_file)
+        .arg(&request_file)
+        .arg(MEDIAN_SECONDS.to_string())
+        .output();
+    let _ = std::fs::remove_file(&load_file);
+    let _ = std::fs::remove_file(&request_file);
+    let output = output.map_err(|e| format!("cannot run node: {e}"))?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    let answer: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|e| e.to_string())?;
+    answer["median_ns"]
+        .as_f64()
+        .ok_or_else(|| format!("unexpected answer from node: {answer}"))
+}
+
+/// Cranelift compile vs loading the precompiled module vs instantiating.
+fn artifact_stages(c: &mut Criterion) {
+    let (_, artifact) = read_artifact(None).expect("the wasm artifact is built");
+    let engine = stages::engine().unwrap();
+    let compiled = stages::compile(&engine, &artifact).unwrap();
+    let files = read_bundle_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules")).unwrap();
+    let runtime = WasmRuntime::new(&artifact, &files, None, CallLimits::default()).unwrap();
+    let mut group = c.benchmark_group("artifact");
+    group.sample_size(10);
+    group.bench_function("compile (Cranelift)", |b| {
+        b.iter(|| stages::compile(&engine, &artifact).unwrap())
+    });
+    group.bench_function("deserialize precompiled", |b| {
+        b.iter(|| stages::deserialize(&engine, &compiled).unwrap())
+    });
+    group.bench_function("instantiate (pooling, InstancePre)", |b| {
+        b.iter(|| runtime.time_bare_instance().unwrap())
+    });
+    group.bench_function("instantiate + load default bundle", |b| {
+        b.iter(|| runtime.time_loaded_instance().unwrap())
+    });
+    group.finish();
 }
 
 fn batch_throughput(c: &mut Criterion) {
@@ -162,5 +264,12 @@ fn loading(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decisions, runtimes, batch_throughput, loading);
+criterion_group!(
+    benches,
+    decisions,
+    runtimes,
+    batch_throughput,
+    loading,
+    artifact_stages
+);
 criterion_main!(benches);

@@ -247,8 +247,8 @@ impl WasmRuntime {
             .push(warm);
     }
 
-    /// A new instance with the bundle loaded.
-    fn instantiate(&self) -> Result<Warm, RuntimeError> {
+    /// A new instance from the pool, nothing run in it yet.
+    fn bare_instance(&self) -> Result<(Store<StoreLimits>, wasmtime::Instance), RuntimeError> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(self.limits.memory_bytes)
             .trap_on_grow_failure(true)
@@ -260,6 +260,24 @@ impl WasmRuntime {
             .pre
             .instantiate(&mut store)
             .map_err(artifact_error("instantiating"))?;
+        Ok((store, instance))
+    }
+
+    /// Instantiates and drops one bare instance: what the pooling allocator
+    /// and `InstancePre` make an instance cost (for the benchmark).
+    pub fn time_bare_instance(&self) -> Result<(), RuntimeError> {
+        self.bare_instance().map(drop)
+    }
+
+    /// Instantiates one instance and loads the bundle into it, then drops
+    /// it: what replacing a trapped instance costs (for the benchmark).
+    pub fn time_loaded_instance(&self) -> Result<(), RuntimeError> {
+        self.instantiate().map(drop)
+    }
+
+    /// A new instance with the bundle loaded.
+    fn instantiate(&self) -> Result<Warm, RuntimeError> {
+        let (mut store, instance) = self.bare_instance()?;
         let exports = Exports {
             memory: instance
                 .get_memory(&mut store, "memory")
@@ -391,6 +409,31 @@ fn module(
     });
     // SAFETY: the bytes were produced just now by this engine.
     unsafe { Module::deserialize(engine, &compiled) }.map_err(artifact_error("loading"))
+}
+
+/// The steps of getting the artifact ready, one by one, for the benchmark
+/// that times Cranelift compiling against loading a precompiled module.
+pub mod stages {
+    use super::{artifact_error, Engine, Module, RuntimeError};
+
+    /// The engine configured as the runtime uses it.
+    pub fn engine() -> Result<Engine, RuntimeError> {
+        super::engine()
+    }
+
+    /// Compiles the artifact to machine code (what the cache saves).
+    pub fn compile(engine: &Engine, artifact: &[u8]) -> Result<Vec<u8>, RuntimeError> {
+        engine
+            .precompile_module(artifact)
+            .map_err(artifact_error("compiling"))
+    }
+
+    /// Loads machine code that [`compile`] produced with the same engine.
+    pub fn deserialize(engine: &Engine, compiled: &[u8]) -> Result<Module, RuntimeError> {
+        // SAFETY: callers pass bytes from `compile` with this configuration;
+        // wasmtime still checks the version and configuration it was made by.
+        unsafe { Module::deserialize(engine, compiled) }.map_err(artifact_error("loading"))
+    }
 }
 
 /// Where compiled modules are cached: `$ELIGO_CACHE_DIR`, else
