@@ -1,7 +1,9 @@
-// Decides JSON requests in headless Chromium with the wasm-bindgen build of
-// the engine, exactly as a web form would: argv[2] is the directory holding
-// eligo.js and eligo_bg.wasm, argv[3] a load request file; stdin holds one
-// decide request per line, stdout gets one answer per line, in order.
+// Decides JSON requests in headless Chromium through the typed API
+// (index.js over the wasm-bindgen glue), exactly as a web form would:
+// argv[2] is the package directory (target/wasm), argv[3] a load request
+// file; stdin holds one decide request per line, stdout gets one answer per
+// line, in order: the envelope re-serialised from its typed form (which must
+// give back the engine's bytes), or the error answer.
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
@@ -12,11 +14,29 @@ const loadRequest = readFileSync(loadRequestFile, 'utf8');
 const requests = readFileSync(0, 'utf8').split('\n').filter((line) => line.length > 0);
 
 const page = `<!doctype html><meta charset="utf-8"><script type="module">
-import init, { Engine } from './eligo.js';
+import { init, Engine, EligoError, parse, stringify } from './index.js';
+import { Engine as RawEngine } from './eligo.js';
 window.ready = (async () => {
-  await init({ module_or_path: new URL('./eligo_bg.wasm', location.href) });
+  await init(); // the artifact beside index.js, fetched
   const load = await (await fetch('./load.json')).text();
-  window.engine = new Engine(load);
+  const engine = Engine.load(load);
+  // Requests that are not JSON cannot be typed values; the glue's JSON-text
+  // engine answers those.
+  const raw = new RawEngine(load);
+  window.decide = (request) => {
+    let typed;
+    try {
+      typed = parse(request);
+    } catch {
+      return raw.decide(request);
+    }
+    try {
+      return stringify(engine.decide(typed));
+    } catch (error) {
+      if (error instanceof EligoError) return error.answer;
+      throw error;
+    }
+  };
 })();
 </script>`;
 const types = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
@@ -26,7 +46,7 @@ const server = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' }).end(page);
   } else if (path === 'load.json') {
     res.writeHead(200, { 'content-type': types['.json'] }).end(loadRequest);
-  } else if (path === 'eligo.js' || path === 'eligo_bg.wasm') {
+  } else if (['index.js', 'eligo.js', 'eligo_bg.wasm'].includes(path)) {
     res.writeHead(200, { 'content-type': types[extname(path)] }).end(readFileSync(join(pkgDir, path)));
   } else {
     res.writeHead(404).end();
@@ -49,7 +69,7 @@ try {
   await tab.evaluate(() => window.ready);
   for (let start = 0; start < requests.length; start += 500) {
     const chunk = requests.slice(start, start + 500);
-    const answers = await tab.evaluate((batch) => batch.map((r) => window.engine.decide(r)), chunk);
+    const answers = await tab.evaluate((batch) => batch.map((r) => window.decide(r)), chunk);
     process.stdout.write(answers.join('\n') + '\n');
   }
 } finally {

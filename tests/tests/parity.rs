@@ -247,7 +247,8 @@ fn generated_inputs_decide_identically_in_node() {
     assert_js_parity("tests/node/decide.mjs");
 }
 
-/// Debian's chromium and playwright-core: `cargo xtask test` installs both.
+/// Through the typed API (`index.js`, its default artifact URL fetched) in
+/// Debian's chromium, driven by playwright-core: `cargo xtask test` installs both.
 #[test]
 fn generated_inputs_decide_identically_in_chromium() {
     assert_js_parity("tests/browser/decide.mjs");

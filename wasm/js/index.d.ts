@@ -201,6 +201,8 @@ export type ErrorKind =
 /** An error answer: `message` is the text the CLI prints. */
 export declare class EligoError extends Error {
   readonly name: 'EligoError';
+  /** The engine's answer as JSON text, byte for byte what a server gets. */
+  readonly answer: string;
   readonly kind: ErrorKind;
   /** Input problems (bad_request, invalid_input, missing_needed). */
   readonly problems: FieldProblem[];

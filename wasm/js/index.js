@@ -44,6 +44,7 @@ export class EligoError extends Error {
     const body = parse(answerText).error;
     super(errorText(answerText) ?? body.message);
     this.name = 'EligoError';
+    this.answer = answerText;
     this.kind = body.kind;
     this.problems = body.problems ?? [];
     this.diagnostics = body.diagnostics ?? [];
