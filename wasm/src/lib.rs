@@ -10,8 +10,10 @@
 pub mod abi;
 pub mod js;
 
-// Talc instead of the default dlmalloc: smaller in the artifact, and with
-// wasm-opt about as fast for the engine's many small allocations.
+// Talc instead of the default dlmalloc: the same size in the artifact, and a
+// few percent faster through wasmtime for the engine's many small
+// allocations (household decision, A/B after wasm-opt: 142–150 µs against
+// 150–162 µs).
 #[cfg(all(not(target_feature = "atomics"), target_family = "wasm"))]
 #[global_allocator]
 static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
