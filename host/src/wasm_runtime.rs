@@ -3,11 +3,12 @@
 //!
 //! - The module is compiled once per artifact and wasmtime build, and the
 //!   machine code cached on disk (keyed by artifact sha256, wasmtime version
-//!   and engine configuration); later runs deserialize it in well under a
-//!   millisecond.
+//!   and engine configuration); later runs deserialize it in a few
+//!   milliseconds instead of compiling for seconds.
 //! - Instances come from the pooling allocator through an `InstancePre`;
 //!   each loads the bundle once and then stays warm in a pool shared by all
-//!   threads.
+//!   threads. At most [`MAX_INSTANCES`] exist at once (fewer if the caller
+//!   asks); callers beyond that wait for one to come free rather than fail.
 //! - Every call is bounded: Rhai's operation limit inside (deterministic, the
 //!   same in the browser), and here an epoch deadline and a memory cap as a
 //!   backstop. An instance that traps is dropped and replaced.
@@ -17,7 +18,7 @@ use std::fs;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -30,6 +31,10 @@ use wasmtime::{
 /// The wasmtime this host is built with; part of the cache key.
 pub const WASMTIME_VERSION: &str = "48.0.8";
 
+/// Instance slots in the pooling allocator: the most instances a runtime can
+/// ever have at once.
+pub const MAX_INSTANCES: usize = 64;
+
 /// How often the epoch advances; deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -40,6 +45,9 @@ pub struct CallLimits {
     pub deadline_ticks: u64,
     /// Largest linear memory an instance may grow to.
     pub memory_bytes: usize,
+    /// Most instances alive at once (capped at [`MAX_INSTANCES`]), so memory
+    /// stays bounded however many threads call; further calls wait.
+    pub max_instances: usize,
 }
 
 impl Default for CallLimits {
@@ -47,6 +55,7 @@ impl Default for CallLimits {
         CallLimits {
             deadline_ticks: 500,
             memory_bytes: 256 << 20,
+            max_instances: MAX_INSTANCES,
         }
     }
 }
@@ -138,8 +147,18 @@ pub struct WasmRuntime {
     artifact_sha256: String,
     load_request: Vec<u8>,
     limits: CallLimits,
-    warm: Mutex<Vec<Warm>>,
+    pool: Mutex<Pool>,
+    /// Signalled when an instance comes back or a slot frees up.
+    freed: Condvar,
     _ticker: Ticker,
+}
+
+/// The runtime's instances: the idle ones, and how many exist in all.
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Warm>,
+    live: usize,
+    peak: usize,
 }
 
 impl WasmRuntime {
@@ -177,9 +196,10 @@ impl WasmRuntime {
             artifact_sha256,
             load_request,
             limits,
-            warm: Mutex::new(Vec::new()),
+            pool: Mutex::new(Pool::default()),
+            freed: Condvar::new(),
         };
-        let first = runtime.instantiate()?;
+        let first = runtime.acquire()?;
         runtime.give_back(first);
         Ok(runtime)
     }
@@ -221,10 +241,7 @@ impl WasmRuntime {
         &self,
         work: impl FnOnce(&mut Warm) -> wasmtime::Result<String>,
     ) -> Result<String, RuntimeError> {
-        let mut warm = match self.take() {
-            Some(warm) => warm,
-            None => self.instantiate()?,
-        };
+        let mut warm = self.acquire()?;
         warm.store.set_epoch_deadline(self.limits.deadline_ticks);
         match work(&mut warm) {
             Ok(answer) => {
@@ -232,19 +249,53 @@ impl WasmRuntime {
                 Ok(answer)
             }
             // A trapped instance may be in any state: drop it.
-            Err(error) => Err(RuntimeError::Trap(trap_message(&error, &self.limits))),
+            Err(error) => {
+                drop(warm);
+                self.release_slot();
+                Err(RuntimeError::Trap(trap_message(&error, &self.limits)))
+            }
         }
     }
 
-    fn take(&self) -> Option<Warm> {
-        self.warm.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    /// Most instances that existed at once so far.
+    pub fn peak_instances(&self) -> usize {
+        self.lock_pool().peak
+    }
+
+    fn lock_pool(&self) -> std::sync::MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An idle instance, a new one if the limit allows, or else the next one
+    /// that comes back.
+    fn acquire(&self) -> Result<Warm, RuntimeError> {
+        let limit = self.limits.max_instances.clamp(1, MAX_INSTANCES);
+        let mut pool = self.lock_pool();
+        loop {
+            if let Some(warm) = pool.idle.pop() {
+                return Ok(warm);
+            }
+            if pool.live < limit {
+                pool.live += 1;
+                pool.peak = pool.peak.max(pool.live);
+                break;
+            }
+            pool = self.freed.wait(pool).unwrap_or_else(|p| p.into_inner());
+        }
+        // Instantiating takes milliseconds: not under the lock.
+        drop(pool);
+        self.instantiate().inspect_err(|_| self.release_slot())
     }
 
     fn give_back(&self, warm: Warm) {
-        self.warm
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(warm);
+        self.lock_pool().idle.push(warm);
+        self.freed.notify_one();
+    }
+
+    /// An instance is gone for good; its slot may be filled again.
+    fn release_slot(&self) {
+        self.lock_pool().live -= 1;
+        self.freed.notify_one();
     }
 
     /// A new instance from the pool, nothing run in it yet.
@@ -353,12 +404,12 @@ fn trap_message(error: &wasmtime::Error, limits: &CallLimits) -> String {
 /// The engine configuration: Cranelift, pooled instances, epoch deadlines.
 fn engine() -> Result<Engine, RuntimeError> {
     let mut pool = PoolingAllocationConfig::default();
-    pool.total_core_instances(64)
-        .total_memories(64)
-        .total_tables(128)
+    pool.total_core_instances(MAX_INSTANCES as u32)
+        .total_memories(MAX_INSTANCES as u32)
+        .total_tables(2 * MAX_INSTANCES as u32)
         // wasm-bindgen adds an externref table beside the function table.
         .max_tables_per_module(2)
-        .total_gc_heaps(64)
+        .total_gc_heaps(MAX_INSTANCES as u32)
         .max_memory_size(CallLimits::default().memory_bytes);
     let mut config = Config::new();
     config

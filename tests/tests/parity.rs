@@ -114,8 +114,11 @@ fn the_host_deadline_stops_what_the_rules_limit_would_not() {
     );
     let slow = "fn decide(input, ctx) { let t = 0; for i in 0..input.n { t += i * i % 7; } #{ ok: ctx.fire(\"OK\", #{ n: t }) } }";
     let files = eligo_tests::tiny_bundle_files(slow, &[("bundle.toml", &manifest)]);
+    // One instance at most: the call after the trap can only be answered if
+    // the trapped instance gave its slot back.
     let tight = CallLimits {
         deadline_ticks: 5,
+        max_instances: 1,
         ..CallLimits::default()
     };
     let runtime = WasmRuntime::new(&artifact, &files, Some(&cache()), tight).unwrap();
@@ -131,6 +134,33 @@ fn the_host_deadline_stops_what_the_rules_limit_would_not() {
         .decide(&request(3))
         .unwrap()
         .contains("\"ok\":\"OK\""));
+}
+
+#[test]
+fn many_threads_share_a_bounded_pool_of_instances() {
+    let (native, _) = both(&default_bundle_dir());
+    let (_, artifact) = read_artifact(None).unwrap_or_else(|e| panic!("{e}"));
+    let limits = CallLimits {
+        max_instances: 2,
+        ..CallLimits::default()
+    };
+    let runtime = WasmRuntime::new(&artifact, native.files(), Some(&cache()), limits).unwrap();
+    let mut native = native;
+    native.set_artifact(Some(runtime.artifact_sha256().to_string()));
+    let requests = generated_requests(160, 40);
+    std::thread::scope(|scope| {
+        for part in requests.chunks(25) {
+            let (native, runtime) = (&native, &runtime);
+            scope.spawn(move || {
+                for request in part {
+                    assert_same(native, runtime, request);
+                }
+            });
+        }
+    });
+    // Eight threads called at once; never more than two instances existed.
+    let peak = runtime.peak_instances();
+    assert!((1..=2).contains(&peak), "{peak} instances at once");
 }
 
 /// Decide requests for every generated household and community.
