@@ -213,7 +213,9 @@ export async function init(source) {
   if (source === undefined) {
     const url = new URL('./eligo_bg.wasm', import.meta.url);
     if (url.protocol === 'file:') {
-      const { readFile } = await import('node:fs/promises');
+      // Node only; hidden from bundlers, which would try to resolve it.
+      const fsModule = 'node:fs/promises';
+      const { readFile } = await import(/* webpackIgnore: true */ /* @vite-ignore */ fsModule);
       source = await readFile(url);
     } else {
       source = url;
