@@ -63,7 +63,10 @@ try {
   invalid = error.message;
 }
 assert.throws(() => fromFiles.decide({ ...request, as_of: 'yesterday' }), (e) => e instanceof EligoError && e.kind === 'bad_request');
-assert.throws(() => fromFiles.decide({ ...request, input: { ...input, size: Infinity } }), TypeError);
+assert.throws(() => fromFiles.decide({ ...request, input: { ...input, size: Infinity } }), {
+  name: 'TypeError',
+  message: 'input.size: Infinity is not a JSON number',
+});
 
 // A broken bundle: check() lists diagnostics; load() throws them.
 const broken = { files: { ...packed.files, 'household.rhai': packed.files['household.rhai'].replace('fn decide(input, ctx) {', 'fn decide(input, ctx) { let = 1;') } };

@@ -165,7 +165,7 @@ export function parse(text) {
 }
 
 /** Value → JSON text; a Decimal is written as its exact number. */
-export function stringify(value, path = '$') {
+export function stringify(value, path = '') {
   if (value instanceof Decimal) return value.text;
   if (value === null) return 'null';
   switch (typeof value) {
@@ -173,7 +173,7 @@ export function stringify(value, path = '$') {
     case 'boolean':
       return JSON.stringify(value);
     case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`${path}: ${value} is not a JSON number`);
+      if (!Number.isFinite(value)) throw new TypeError(`${path || '$'}: ${value} is not a JSON number`);
       return JSON.stringify(value);
     case 'bigint':
       return value.toString();
@@ -184,11 +184,11 @@ export function stringify(value, path = '$') {
       if (typeof value.toJSON === 'function') return stringify(value.toJSON(), path);
       const fields = Object.keys(value)
         .filter((key) => value[key] !== undefined && typeof value[key] !== 'function')
-        .map((key) => `${JSON.stringify(key)}:${stringify(value[key], `${path}.${key}`)}`);
+        .map((key) => `${JSON.stringify(key)}:${stringify(value[key], path ? `${path}.${key}` : key)}`);
       return `{${fields.join(',')}}`;
     }
     default:
-      throw new TypeError(`${path}: a ${typeof value} cannot be sent to the engine`);
+      throw new TypeError(`${path || '$'}: a ${typeof value} cannot be sent to the engine`);
   }
 }
 
