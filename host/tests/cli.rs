@@ -51,12 +51,12 @@ fn bundle_copy(name: &str) -> PathBuf {
 
 const AS_OF: &str = "2026-11-20T09:00:00+08:00";
 
-/// `eligo eval` of the default bundle's household entry at `AS_OF`, then `rest`.
-fn eval_household<'a>(rest: &[&'a str]) -> Vec<&'a str> {
+/// `eligo <command>` of `policy`'s household entry at `AS_OF`, then `rest`.
+fn household<'a>(command: &'a str, policy: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
-        "eval",
+        command,
         "--policy",
-        "rules",
+        policy,
         "--entry",
         "household",
         "--as-of",
@@ -64,6 +64,11 @@ fn eval_household<'a>(rest: &[&'a str]) -> Vec<&'a str> {
     ];
     args.extend_from_slice(rest);
     args
+}
+
+/// `eligo eval` of the default bundle's household entry at `AS_OF`, then `rest`.
+fn eval_household<'a>(rest: &[&'a str]) -> Vec<&'a str> {
+    household("eval", "rules", rest)
 }
 
 #[test]
@@ -225,17 +230,7 @@ fn batch_keeps_input_order_and_reports_bad_lines_in_place() {
     lines[7] = "{not json".to_string();
     lines[8] = r#"{"id":"h8","district":"nowhere","members":[]}"#.to_string();
     let input = lines.join("\n") + "\n";
-    let args = [
-        "batch",
-        "--policy",
-        "rules",
-        "--entry",
-        "household",
-        "--as-of",
-        AS_OF,
-        "--threads",
-        "2",
-    ];
+    let args = household("batch", "rules", &["--threads", "2"]);
     let out = eligo(&args, Some(&input));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -325,17 +320,7 @@ fn a_packed_variant_decides_and_tests_like_its_directory_and_refuses_tampering()
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let decide = |policy: &str| {
         let out = eligo(
-            &[
-                "eval",
-                "--policy",
-                policy,
-                "--entry",
-                "household",
-                "--as-of",
-                AS_OF,
-                "--compact",
-                "examples/household.json",
-            ],
+            &household("eval", policy, &["--compact", "examples/household.json"]),
             None,
         );
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

@@ -53,6 +53,11 @@ fn bundle_cases_decide_identically_in_wasmtime() {
     }
 }
 
+/// A decide request for the tiny bundle's `job` entry.
+fn job_request(n: i64) -> String {
+    json!({ "entry": "job", "input": { "n": n }, "as_of": "2026-11-20T09:00:00+08:00" }).to_string()
+}
+
 #[test]
 fn envelopes_from_the_host_name_the_artifact() {
     let (_, runtime) = both(&default_bundle_dir());
@@ -70,10 +75,6 @@ fn runaway_rules_stop_with_clear_errors_and_the_host_keeps_working() {
     let runtime =
         WasmRuntime::new(&artifact, &files, Some(&cache()), CallLimits::default()).unwrap();
     let native = load(files);
-    let request = |n: i64| {
-        json!({ "entry": "job", "input": { "n": n }, "as_of": "2026-11-20T09:00:00+08:00" })
-            .to_string()
-    };
     for (n, message) in [
         (1, "Too many operations"),
         (2, "Stack overflow"),
@@ -81,7 +82,7 @@ fn runaway_rules_stop_with_clear_errors_and_the_host_keeps_working() {
         (4, "Size of array"),
     ] {
         let answer = runtime
-            .decide(&request(n))
+            .decide(&job_request(n))
             .unwrap_or_else(|e| panic!("case {n}: {e}"));
         assert!(
             answer.contains("rule_error") && answer.contains(message),
@@ -94,10 +95,10 @@ fn runaway_rules_stop_with_clear_errors_and_the_host_keeps_working() {
         // The same error, at the same place, as the native core.
         let mut native_copy = native.duplicate().unwrap();
         native_copy.set_artifact(Some(runtime.artifact_sha256().to_string()));
-        assert_eq!(api::decide(&native_copy, &request(n)), answer);
+        assert_eq!(api::decide(&native_copy, &job_request(n)), answer);
         // And the next call on the same host succeeds.
         assert!(runtime
-            .decide(&request(0))
+            .decide(&job_request(0))
             .unwrap()
             .contains("\"ok\":\"OK\""));
     }
@@ -122,16 +123,12 @@ fn the_host_deadline_stops_what_the_rules_limit_would_not() {
         ..CallLimits::default()
     };
     let runtime = WasmRuntime::new(&artifact, &files, Some(&cache()), tight).unwrap();
-    let request = |n: i64| {
-        json!({ "entry": "job", "input": { "n": n }, "as_of": "2026-11-20T09:00:00+08:00" })
-            .to_string()
-    };
-    match runtime.decide(&request(1_000_000)) {
+    match runtime.decide(&job_request(1_000_000)) {
         Err(RuntimeError::Trap(message)) => assert!(message.contains("deadline"), "{message}"),
         other => panic!("expected the deadline to stop it, got {other:?}"),
     }
     assert!(runtime
-        .decide(&request(3))
+        .decide(&job_request(3))
         .unwrap()
         .contains("\"ok\":\"OK\""));
 }
