@@ -1,127 +1,91 @@
-//! One JSON-level API for every host: requests and answers are JSON text.
+//! The engine's API for every host, after Cedar's `ffi` module: typed
+//! functions over the [`wire`](crate::wire) types, and a `_json` variant of
+//! each that takes and gives JSON text, for hosts across the wasm boundary.
 //!
 //! The wasm-bindgen API for browsers and the C-ABI exports for the server
-//! both wrap these functions and nothing else, so the two cannot drift: the
-//! same request gives the same answer bytes in both.
-//!
-//! Requests:
-//! - load: `{"files": {"bundle.toml": "…", …}, "artifact": "sha256:…"?}`, or
-//!   a packed bundle (see [`pack`]), which is a load request too.
-//! - decide: `{"entry": "household", "input": {…}, "as_of": "…", "mode": "strict"|"partial"?, "lang": "en"?}`
-//!
-//! Answers are an envelope, a report, or `{"error": {"kind", "message", …}}`.
+//! both wrap the `_json` functions and nothing else, so the two cannot
+//! drift: the same request gives the same answer bytes in both. A `_json`
+//! function's `Err` is an error answer (`{"error": {…}}`); hosts learn that
+//! it is one from the `Result`, never from the text.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use crate::bundle::{Bundle, DecideRequest};
+use crate::bundle::Bundle;
 use crate::diagnostics::Diagnostic;
-use crate::envelope::Mode;
 use crate::files::BundleFiles;
 use crate::testcases::run_tests;
-use crate::validate::FieldError;
+use crate::validate::FieldProblem;
+use crate::wire::{
+    BundleInfo, BundleSource, BundleSummary, CheckReport, DecideRequest, EntryInfo, ErrorAnswer,
+    ErrorBody, ErrorKind, LoadRequest, PackedBundle, TestReport, PACKED_FORMAT,
+};
+use crate::Envelope;
 
-/// The `format` of a packed bundle.
-pub const PACKED_FORMAT: &str = "eligo-bundle/1";
+/// A `_json` function's answer: the answer's JSON text, or an error
+/// answer's.
+pub type JsonAnswer = Result<String, String>;
 
-/// A load request. A packed bundle is one with `format`, `name`, `version`
-/// and `hash` filled in; the hash is checked against the files on load.
-#[derive(Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct LoadRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    format: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    hash: Option<String>,
-    files: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    artifact: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DecideJson {
-    entry: String,
-    input: Value,
-    as_of: String,
-    #[serde(default)]
-    mode: Mode,
-    #[serde(default)]
-    lang: Option<String>,
-}
-
-/// What a bundle is: for a loaded bundle's answer and `describe`.
-#[derive(Serialize)]
-struct BundleInfo<'a> {
-    name: &'a str,
-    version: &'a str,
-    hash: &'a str,
-    languages: &'a [String],
-    entries: Vec<EntryInfo<'a>>,
-}
-
-#[derive(Serialize)]
-struct EntryInfo<'a> {
-    name: &'a str,
-    description: &'a str,
-    schema: &'a crate::schema::Schema,
-}
-
-/// `{"error": {"kind": kind, "message": message}}`.
-pub fn error_answer(kind: &str, message: &str) -> String {
-    serde_json::json!({ "error": { "kind": kind, "message": message } }).to_string()
-}
-
-fn request_error(what: &str, error: &serde_json::Error) -> String {
-    error_answer(
-        "bad_request",
-        &format!("the {what} request is not valid JSON of the expected shape: {error}"),
+fn request_error(what: &str, error: &serde_json::Error) -> ErrorBody {
+    ErrorBody::new(
+        ErrorKind::BadRequest,
+        format!("the {what} request is not valid JSON of the expected shape: {error}"),
     )
 }
 
-fn diagnostics_answer(problems: &[Diagnostic]) -> String {
-    let errors = problems.iter().filter(|p| p.is_error()).count();
-    serde_json::json!({
-        "error": {
-            "kind": "bundle_error",
-            "message": format!("the bundle has {errors} error(s)"),
-            "diagnostics": problems,
+/// The checked files of a bundle source: a packed bundle's format and hash
+/// must match.
+fn files_of(source: BundleSource) -> Result<BundleFiles, Vec<Diagnostic>> {
+    match source {
+        BundleSource::Files(files) => BundleFiles::from_pairs(files),
+        BundleSource::Packed(packed) => {
+            if packed.format != PACKED_FORMAT {
+                return Err(vec![Diagnostic::file_error(
+                    "packed-format",
+                    "(packed bundle)",
+                    format!(
+                        "has format `{}`; this engine reads `{PACKED_FORMAT}`",
+                        packed.format
+                    ),
+                )]);
+            }
+            let files = BundleFiles::from_pairs(packed.files)?;
+            let actual = files.hash();
+            if packed.hash != actual {
+                return Err(vec![Diagnostic::file_error(
+                    "packed-hash",
+                    "(packed bundle)",
+                    format!(
+                        "says its hash is {}, but its files hash to {actual}: it was changed or damaged after packing",
+                        packed.hash
+                    ),
+                )]);
+            }
+            Ok(files)
         }
-    })
-    .to_string()
+    }
 }
 
-fn files_of(request: LoadRequest) -> Result<(BundleFiles, Option<String>), Vec<Diagnostic>> {
-    if let Some(format) = request.format.as_deref().filter(|f| *f != PACKED_FORMAT) {
-        return Err(vec![Diagnostic::file_error(
-            "packed-format",
-            "(packed bundle)",
-            format!("has format `{format}`; this engine reads `{PACKED_FORMAT}`"),
-        )]);
-    }
-    let files = BundleFiles::from_pairs(request.files)?;
-    if let Some(claimed) = &request.hash {
-        let actual = files.hash();
-        if *claimed != actual {
+/// A packed bundle's name and version must be those its `bundle.toml` says.
+fn check_packed_names(source: &BundleSource, bundle: &Bundle) -> Result<(), Vec<Diagnostic>> {
+    let BundleSource::Packed(packed) = source else {
+        return Ok(());
+    };
+    for (field, claimed, actual) in [
+        ("name", &packed.name, bundle.name()),
+        ("version", &packed.version, bundle.version()),
+    ] {
+        if claimed != actual {
             return Err(vec![Diagnostic::file_error(
-                "packed-hash",
+                "packed-manifest",
                 "(packed bundle)",
-                format!("says its hash is {claimed}, but its files hash to {actual}: it was changed or damaged after packing"),
+                format!("says its {field} is `{claimed}`, but its bundle.toml says `{actual}`"),
             )]);
         }
     }
-    Ok((files, request.artifact))
+    Ok(())
 }
 
-/// The files of a packed bundle (or any load request), its hash checked.
+/// The files of a packed bundle's JSON text, its hash checked.
 pub fn unpack(packed: &str) -> Result<BundleFiles, Vec<Diagnostic>> {
-    let request: LoadRequest = serde_json::from_str(packed).map_err(|e| {
+    let packed: PackedBundle = serde_json::from_str(packed).map_err(|e| {
         vec![Diagnostic::error(
             "packed-json",
             "(packed bundle)",
@@ -130,146 +94,146 @@ pub fn unpack(packed: &str) -> Result<BundleFiles, Vec<Diagnostic>> {
             format!("is not a packed bundle: {e}"),
         )]
     })?;
-    files_of(request).map(|(files, _)| files)
+    files_of(BundleSource::Packed(packed))
 }
 
-/// Packs a loaded bundle into one JSON file: a load request that carries
-/// the bundle's name, version and hash beside its files, so a browser or a
-/// server can fetch one file and the loader can tell if it was altered.
-/// Files are in path order and nothing else varies, so packing is
-/// reproducible.
-pub fn pack(bundle: &Bundle) -> String {
-    let packed = LoadRequest {
-        format: Some(PACKED_FORMAT.to_string()),
-        name: Some(bundle.name().to_string()),
-        version: Some(bundle.version().to_string()),
-        hash: Some(bundle.hash().to_string()),
+/// Loads and compiles a bundle.
+pub fn load(request: LoadRequest) -> Result<Bundle, ErrorBody> {
+    let source = request.bundle;
+    let files = files_of(source.clone()).map_err(ErrorBody::bundle)?;
+    let mut bundle = Bundle::load(files).map_err(ErrorBody::bundle)?;
+    check_packed_names(&source, &bundle).map_err(ErrorBody::bundle)?;
+    bundle.set_artifact(request.artifact);
+    Ok(bundle)
+}
+
+/// [`load`] from a load request's JSON text.
+pub fn load_json(request: &str) -> Result<Bundle, String> {
+    let request: LoadRequest =
+        serde_json::from_str(request).map_err(|e| request_error("load", &e).to_json())?;
+    load(request).map_err(|error| error.to_json())
+}
+
+/// `eligo check`: every diagnostic, without keeping the bundle.
+pub fn check(request: LoadRequest) -> CheckReport {
+    let (problems, summary) = match files_of(request.bundle) {
+        Ok(files) => match Bundle::load(files) {
+            Ok(bundle) => (bundle.warnings().to_vec(), Some(summary(&bundle))),
+            Err(problems) => (problems, None),
+        },
+        Err(problems) => (problems, None),
+    };
+    let errors = problems.iter().filter(|p| p.is_error()).count();
+    CheckReport {
+        ok: errors == 0,
+        bundle: summary,
+        errors,
+        warnings: problems.len() - errors,
+        diagnostics: problems,
+    }
+}
+
+/// [`check`] from a load request's JSON text.
+pub fn check_json(request: &str) -> JsonAnswer {
+    let request: LoadRequest =
+        serde_json::from_str(request).map_err(|e| request_error("check", &e).to_json())?;
+    Ok(serde_json::to_string(&check(request)).expect("reports serialise"))
+}
+
+/// Name, version, hash and entries of a loaded bundle.
+pub fn summary(bundle: &Bundle) -> BundleSummary {
+    BundleSummary {
+        name: bundle.name().to_string(),
+        version: bundle.version().to_string(),
+        hash: bundle.hash().to_string(),
+        entries: bundle.entries().map(str::to_string).collect(),
+    }
+}
+
+/// Name, version, hash, languages and each entry's input schema.
+pub fn describe(bundle: &Bundle) -> BundleInfo {
+    BundleInfo {
+        name: bundle.name().to_string(),
+        version: bundle.version().to_string(),
+        hash: bundle.hash().to_string(),
+        languages: bundle.manifest().languages.clone(),
+        entries: bundle
+            .entries()
+            .map(|name| EntryInfo {
+                name: name.to_string(),
+                description: bundle.manifest().entries[name].description.clone(),
+                schema: bundle
+                    .schema(name)
+                    .expect("every entry has a schema")
+                    .clone(),
+            })
+            .collect(),
+    }
+}
+
+/// [`describe`] as JSON text.
+pub fn describe_json(bundle: &Bundle) -> String {
+    serde_json::to_string(&describe(bundle)).expect("bundle info serialises")
+}
+
+/// Decides one request.
+pub fn decide(bundle: &Bundle, request: &DecideRequest) -> Result<Envelope, ErrorBody> {
+    bundle.decide(request).map_err(ErrorBody::from)
+}
+
+/// [`decide`] from a decide request's JSON text: the envelope's canonical
+/// JSON, or the error answer's.
+pub fn decide_json(bundle: &Bundle, request: &str) -> JsonAnswer {
+    let request: DecideRequest = serde_json::from_str(request).map_err(|error| {
+        let problem = FieldProblem::new("$", "type", error.to_string());
+        crate::DecideError::BadRequest(vec![problem])
+            .body()
+            .to_json()
+    })?;
+    decide(bundle, &request)
+        .map(|envelope| envelope.to_json())
+        .map_err(|error| error.to_json())
+}
+
+/// Runs the bundle's own test cases.
+pub fn test(bundle: &Bundle) -> TestReport {
+    run_tests(bundle)
+}
+
+/// [`test`]'s report as JSON text.
+pub fn test_json(bundle: &Bundle) -> String {
+    serde_json::to_string(&test(bundle)).expect("reports serialise")
+}
+
+/// Packs a loaded bundle into one file that carries the bundle's name,
+/// version and hash beside its files, so a browser or a server can fetch
+/// one file and the loader can tell if it was altered. Files are in path
+/// order and nothing else varies, so packing is reproducible.
+pub fn pack(bundle: &Bundle) -> PackedBundle {
+    PackedBundle {
+        format: PACKED_FORMAT.to_string(),
+        name: bundle.name().to_string(),
+        version: bundle.version().to_string(),
+        hash: bundle.hash().to_string(),
         files: bundle
             .files()
             .iter()
             .map(|(path, text)| (path.to_string(), text.to_string()))
             .collect(),
-        artifact: None,
-    };
-    serde_json::to_string(&packed).expect("a packed bundle serialises")
+    }
 }
 
-/// An error answer as one text for people, as the CLI prints it and the
-/// JavaScript API puts it in `Error.message`: the message, then one line per
-/// input problem (`path: message [rule]`) or bundle diagnostic
-/// (`file:line:column: message [code]`). `None` if `answer` is not an error.
+/// [`pack`] as JSON text.
+pub fn pack_json(bundle: &Bundle) -> String {
+    serde_json::to_string(&pack(bundle)).expect("a packed bundle serialises")
+}
+
+/// An error answer's JSON text as one text for people (see [`ErrorBody`]'s
+/// `Display`); `None` if `answer` is not an error answer.
 pub fn error_text(answer: &str) -> Option<String> {
-    let value: Value = serde_json::from_str(answer).ok()?;
-    let error = value.get("error")?;
-    let mut text = error.get("message")?.as_str()?.to_string();
-    let text_of = |value: &Value, key: &str| value[key].as_str().unwrap_or_default().to_string();
-    for problem in error
-        .get("problems")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        text.push_str(&format!(
-            "\n  {}: {} [{}]",
-            text_of(problem, "path"),
-            text_of(problem, "message"),
-            text_of(problem, "rule")
-        ));
-    }
-    for diagnostic in error
-        .get("diagnostics")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        text.push_str(&format!(
-            "\n  {}:{}:{}: {} [{}]",
-            text_of(diagnostic, "file"),
-            diagnostic["line"],
-            diagnostic["column"],
-            text_of(diagnostic, "message"),
-            text_of(diagnostic, "code")
-        ));
-    }
-    Some(text)
-}
-
-/// Loads a bundle from a load request. On success the answer describes the
-/// bundle; on failure it lists every diagnostic.
-pub fn load(request_json: &str) -> Result<(Bundle, String), String> {
-    let request: LoadRequest =
-        serde_json::from_str(request_json).map_err(|e| request_error("load", &e))?;
-    let (files, artifact) = files_of(request).map_err(|problems| diagnostics_answer(&problems))?;
-    let mut bundle = Bundle::load(files).map_err(|problems| diagnostics_answer(&problems))?;
-    bundle.set_artifact(artifact);
-    let answer = describe(&bundle);
-    Ok((bundle, answer))
-}
-
-/// `eligo check` as JSON: `{"ok", "errors", "warnings", "diagnostics"}`.
-pub fn check(request_json: &str) -> String {
-    let request: LoadRequest = match serde_json::from_str(request_json) {
-        Ok(request) => request,
-        Err(error) => return request_error("check", &error),
-    };
-    let problems = match files_of(request) {
-        Ok((files, _)) => Bundle::check(files),
-        Err(problems) => problems,
-    };
-    let errors = problems.iter().filter(|p| p.is_error()).count();
-    serde_json::json!({
-        "ok": errors == 0,
-        "errors": errors,
-        "warnings": problems.len() - errors,
-        "diagnostics": problems,
-    })
-    .to_string()
-}
-
-/// Name, version, hash, languages and each entry's input schema.
-pub fn describe(bundle: &Bundle) -> String {
-    let info = BundleInfo {
-        name: bundle.name(),
-        version: bundle.version(),
-        hash: bundle.hash(),
-        languages: &bundle.manifest().languages,
-        entries: bundle
-            .entries()
-            .map(|name| EntryInfo {
-                name,
-                description: &bundle.manifest().entries[name].description,
-                schema: bundle.schema(name).expect("every entry has a schema"),
-            })
-            .collect(),
-    };
-    serde_json::to_string(&info).expect("bundle info serialises")
-}
-
-/// Decides one request: the envelope, or `{"error": …}`.
-pub fn decide(bundle: &Bundle, request_json: &str) -> String {
-    let request: DecideJson = match serde_json::from_str(request_json) {
-        Ok(request) => request,
-        Err(error) => {
-            let problem = FieldError::new("$", "type", error.to_string());
-            return crate::envelope::DecideError::BadRequest(vec![problem]).to_json();
-        }
-    };
-    let outcome = bundle.decide(&DecideRequest {
-        entry: &request.entry,
-        input: &request.input,
-        as_of: &request.as_of,
-        mode: request.mode,
-        lang: request.lang.as_deref(),
-    });
-    match outcome {
-        Ok(envelope) => envelope.to_json(),
-        Err(error) => error.to_json(),
-    }
-}
-
-/// Runs the bundle's own test cases: the report as JSON.
-pub fn test(bundle: &Bundle) -> String {
-    serde_json::to_string(&run_tests(bundle)).expect("reports serialise")
+    serde_json::from_str::<ErrorAnswer>(answer)
+        .ok()
+        .map(|answer| answer.error.to_string())
 }
 
 #[cfg(test)]
@@ -290,35 +254,53 @@ mod tests {
     fn load_decide_and_errors_round_trip_as_json() {
         let request =
             serde_json::json!({ "files": tiny_files(), "artifact": "sha256:abc" }).to_string();
-        let (bundle, answer) = load(&request).unwrap();
-        assert!(answer.contains("\"name\":\"t\""), "{answer}");
-        let envelope = decide(
+        let bundle = load_json(&request).unwrap();
+        assert!(describe_json(&bundle).contains("\"name\":\"t\""));
+        let envelope = decide_json(
             &bundle,
             r#"{"entry":"job","input":{"x":1801.0},"as_of":"2026-11-20T09:00:00+08:00"}"#,
-        );
+        )
+        .unwrap();
         // 1801.0 stays a decimal: half of it is 900.5, not 900.
         assert!(envelope.contains("\"half\":900.5"), "{envelope}");
         assert!(
             envelope.contains("\"artifact\":\"sha256:abc\""),
             "{envelope}"
         );
-        let bad = decide(
+        // The envelope reads back into its type and writes the same bytes.
+        let typed: Envelope = serde_json::from_str(&envelope).unwrap();
+        assert_eq!(typed.to_json(), envelope);
+        let bad = decide_json(
             &bundle,
             r#"{"entry":"job","input":{"x":"a"},"as_of":"2026-11-20T09:00:00+08:00"}"#,
-        );
+        )
+        .unwrap_err();
         assert!(
             bad.starts_with("{\"error\":{\"kind\":\"invalid_input\""),
             "{bad}"
         );
-        let malformed = decide(&bundle, "{");
+        let answer: ErrorAnswer = serde_json::from_str(&bad).unwrap();
+        assert_eq!(answer.error.kind, ErrorKind::InvalidInput);
+        assert_eq!(answer.error.problems[0].path, "x");
+        let malformed = decide_json(&bundle, "{").unwrap_err();
         assert!(malformed.contains("bad_request"), "{malformed}");
     }
 
     #[test]
-    fn load_failures_list_diagnostics() {
+    fn error_kinds_serialise_as_their_wire_names() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(
+                serde_json::to_string(&kind).unwrap(),
+                format!("\"{}\"", kind.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn load_failures_list_diagnostics_with_spans() {
         let mut files = tiny_files();
         files["job.rhai"] = "fn decide(input, ctx) { let = 1; }".into();
-        let answer = load(&serde_json::json!({ "files": files }).to_string()).unwrap_err();
+        let answer = load_json(&serde_json::json!({ "files": files }).to_string()).unwrap_err();
         assert!(
             answer.contains("bundle_error") && answer.contains("rhai-syntax"),
             "{answer}"
@@ -329,26 +311,48 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("[rhai-syntax]"), "{text}");
-        let report = check(&serde_json::json!({ "files": files }).to_string());
-        assert!(report.contains("\"ok\":false"), "{report}");
-        assert!(load("[]").unwrap_err().contains("bad_request"));
+        let report = check_json(&serde_json::json!({ "files": files }).to_string()).unwrap();
+        let report: CheckReport = serde_json::from_str(&report).unwrap();
+        assert!(!report.ok && report.bundle.is_none());
+        let syntax = &report.diagnostics[0];
+        assert_eq!(syntax.end_line, syntax.line);
+        assert!(syntax.end_column > syntax.column, "{syntax:?}");
+        // A TOML error carries the parser's own span.
+        files["schema/job.toml"] = "[fields]\nx = { type = \"money\", required = yes }\n".into();
+        let report = check(serde_json::from_value(serde_json::json!({ "files": files })).unwrap());
+        let toml = report
+            .diagnostics
+            .iter()
+            .find(|d| d.code == "toml")
+            .unwrap();
+        assert_eq!((toml.line, toml.end_line), (2, 2), "{toml:?}");
+        assert!(toml.end_column > toml.column, "{toml:?}");
+        assert!(load_json("[]").unwrap_err().contains("bad_request"));
     }
 
     #[test]
     fn a_packed_bundle_loads_with_the_same_hash_and_refuses_tampering() {
-        let (bundle, _) = load(&serde_json::json!({ "files": tiny_files() }).to_string()).unwrap();
-        let packed = pack(&bundle);
-        assert_eq!(pack(&bundle), packed, "packing is reproducible");
-        let (again, _) = load(&packed).unwrap();
+        let bundle = load_json(&serde_json::json!({ "files": tiny_files() }).to_string()).unwrap();
+        let packed = pack_json(&bundle);
+        assert_eq!(pack_json(&bundle), packed, "packing is reproducible");
+        let again = load_json(&packed).unwrap();
         assert_eq!(again.hash(), bundle.hash());
-        let mut value: Value = serde_json::from_str(&packed).unwrap();
+        let mut value: serde_json::Value = serde_json::from_str(&packed).unwrap();
         assert_eq!(value["format"], PACKED_FORMAT);
         assert_eq!(value["hash"], bundle.hash());
+        let mut renamed = value.clone();
+        renamed["name"] = "other".into();
+        let renamed = load_json(&renamed.to_string()).unwrap_err();
+        assert!(renamed.contains("packed-manifest"), "{renamed}");
+        let mut hashless = value.clone();
+        hashless.as_object_mut().unwrap().remove("hash");
+        let hashless = load_json(&hashless.to_string()).unwrap_err();
+        assert!(hashless.contains("needs all of"), "{hashless}");
         value["files"]["messages/en.toml"] = "[rules]\nOK = \"changed {x}\"\n".into();
-        let tampered = load(&value.to_string()).unwrap_err();
+        let tampered = load_json(&value.to_string()).unwrap_err();
         assert!(tampered.contains("packed-hash"), "{tampered}");
         value["format"] = "eligo-bundle/9".into();
-        let unknown = load(&value.to_string()).unwrap_err();
+        let unknown = load_json(&value.to_string()).unwrap_err();
         assert!(unknown.contains("packed-format"), "{unknown}");
         assert_eq!(unpack(&packed).unwrap(), *bundle.files());
         assert_eq!(unpack("{").unwrap_err()[0].code, "packed-json");

@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::context::{RuleContext, Shared};
 use crate::diagnostics::Diagnostic;
 use crate::envelope::{
-    DecideError, EngineInfo, Envelope, Mode, Need, PolicyInfo, Reason, RuleFailure, Status,
+    DecideError, EngineInfo, Envelope, Mode, Need, PolicyInfo, Reason, RuleLocation, Status,
 };
 use crate::files::{is_directly_in, BundleFiles};
 use crate::manifest::{
@@ -32,8 +32,9 @@ use crate::params::ParamStore;
 use crate::sandbox::{build_engine, Locator};
 use crate::schema::Schema;
 use crate::testcases::{parse_test_file, TestFile};
-use crate::validate::{validate_input, FieldError};
+use crate::validate::{validate_input, FieldProblem};
 use crate::values::{dynamic_to_json, dynamic_to_text, Timestamp};
+use crate::wire::DecideRequest;
 
 /// The engine's version, reported in every envelope.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -59,18 +60,6 @@ struct CompiledEntry {
     ast: AST,
 }
 
-/// One decision to make.
-#[derive(Debug, Clone, Copy)]
-pub struct DecideRequest<'a> {
-    pub entry: &'a str,
-    pub input: &'a Value,
-    /// RFC 3339 with offset, e.g. `2026-11-20T09:00:00+08:00`.
-    pub as_of: &'a str,
-    pub mode: Mode,
-    /// A language the bundle has messages in; `None` means its first.
-    pub lang: Option<&'a str>,
-}
-
 impl std::fmt::Debug for Bundle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bundle")
@@ -90,7 +79,14 @@ impl Bundle {
             problems: Vec::new(),
         };
         let loaded = loader.load();
-        let mut problems = loader.problems;
+        let mut problems: Vec<Diagnostic> = loader
+            .problems
+            .into_iter()
+            .map(|problem| match files.get(&problem.file) {
+                Some(source) => problem.spanned(source),
+                None => problem,
+            })
+            .collect();
         problems.sort_by(|a, b| {
             (a.severity, &a.file, a.line, a.column).cmp(&(b.severity, &b.file, b.line, b.column))
         });
@@ -177,13 +173,13 @@ impl Bundle {
 
     /// Decides one input. Pure: the result depends only on the bundle, the
     /// input and `as_of`.
-    pub fn decide(&self, request: &DecideRequest<'_>) -> Result<Envelope, DecideError> {
+    pub fn decide(&self, request: &DecideRequest) -> Result<Envelope, DecideError> {
         let (entry, as_of, lang) = self.check_request(request)?;
-        let schema = &self.shared.schemas[request.entry];
+        let schema = &self.shared.schemas[request.entry.as_str()];
         let input =
-            validate_input(&schema.root, request.input).map_err(DecideError::InvalidInput)?;
+            validate_input(&schema.root, &request.input).map_err(DecideError::InvalidInput)?;
 
-        let ctx = RuleContext::new(Arc::clone(&self.shared), request.entry, as_of);
+        let ctx = RuleContext::new(Arc::clone(&self.shared), &request.entry, as_of);
         let result = self
             .run(&self.engine, entry, input, &ctx)
             .map_err(|error| match error {
@@ -199,7 +195,7 @@ impl Bundle {
                 .needs
                 .iter()
                 .map(|needed| {
-                    FieldError::new(
+                    FieldProblem::new(
                         &needed.path,
                         "needed",
                         format!(
@@ -241,14 +237,14 @@ impl Bundle {
                 rules: needed.rules.clone(),
                 question: messages
                     .questions
-                    .get(request.entry)
+                    .get(&request.entry)
                     .and_then(|q| q.get(&needed.path))
                     .cloned()
                     .unwrap_or_else(|| needed.path.clone()),
             })
             .collect();
         Ok(Envelope {
-            entry: request.entry.to_string(),
+            entry: request.entry.clone(),
             policy: PolicyInfo {
                 name: self.manifest.name.clone(),
                 version: self.manifest.version.clone(),
@@ -275,13 +271,13 @@ impl Bundle {
 
     fn check_request<'r>(
         &'r self,
-        request: &DecideRequest<'r>,
+        request: &DecideRequest,
     ) -> Result<(&'r CompiledEntry, Timestamp, &'r str), DecideError> {
         let mut problems = Vec::new();
-        let entry = self.entries.get(request.entry);
+        let entry = self.entries.get(&request.entry);
         if entry.is_none() {
             let known: Vec<&str> = self.entries().collect();
-            problems.push(FieldError::new(
+            problems.push(FieldProblem::new(
                 "entry",
                 "enum",
                 format!(
@@ -291,9 +287,9 @@ impl Bundle {
                 ),
             ));
         }
-        let as_of = Timestamp::parse(request.as_of);
+        let as_of = Timestamp::parse(&request.as_of);
         if as_of.is_none() {
-            problems.push(FieldError::new(
+            problems.push(FieldProblem::new(
                 "as_of",
                 "format",
                 format!(
@@ -302,15 +298,18 @@ impl Bundle {
                 ),
             ));
         }
-        let lang = request.lang.unwrap_or(&self.manifest.languages[0]);
+        let lang = request
+            .lang
+            .as_deref()
+            .unwrap_or(&self.manifest.languages[0]);
         let lang = self.manifest.languages.iter().find(|known| *known == lang);
         if lang.is_none() {
-            problems.push(FieldError::new(
+            problems.push(FieldProblem::new(
                 "lang",
                 "enum",
                 format!(
                     "`{}` is not a language of this bundle: {}",
-                    request.lang.unwrap_or_default(),
+                    request.lang.as_deref().unwrap_or_default(),
                     self.manifest.languages.join(", ")
                 ),
             ));
@@ -326,12 +325,12 @@ impl Bundle {
     fn locate(
         &self,
         entry: &CompiledEntry,
-        request: &DecideRequest<'_>,
+        request: &DecideRequest,
         as_of: Timestamp,
     ) -> Option<DecideError> {
-        let schema = &self.shared.schemas[request.entry];
-        let input = validate_input(&schema.root, request.input).ok()?;
-        let ctx = RuleContext::new(Arc::clone(&self.shared), request.entry, as_of);
+        let schema = &self.shared.schemas[request.entry.as_str()];
+        let input = validate_input(&schema.root, &request.input).ok()?;
+        let ctx = RuleContext::new(Arc::clone(&self.shared), &request.entry, as_of);
         let locator = self.locator.lock().unwrap_or_else(|p| p.into_inner());
         locator.reset();
         let Err(DecideError::Rule(mut failure)) = self.run(&locator.engine, entry, input, &ctx)
@@ -378,7 +377,7 @@ impl Bundle {
     }
 
     fn bundle_failure(&self, entry: &CompiledEntry, message: String) -> DecideError {
-        DecideError::Rule(RuleFailure {
+        DecideError::Rule(RuleLocation {
             file: entry.manifest.rules.clone(),
             line: 0,
             column: 0,
@@ -399,7 +398,7 @@ fn render(template: &str, args: &Map) -> Result<String, String> {
 
 /// Locates a Rhai error: the innermost position, the file of the innermost
 /// function that has one, and the message without Rhai's position suffix.
-fn rule_failure(error: &EvalAltResult, default_file: &str) -> RuleFailure {
+fn rule_failure(error: &EvalAltResult, default_file: &str) -> RuleLocation {
     let mut file = default_file.to_string();
     let mut position = error.position();
     let mut current = error;
@@ -418,7 +417,7 @@ fn rule_failure(error: &EvalAltResult, default_file: &str) -> RuleFailure {
             message.truncate(index);
         }
     }
-    RuleFailure {
+    RuleLocation {
         file,
         line: position.line().unwrap_or(0),
         column: position.position().unwrap_or(0),

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::manifest::RuleDecl;
@@ -50,11 +50,16 @@ pub struct Needed {
 }
 
 /// A parameter a decision read: the value in force and where it comes from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ParamUse {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterUse {
+    /// The parameter's name, e.g. `relief.standard`.
     pub name: String,
+    /// The value in force at `as_of`.
     pub value: Value,
+    /// The date that value is in force from.
     pub from: String,
+    /// The policy clause it comes from.
     pub source: String,
 }
 
@@ -66,7 +71,7 @@ pub struct CallState {
     as_of: Timestamp,
     pub fired: Vec<Fired>,
     pub needs: Vec<Needed>,
-    pub params_used: BTreeMap<String, ParamUse>,
+    pub params_used: BTreeMap<String, ParameterUse>,
 }
 
 /// `ctx` in rules: a handle on the decision's [`CallState`].
@@ -133,7 +138,7 @@ impl CallState {
         let rule_value = value.rule_value.clone();
         // Rules read the same parameter often; only the first read allocates.
         if !self.params_used.contains_key(name) {
-            let used = ParamUse {
+            let used = ParameterUse {
                 name: name.to_string(),
                 value: value.json.clone(),
                 from: value.from.to_string(),

@@ -1,32 +1,46 @@
-//! Problems found in a bundle, located by file, line and column.
+//! Problems found in a bundle, located by file and a span of line:column
+//! positions, so an editor can underline the range.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// How serious a diagnostic is: errors stop the bundle from loading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// The bundle does not load.
     Error,
+    /// The bundle loads, but something is likely wrong.
     Warning,
 }
 
 /// One problem in one file of a bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
+    /// Whether the bundle still loads.
     pub severity: Severity,
     /// A stable identifier for editors and CI, e.g. `rhai-syntax`.
-    pub code: &'static str,
+    pub code: String,
     /// The bundle-relative file, e.g. `household.rhai`.
     pub file: String,
     /// 1-based line; 0 when the problem concerns the whole file.
     pub line: usize,
     /// 1-based column in characters; 0 when unknown.
     pub column: usize,
+    /// Where the span ends (exclusive), 1-based line; 0 when there is no span.
+    pub end_line: usize,
+    /// Where the span ends (exclusive), 1-based column in characters.
+    pub end_column: usize,
+    /// What went wrong.
     pub message: String,
+    /// How to fix it, when the engine can tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
 }
 
 impl Diagnostic {
+    /// An error at a position; its span is widened to the token there once
+    /// the source is known ([`Diagnostic::spanned`]).
     pub fn error(
         code: &'static str,
         file: impl Into<String>,
@@ -36,14 +50,18 @@ impl Diagnostic {
     ) -> Self {
         Diagnostic {
             severity: Severity::Error,
-            code,
+            code: code.to_string(),
             file: file.into(),
             line,
             column,
+            end_line: 0,
+            end_column: 0,
             message: message.into(),
+            help: None,
         }
     }
 
+    /// A warning about a whole file.
     pub fn warning(
         code: &'static str,
         file: impl Into<String>,
@@ -51,12 +69,63 @@ impl Diagnostic {
     ) -> Self {
         Diagnostic {
             severity: Severity::Warning,
-            code,
+            code: code.to_string(),
             file: file.into(),
             line: 0,
             column: 0,
+            end_line: 0,
+            end_column: 0,
             message: message.into(),
+            help: None,
         }
+    }
+
+    /// The same diagnostic with a help text.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// The same diagnostic with an explicit span from byte offsets of `source`.
+    pub fn with_byte_span(mut self, source: &str, start: usize, end: usize) -> Self {
+        let (line, column) = line_column(source, start);
+        let (end_line, end_column) = line_column(source, end.max(start));
+        self.line = line;
+        self.column = column;
+        (self.end_line, self.end_column) = if (end_line, end_column) == (line, column) {
+            (line, column + 1)
+        } else {
+            (end_line, end_column)
+        };
+        self
+    }
+
+    /// Gives a positioned diagnostic without a span the span of the token
+    /// at its position in `source` (a word, a number, or one character), so
+    /// every located problem can be underlined.
+    pub fn spanned(mut self, source: &str) -> Self {
+        if self.line == 0 || self.end_line != 0 {
+            return self;
+        }
+        let column = self.column.max(1);
+        let Some(text) = source.split_inclusive('\n').nth(self.line - 1) else {
+            self.line = 0;
+            self.column = 0;
+            return self;
+        };
+        let text = text.trim_end_matches(['\n', '\r']);
+        let rest: Vec<char> = text.chars().skip(column - 1).collect();
+        let word = |c: &char| c.is_alphanumeric() || *c == '_' || *c == '.';
+        let width = match rest.first() {
+            Some(c) if word(c) => rest.iter().take_while(|c| word(c)).count(),
+            Some(_) => 1,
+            // At or past the end of the line: one column, for the caret.
+            None => 1,
+        };
+        self.column = column;
+        self.end_line = self.line;
+        self.end_column = column + width;
+        self
     }
 
     /// An error about a whole file.

@@ -22,10 +22,12 @@ pub mod schema;
 pub mod testcases;
 pub mod validate;
 pub mod values;
+pub mod wire;
 
-pub use bundle::{Bundle, DecideRequest, ENGINE_VERSION};
+pub use bundle::{Bundle, ENGINE_VERSION};
 pub use diagnostics::{Diagnostic, Severity};
 pub use envelope::{DecideError, Envelope, Mode, Status};
 pub use files::BundleFiles;
 pub use testcases::{run_tests, TestReport};
-pub use validate::FieldError;
+pub use validate::FieldProblem;
+pub use wire::{DecideRequest, ErrorBody, ErrorKind};

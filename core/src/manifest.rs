@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::diagnostics::{line_column, Diagnostic};
+use crate::diagnostics::Diagnostic;
 
 pub const MANIFEST_FILE: &str = "bundle.toml";
 pub const RULES_FILE: &str = "rules.toml";
@@ -136,16 +136,11 @@ pub struct Messages {
 /// Parses a TOML file, turning a syntax or shape error into a located diagnostic.
 pub fn parse_toml<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Diagnostic> {
     toml::from_str(text).map_err(|error| {
-        let (line, column) = error
-            .span()
-            .map_or((0, 0), |span| line_column(text, span.start));
-        Diagnostic::error(
-            "toml",
-            file,
-            line,
-            column,
-            error.message().trim().to_string(),
-        )
+        let diagnostic = Diagnostic::error("toml", file, 0, 0, error.message().trim().to_string());
+        match error.span() {
+            Some(span) => diagnostic.with_byte_span(text, span.start, span.end),
+            None => diagnostic,
+        }
     })
 }
 

@@ -26,10 +26,11 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::bundle::{Bundle, DecideRequest};
+use crate::bundle::Bundle;
 use crate::diagnostics::{line_column, Diagnostic};
 use crate::envelope::{Envelope, Mode, Status};
 use crate::values::decimal_from_number;
+use crate::wire::DecideRequest;
 
 /// One test file.
 #[derive(Debug, Clone)]
@@ -54,13 +55,13 @@ pub struct TestCase {
 
 impl TestCase {
     /// The decision the case asks for.
-    pub fn request(&self) -> DecideRequest<'_> {
+    pub fn request(&self) -> DecideRequest {
         DecideRequest {
-            entry: &self.entry,
-            input: &self.input,
-            as_of: &self.as_of,
+            entry: self.entry.clone(),
+            input: self.input.clone(),
+            as_of: self.as_of.clone(),
             mode: self.mode,
-            lang: self.lang.as_deref(),
+            lang: self.lang.clone(),
         }
     }
 }
@@ -281,7 +282,7 @@ pub fn run_case(bundle: &Bundle, file: &str, case: &TestCase) -> CaseOutcome {
             views.exact(
                 "error.kind",
                 Value::from(expected_error.kind.clone()),
-                Value::from(error.kind()),
+                Value::from(error.kind().as_str()),
             );
             if let Some(problems) = &expected_error.problems {
                 let mut wanted = problems.clone();

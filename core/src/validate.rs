@@ -7,7 +7,7 @@
 //! integer field accepts `60.0`, a money field becomes an exact `Decimal`.
 
 use rhai::{Dynamic, Map};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::path::JsonPath;
@@ -17,20 +17,23 @@ use crate::values::{
 };
 
 /// One problem with the input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldProblem {
     /// JSON path of the offending value; `$` is the whole input.
     pub path: String,
     /// The rule broken: `type`, `required`, `unknown_field`, `min`, `max`,
     /// `min_len`, `max_len`, `min_items`, `max_items`, `enum`, `format`,
     /// `decimals`, `valid_when`, `at_most`, `order`, `needed`.
     pub rule: String,
+    /// What is wrong, for people.
     pub message: String,
 }
 
-impl FieldError {
+impl FieldProblem {
+    /// A problem at `path`, breaking `rule`.
     pub fn new(path: impl ToString, rule: &str, message: impl Into<String>) -> Self {
-        FieldError {
+        FieldProblem {
             path: path.to_string(),
             rule: rule.to_string(),
             message: message.into(),
@@ -38,14 +41,14 @@ impl FieldError {
     }
 }
 
-impl std::fmt::Display for FieldError {
+impl std::fmt::Display for FieldProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {} [{}]", self.path, self.message, self.rule)
     }
 }
 
 /// Validates the whole input and converts it for the rules.
-pub fn validate_input(root: &ObjectType, input: &Value) -> Result<Map, Vec<FieldError>> {
+pub fn validate_input(root: &ObjectType, input: &Value) -> Result<Map, Vec<FieldProblem>> {
     let mut problems = Vec::new();
     let converted = convert_object(root, input, &JsonPath::INPUT, &mut problems);
     match converted {
@@ -55,7 +58,7 @@ pub fn validate_input(root: &ObjectType, input: &Value) -> Result<Map, Vec<Field
 }
 
 /// Validates one value (used for schema defaults); problems are appended.
-pub fn check_value(kind: &Kind, value: &Value, path: &str, problems: &mut Vec<FieldError>) {
+pub fn check_value(kind: &Kind, value: &Value, path: &str, problems: &mut Vec<FieldProblem>) {
     let _ = convert(kind, value, &JsonPath::Root(path), problems);
 }
 
@@ -74,10 +77,10 @@ fn convert_object(
     object: &ObjectType,
     value: &Value,
     path: &JsonPath<'_>,
-    problems: &mut Vec<FieldError>,
+    problems: &mut Vec<FieldProblem>,
 ) -> Option<Map> {
     let Value::Object(input) = value else {
-        problems.push(FieldError::new(
+        problems.push(FieldProblem::new(
             path,
             "type",
             format!("expected an object, got {}", json_type(value)),
@@ -88,7 +91,7 @@ fn convert_object(
     for key in input.keys() {
         if !object.fields.contains_key(key) {
             let known: Vec<&str> = object.fields.keys().map(String::as_str).collect();
-            problems.push(FieldError::new(
+            problems.push(FieldProblem::new(
                 path.field(key),
                 "unknown_field",
                 format!("unknown field; expected one of: {}", known.join(", ")),
@@ -104,7 +107,7 @@ fn convert_object(
             }
             Some(Value::Null) => {
                 let rule = if field.required { "required" } else { "type" };
-                problems.push(FieldError::new(field_path, rule, "must not be null"));
+                problems.push(FieldProblem::new(field_path, rule, "must not be null"));
             }
             Some(present) => {
                 if let Some(converted) = convert(&field.kind, present, &field_path, problems) {
@@ -112,7 +115,7 @@ fn convert_object(
                 }
             }
             None if field.required => {
-                problems.push(FieldError::new(field_path, "required", "is required"));
+                problems.push(FieldProblem::new(field_path, "required", "is required"));
             }
             None => {
                 if let Some(default) = &field.default {
@@ -137,14 +140,14 @@ fn check_cross_field(
     field: &Field,
     input: &serde_json::Map<String, Value>,
     path: &JsonPath<'_>,
-    problems: &mut Vec<FieldError>,
+    problems: &mut Vec<FieldProblem>,
 ) {
     let Some(value) = input.get(name) else { return };
     let field_path = path.field(name);
     if let Some(condition) = &field.valid_when {
         let is_set = !matches!(value, Value::Null | Value::Bool(false));
         if is_set && !condition.holds(input.get(&condition.field)) {
-            problems.push(FieldError::new(
+            problems.push(FieldProblem::new(
                 field_path,
                 "valid_when",
                 format!("may only be set when {}", condition.text),
@@ -158,7 +161,7 @@ fn check_cross_field(
         };
         if let (Some(own), Some(limit)) = (decimal_from_number(own), decimal_from_number(limit)) {
             if own > limit {
-                problems.push(FieldError::new(
+                problems.push(FieldProblem::new(
                     field_path,
                     "at_most",
                     format!("must not exceed {limit_name} ({limit}), got {own}"),
@@ -172,10 +175,10 @@ fn convert(
     kind: &Kind,
     value: &Value,
     path: &JsonPath<'_>,
-    problems: &mut Vec<FieldError>,
+    problems: &mut Vec<FieldProblem>,
 ) -> Option<Dynamic> {
-    let mismatch = |problems: &mut Vec<FieldError>, expected: &str| {
-        problems.push(FieldError::new(
+    let mismatch = |problems: &mut Vec<FieldProblem>, expected: &str| {
+        problems.push(FieldProblem::new(
             path,
             "type",
             format!("expected {expected}, got {}", json_type(value)),
@@ -193,7 +196,7 @@ fn convert(
             };
             let len = s.chars().count();
             if len < *min_len {
-                problems.push(FieldError::new(
+                problems.push(FieldProblem::new(
                     path,
                     "min_len",
                     format!("must be at least {min_len} characters long, got {len}"),
@@ -201,7 +204,7 @@ fn convert(
                 return None;
             }
             if len > *max_len {
-                problems.push(FieldError::new(
+                problems.push(FieldProblem::new(
                     path,
                     "max_len",
                     format!("must be at most {max_len} characters long, got {len}"),
@@ -217,7 +220,7 @@ fn convert(
             if values.iter().any(|v| v == s) {
                 Some(text(s))
             } else {
-                problems.push(FieldError::new(
+                problems.push(FieldProblem::new(
                     path,
                     "enum",
                     format!("`{}` is not one of: {}", truncate(s), values.join(", ")),
@@ -233,7 +236,7 @@ fn convert(
                 .filter(|d| d.fract().is_zero())
                 .and_then(|d| i64::try_from(d).ok());
             let Some(int) = int else {
-                problems.push(FieldError::new(
+                problems.push(FieldProblem::new(
                     path,
                     "type",
                     format!("expected an integer, got {number}"),
@@ -241,7 +244,7 @@ fn convert(
                 return None;
             };
             if let Some(min) = min.filter(|min| int < *min) {
-                problems.push(FieldError::new(
+                problems.push(FieldProblem::new(
                     path,
                     "min",
                     format!("must be at least {min}, got {int}"),
@@ -249,7 +252,7 @@ fn convert(
                 return None;
             }
             if let Some(max) = max.filter(|max| int > *max) {
-                problems.push(FieldError::new(
+                problems.push(FieldProblem::new(
                     path,
                     "max",
                     format!("must be at most {max}, got {int}"),
@@ -263,7 +266,7 @@ fn convert(
                 return mismatch(problems, "a number");
             };
             let Some(decimal) = decimal_from_number(number) else {
-                problems.push(FieldError::new(
+                problems.push(FieldProblem::new(
                     path,
                     "type",
                     format!("{number} is not a representable decimal"),
@@ -276,7 +279,7 @@ fn convert(
                 _ => None,
             };
             if let Some(places) = places.filter(|p| significant_decimals(decimal) > *p) {
-                problems.push(FieldError::new(
+                problems.push(FieldProblem::new(
                     path,
                     "decimals",
                     format!("must have at most {places} decimal places, got {number}"),
@@ -284,7 +287,7 @@ fn convert(
                 return None;
             }
             if let Some(min) = min.filter(|min| decimal < *min) {
-                problems.push(FieldError::new(
+                problems.push(FieldProblem::new(
                     path,
                     "min",
                     format!("must be at least {min}, got {number}"),
@@ -292,7 +295,7 @@ fn convert(
                 return None;
             }
             if let Some(max) = max.filter(|max| decimal > *max) {
-                problems.push(FieldError::new(
+                problems.push(FieldProblem::new(
                     path,
                     "max",
                     format!("must be at most {max}, got {number}"),
@@ -329,7 +332,7 @@ fn convert(
                 return mismatch(problems, "an array");
             };
             if elements.len() < *min_items {
-                problems.push(FieldError::new(
+                problems.push(FieldProblem::new(
                     path,
                     "min_items",
                     format!(
@@ -340,7 +343,7 @@ fn convert(
                 return None;
             }
             if elements.len() > *max_items {
-                problems.push(FieldError::new(
+                problems.push(FieldProblem::new(
                     path,
                     "max_items",
                     format!(
@@ -371,7 +374,7 @@ fn check_ascending(
     elements: &[Value],
     key: &str,
     path: &JsonPath<'_>,
-    problems: &mut Vec<FieldError>,
+    problems: &mut Vec<FieldProblem>,
 ) {
     let keys: Vec<Option<&str>> = elements
         .iter()
@@ -380,7 +383,7 @@ fn check_ascending(
     for i in 1..keys.len() {
         if let (Some(previous), Some(current)) = (keys[i - 1], keys[i]) {
             if current <= previous {
-                problems.push(FieldError::new(
+                problems.push(FieldProblem::new(
                     path.index(i).field(key),
                     "order",
                     format!(
@@ -397,7 +400,7 @@ fn check_ascending(
 fn parse_text(
     value: &Value,
     path: &JsonPath<'_>,
-    problems: &mut Vec<FieldError>,
+    problems: &mut Vec<FieldProblem>,
     expected: &str,
     parse: impl Fn(&str) -> Option<Dynamic>,
 ) -> Option<Dynamic> {
@@ -405,7 +408,7 @@ fn parse_text(
         Value::String(s) => match parse(s) {
             Some(parsed) => Some(parsed),
             None => {
-                problems.push(FieldError::new(
+                problems.push(FieldProblem::new(
                     path,
                     "format",
                     format!("`{}` is not {expected}", truncate(s)),
@@ -414,7 +417,7 @@ fn parse_text(
             }
         },
         _ => {
-            problems.push(FieldError::new(
+            problems.push(FieldProblem::new(
                 path,
                 "type",
                 format!("expected {expected}, got {}", json_type(value)),
@@ -464,7 +467,7 @@ fixed = { type = "integer", min = 0, required = true, at_most = "found" }
         Schema::parse("schema.toml", SCHEMA).unwrap()
     }
 
-    fn paths(errors: &[FieldError]) -> Vec<(String, String)> {
+    fn paths(errors: &[FieldProblem]) -> Vec<(String, String)> {
         errors
             .iter()
             .map(|e| (e.path.clone(), e.rule.clone()))

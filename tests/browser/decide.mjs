@@ -28,7 +28,11 @@ window.ready = (async () => {
     try {
       typed = parse(request);
     } catch {
-      return raw.decide(request);
+      try {
+        return raw.decide(request);
+      } catch (error) {
+        return error.message; // an error answer is thrown as its JSON text
+      }
     }
     try {
       return stringify(engine.decide(typed));

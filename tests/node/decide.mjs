@@ -12,9 +12,18 @@ const glue = await import(pathToFileURL(join(pkgDir, 'eligo.js')).href);
 glue.initSync({ module: readFileSync(join(pkgDir, 'eligo_bg.wasm')) });
 const engine = new glue.Engine(readFileSync(loadRequestFile, 'utf8'));
 
+// An error answer is thrown, its JSON text as the message.
+const decide = (request) => {
+  try {
+    return engine.decide(request);
+  } catch (error) {
+    return error.message;
+  }
+};
+
 const out = [];
 for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
-  out.push(engine.decide(line));
+  out.push(decide(line));
   if (out.length >= 256) {
     process.stdout.write(out.join('\n') + '\n');
     out.length = 0;

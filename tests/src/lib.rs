@@ -6,11 +6,14 @@ pub mod generate;
 use std::path::PathBuf;
 
 use eligo_core::{Bundle, BundleFiles};
-use eligo_host::bundle_dir::read_bundle_dir;
+use eligo_runtime::bundle_dir::read_bundle_dir;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("the repository exists")
 }
 
 /// The default policy bundle's directory.
@@ -54,16 +57,33 @@ fn decide(input, ctx) {
 }
 "#;
 
+/// A decide request.
+pub fn request(
+    entry: &str,
+    input: &serde_json::Value,
+    as_of: &str,
+    mode: eligo_core::Mode,
+    lang: Option<&str>,
+) -> eligo_core::DecideRequest {
+    eligo_core::DecideRequest {
+        entry: entry.to_string(),
+        input: input.clone(),
+        as_of: as_of.to_string(),
+        mode,
+        lang: lang.map(str::to_string),
+    }
+}
+
 /// Decides `{ "n": n }` with a tiny bundle's `job` entry (strict mode).
 pub fn decide_job(bundle: &Bundle, n: i64) -> Result<serde_json::Value, eligo_core::DecideError> {
     bundle
-        .decide(&eligo_core::DecideRequest {
-            entry: "job",
-            input: &serde_json::json!({ "n": n }),
-            as_of: "2026-11-20T09:00:00+08:00",
-            mode: eligo_core::Mode::Strict,
-            lang: None,
-        })
+        .decide(&request(
+            "job",
+            &serde_json::json!({ "n": n }),
+            "2026-11-20T09:00:00+08:00",
+            eligo_core::Mode::Strict,
+            None,
+        ))
         .map(|envelope| envelope.result)
 }
 

@@ -192,7 +192,21 @@ export function stringify(value, path = '') {
   }
 }
 
-const isError = (answer) => answer.startsWith('{"error":');
+/**
+ * Calls the glue. It throws an error answer as a plain Error whose message
+ * is the answer's JSON text; a trap or a bug inside the engine throws
+ * something else (WebAssembly.RuntimeError, …), which passes through.
+ */
+function engineCall(call) {
+  try {
+    return call();
+  } catch (error) {
+    if (error instanceof Error && Object.getPrototypeOf(error) === Error.prototype) {
+      throw new EligoError(error.message);
+    }
+    throw error;
+  }
+}
 
 function loadRequest(bundle, artifact) {
   if (typeof bundle === 'string') {
@@ -236,9 +250,7 @@ export function engineVersion() {
 
 /** Checks a bundle without loading it: every diagnostic, with line and column. */
 export function check(bundle) {
-  const answer = rawCheck(loadRequest(bundle));
-  if (isError(answer)) throw new EligoError(answer);
-  return parse(answer);
+  return parse(engineCall(() => rawCheck(loadRequest(bundle))));
 }
 
 /** A loaded, compiled policy bundle. */
@@ -254,14 +266,8 @@ export class Engine {
 
   /** Loads a bundle; throws an EligoError listing every diagnostic. */
   static load(bundle, options = {}) {
-    let raw;
-    try {
-      raw = new RawEngine(loadRequest(bundle, options.artifact));
-    } catch (error) {
-      const answer = error instanceof Error ? error.message : String(error);
-      if (answer.startsWith('{"error":')) throw new EligoError(answer);
-      throw error;
-    }
+    const request = loadRequest(bundle, options.artifact);
+    const raw = engineCall(() => new RawEngine(request));
     return new Engine(raw, parse(raw.describe()));
   }
 
@@ -277,9 +283,8 @@ export class Engine {
 
   /** One decision; throws an EligoError for bad input or a failing rule. */
   decide(request) {
-    const answer = this.#raw.decide(stringify(request));
-    if (isError(answer)) throw new EligoError(answer);
-    return parse(answer);
+    const text = stringify(request);
+    return parse(engineCall(() => this.#raw.decide(text)));
   }
 
   /** Runs the bundle's own test cases. */

@@ -3,14 +3,20 @@
 //! Memory protocol: the host asks for a buffer with `eligo_alloc(len)`,
 //! writes the request's UTF-8 JSON into it and passes `(ptr, len)`. Every
 //! call that answers returns one `u64`: the answer's pointer in the high 32
-//! bits and its length in the low 32. The host reads the answer and gives
-//! both buffers back with `eligo_dealloc(ptr, len)`.
+//! bits, [`ERROR_FLAG`] set when the answer is an error answer
+//! (`{"error": …}`), and its length in the low 31 bits. The host reads the
+//! answer and gives both buffers back with `eligo_dealloc(ptr, len)`.
 //!
 //! One bundle is loaded per instance (`eligo_load`); later calls use it.
 
 use std::sync::Mutex;
 
-use eligo_core::{api, Bundle};
+use eligo_core::api::JsonAnswer;
+use eligo_core::{api, Bundle, ErrorBody, ErrorKind};
+
+/// Set in an answer's packed `u64` when the answer is an error answer, so
+/// the host never inspects the text to tell.
+pub const ERROR_FLAG: u64 = 1 << 31;
 
 /// The bundle this instance decides with.
 static LOADED: Mutex<Option<Bundle>> = Mutex::new(None);
@@ -21,13 +27,20 @@ fn loaded() -> std::sync::MutexGuard<'static, Option<Bundle>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Hands an answer to the host: `ptr << 32 | len`.
-fn answer(text: String) -> u64 {
+/// Hands an answer to the host: `ptr << 32 | flag | len`.
+fn answer(answer: JsonAnswer) -> u64 {
+    let (text, flag) = match answer {
+        Ok(text) => (text, 0),
+        Err(text) => (text, ERROR_FLAG),
+    };
     let mut bytes = text.into_bytes().into_boxed_slice();
     let len = bytes.len() as u64;
+    // The instance's memory is capped far below 2 GiB, so no answer reaches
+    // the flag bit.
+    debug_assert!(len < ERROR_FLAG);
     let ptr = bytes.as_mut_ptr() as usize as u64;
     std::mem::forget(bytes);
-    (ptr << 32) | len
+    (ptr << 32) | flag | len
 }
 
 /// Reads a request the host wrote at `(ptr, len)`.
@@ -36,8 +49,13 @@ fn answer(text: String) -> u64 {
 /// `ptr` must come from `eligo_alloc(len)` and hold `len` written bytes.
 unsafe fn request<'a>(ptr: *const u8, len: usize) -> Result<&'a str, String> {
     let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
-    std::str::from_utf8(bytes)
-        .map_err(|e| api::error_answer("bad_request", &format!("the request is not UTF-8: {e}")))
+    std::str::from_utf8(bytes).map_err(|e| {
+        ErrorBody::new(
+            ErrorKind::BadRequest,
+            format!("the request is not UTF-8: {e}"),
+        )
+        .to_json()
+    })
 }
 
 /// A buffer of `len` bytes for the host to write into.
@@ -68,24 +86,26 @@ pub unsafe extern "C" fn eligo_dealloc(ptr: *mut u8, len: usize) {
 pub unsafe extern "C" fn eligo_load(ptr: *const u8, len: usize) -> u64 {
     let text = match unsafe { request(ptr, len) } {
         Ok(text) => text,
-        Err(error) => return answer(error),
+        Err(error) => return answer(Err(error)),
     };
-    match api::load(text) {
-        Ok((bundle, description)) => {
+    match api::load_json(text) {
+        Ok(bundle) => {
+            let description = api::describe_json(&bundle);
             *loaded() = Some(bundle);
-            answer(description)
+            answer(Ok(description))
         }
-        Err(error) => answer(error),
+        Err(error) => answer(Err(error)),
     }
 }
 
-fn with_bundle(run: impl FnOnce(&Bundle) -> String) -> u64 {
+fn with_bundle(run: impl FnOnce(&Bundle) -> JsonAnswer) -> u64 {
     match loaded().as_ref() {
         Some(bundle) => answer(run(bundle)),
-        None => answer(api::error_answer(
-            "no_bundle",
+        None => answer(Err(ErrorBody::new(
+            ErrorKind::NoBundle,
             "no bundle is loaded: call eligo_load first",
-        )),
+        )
+        .to_json())),
     }
 }
 
@@ -96,21 +116,21 @@ fn with_bundle(run: impl FnOnce(&Bundle) -> String) -> u64 {
 #[no_mangle]
 pub unsafe extern "C" fn eligo_decide(ptr: *const u8, len: usize) -> u64 {
     match unsafe { request(ptr, len) } {
-        Ok(text) => with_bundle(|bundle| api::decide(bundle, text)),
-        Err(error) => answer(error),
+        Ok(text) => with_bundle(|bundle| api::decide_json(bundle, text)),
+        Err(error) => answer(Err(error)),
     }
 }
 
 /// Runs the loaded bundle's own test cases.
 #[no_mangle]
 pub extern "C" fn eligo_test() -> u64 {
-    with_bundle(api::test)
+    with_bundle(|bundle| Ok(api::test_json(bundle)))
 }
 
 /// Describes the loaded bundle: name, version, hash, entries and schemas.
 #[no_mangle]
 pub extern "C" fn eligo_describe() -> u64 {
-    with_bundle(api::describe)
+    with_bundle(|bundle| Ok(api::describe_json(bundle)))
 }
 
 /// Checks the bundle of a load request without loading it.
@@ -120,7 +140,7 @@ pub extern "C" fn eligo_describe() -> u64 {
 #[no_mangle]
 pub unsafe extern "C" fn eligo_check(ptr: *const u8, len: usize) -> u64 {
     match unsafe { request(ptr, len) } {
-        Ok(text) => answer(api::check(text)),
-        Err(error) => answer(error),
+        Ok(text) => answer(api::check_json(text)),
+        Err(error) => answer(Err(error)),
     }
 }

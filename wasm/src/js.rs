@@ -1,6 +1,8 @@
-//! The wasm-bindgen API: JSON text in and out. The typed wrapper
-//! (`wasm/js/index.js`, `index.d.ts`) parses answers and turns errors into
-//! JavaScript `Error`s; numbers cross as JSON text so `1801.0` stays a decimal.
+//! The wasm-bindgen API: JSON text in and out. An error answer is thrown
+//! (its JSON text as the `Error`'s message), so JavaScript learns it is one
+//! without reading the text. The typed wrapper (`wasm/js/index.js`,
+//! `index.d.ts`) parses answers and turns errors into `EligoError`s; numbers
+//! cross as JSON text so `1801.0` stays a decimal.
 
 use eligo_core::{api, Bundle, ENGINE_VERSION};
 use wasm_bindgen::prelude::*;
@@ -17,29 +19,29 @@ impl Engine {
     /// with errors throws the error answer's JSON text.
     #[wasm_bindgen(constructor)]
     pub fn new(load_request: &str) -> Result<Engine, JsError> {
-        api::load(load_request)
-            .map(|(bundle, _)| Engine { bundle })
+        api::load_json(load_request)
+            .map(|bundle| Engine { bundle })
             .map_err(|answer| JsError::new(&answer))
     }
 
     /// Name, version, hash, languages and each entry's schema, as JSON.
     pub fn describe(&self) -> String {
-        api::describe(&self.bundle)
+        api::describe_json(&self.bundle)
     }
 
-    /// One decision: the envelope JSON, or `{"error": …}`.
-    pub fn decide(&self, request: &str) -> String {
-        api::decide(&self.bundle, request)
+    /// One decision: the envelope JSON; an error answer is thrown.
+    pub fn decide(&self, request: &str) -> Result<String, JsError> {
+        api::decide_json(&self.bundle, request).map_err(|answer| JsError::new(&answer))
     }
 
     /// The bundle's own test cases: the report JSON.
     pub fn test(&self) -> String {
-        api::test(&self.bundle)
+        api::test_json(&self.bundle)
     }
 
     /// The bundle packed into one JSON file (see `eligo pack`).
     pub fn pack(&self) -> String {
-        api::pack(&self.bundle)
+        api::pack_json(&self.bundle)
     }
 }
 
@@ -49,10 +51,11 @@ pub fn error_text(answer: &str) -> Option<String> {
     api::error_text(answer)
 }
 
-/// Checks a bundle without loading it: `{"ok", "errors", "warnings", "diagnostics"}`.
+/// Checks a bundle without loading it: the check report's JSON; a
+/// malformed request is thrown as an error answer.
 #[wasm_bindgen]
-pub fn check(load_request: &str) -> String {
-    api::check(load_request)
+pub fn check(load_request: &str) -> Result<String, JsError> {
+    api::check_json(load_request).map_err(|answer| JsError::new(&answer))
 }
 
 /// The engine's version.

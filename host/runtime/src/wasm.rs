@@ -5,10 +5,14 @@
 //!   machine code cached on disk (keyed by artifact sha256, wasmtime version
 //!   and engine configuration); later runs deserialize it in a few
 //!   milliseconds instead of compiling for seconds.
-//! - Instances come from the pooling allocator through an `InstancePre`;
-//!   each loads the bundle once and then stays warm in a pool shared by all
-//!   threads. At most [`MAX_INSTANCES`] exist at once (fewer if the caller
-//!   asks); callers beyond that wait for one to come free rather than fail.
+//! - One [`WasmEngine`] per process: the wasmtime `Engine`, the compiled
+//!   `Module`, its `InstancePre` and one epoch ticker, shared by every
+//!   bundle the process holds.
+//! - One [`WasmRuntime`] per loaded bundle: instances come from the pooling
+//!   allocator through the shared `InstancePre`; each loads the bundle once
+//!   and then stays warm in the runtime's pool, shared by all threads. At
+//!   most [`CallLimits::max_instances`] exist at once; callers beyond that
+//!   wait for one to come free rather than fail.
 //! - Every call is bounded: Rhai's operation limit inside (deterministic, the
 //!   same in the browser), and here an epoch deadline and a memory cap as a
 //!   backstop. An instance that traps is dropped and replaced.
@@ -22,6 +26,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use eligo_core::wire::{DecideRequest, ErrorBody, ErrorKind, LoadRequest};
+use eligo_core::BundleFiles;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
@@ -31,9 +38,13 @@ use wasmtime::{
 /// The wasmtime this host is built with; part of the cache key.
 pub const WASMTIME_VERSION: &str = "48.0.8";
 
-/// Instance slots in the pooling allocator: the most instances a runtime can
-/// ever have at once.
+/// Instance slots in the pooling allocator: the most instances all the
+/// runtimes of a process can have at once.
 pub const MAX_INSTANCES: usize = 64;
+
+/// Set in an answer's packed `u64` when it is an error answer (the
+/// artifact's C ABI, `wasm/src/abi.rs`).
+const ERROR_FLAG: u64 = 1 << 31;
 
 /// How often the epoch advances; deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -68,8 +79,8 @@ pub enum RuntimeError {
     /// The instance trapped (deadline, memory cap, or a crash inside); it
     /// was discarded.
     Trap(String),
-    /// The bundle did not load inside the instance: the answer JSON.
-    Load(String),
+    /// The bundle did not load inside the instance.
+    Load(ErrorBody),
 }
 
 impl std::fmt::Display for RuntimeError {
@@ -77,14 +88,32 @@ impl std::fmt::Display for RuntimeError {
         match self {
             RuntimeError::Artifact(message) => write!(f, "wasm artifact: {message}"),
             RuntimeError::Trap(message) => write!(f, "the decision was stopped: {message}"),
-            RuntimeError::Load(answer) => {
-                write!(f, "the bundle did not load in the wasm engine: {answer}")
+            RuntimeError::Load(error) => {
+                write!(f, "the bundle did not load in the wasm engine: {error}")
             }
         }
     }
 }
 
 impl std::error::Error for RuntimeError {}
+
+impl RuntimeError {
+    /// The error answer a host gives for it.
+    pub fn body(&self) -> ErrorBody {
+        match self {
+            RuntimeError::Load(error) => error.clone(),
+            RuntimeError::Trap(_) => ErrorBody::new(ErrorKind::Stopped, self.to_string()),
+            RuntimeError::Artifact(_) => ErrorBody::new(ErrorKind::HostError, self.to_string()),
+        }
+    }
+}
+
+/// An answer read back from the instance: its JSON text, and whether it is
+/// an error answer.
+struct RawAnswer {
+    text: String,
+    is_error: bool,
+}
 
 fn artifact_error(context: &str) -> impl Fn(wasmtime::Error) -> RuntimeError + '_ {
     move |error| RuntimeError::Artifact(format!("{context}: {error:#}"))
@@ -140,36 +169,27 @@ impl Drop for Ticker {
     }
 }
 
-/// The artifact, compiled, with one bundle to load into its instances.
-pub struct WasmRuntime {
+/// The artifact compiled once for the process: shared by every bundle's
+/// [`WasmRuntime`], with one epoch ticker for all their deadlines.
+pub struct WasmEngine {
     engine: Engine,
     pre: InstancePre<StoreLimits>,
     artifact_sha256: String,
-    load_request: Vec<u8>,
-    limits: CallLimits,
-    pool: Mutex<Pool>,
-    /// Signalled when an instance comes back or a slot frees up.
-    freed: Condvar,
     _ticker: Ticker,
 }
 
-/// The runtime's instances: the idle ones, and how many exist in all.
-#[derive(Default)]
-struct Pool {
-    idle: Vec<Warm>,
-    live: usize,
-    peak: usize,
+impl std::fmt::Debug for WasmEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmEngine")
+            .field("artifact", &self.artifact_sha256)
+            .finish_non_exhaustive()
+    }
 }
 
-impl WasmRuntime {
-    /// Prepares the artifact and loads the bundle (`files`: path → text) into
-    /// a first instance, so a bundle that does not load fails here.
-    pub fn new(
-        artifact: &[u8],
-        files: &eligo_core::BundleFiles,
-        cache_dir: Option<&Path>,
-        limits: CallLimits,
-    ) -> Result<WasmRuntime, RuntimeError> {
+impl WasmEngine {
+    /// Compiles the artifact (or loads its machine code from `cache_dir`)
+    /// and links it.
+    pub fn new(artifact: &[u8], cache_dir: Option<&Path>) -> Result<Arc<WasmEngine>, RuntimeError> {
         let engine = engine()?;
         let artifact_sha256 = format!("sha256:{}", hex::encode(Sha256::digest(artifact)));
         let module = module(&engine, artifact, &artifact_sha256, cache_dir)?;
@@ -182,18 +202,67 @@ impl WasmRuntime {
         let pre = linker
             .instantiate_pre(&module)
             .map_err(artifact_error("linking"))?;
-        let files: serde_json::Map<String, serde_json::Value> = files
-            .iter()
-            .map(|(path, text)| (path.to_string(), text.into()))
-            .collect();
-        let load_request = serde_json::json!({ "files": files, "artifact": artifact_sha256 })
-            .to_string()
-            .into_bytes();
-        let runtime = WasmRuntime {
+        Ok(Arc::new(WasmEngine {
             _ticker: Ticker::start(&engine),
             engine,
             pre,
             artifact_sha256,
+        }))
+    }
+
+    /// `sha256:<hex>` of the artifact, as envelopes report it.
+    pub fn artifact_sha256(&self) -> &str {
+        &self.artifact_sha256
+    }
+}
+
+/// One bundle loaded into warm instances of the shared [`WasmEngine`].
+pub struct WasmRuntime {
+    engine: Arc<WasmEngine>,
+    load_request: Vec<u8>,
+    limits: CallLimits,
+    pool: Mutex<Pool>,
+    /// Signalled when an instance comes back or a slot frees up.
+    freed: Condvar,
+}
+
+impl std::fmt::Debug for WasmRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmRuntime")
+            .field("engine", &self.engine)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The runtime's instances: the idle ones, and how many exist in all.
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Warm>,
+    live: usize,
+    peak: usize,
+}
+
+impl WasmRuntime {
+    /// Loads the bundle (`files`: path → text) into a first instance, so a
+    /// bundle that does not load fails here.
+    pub fn new(
+        engine: Arc<WasmEngine>,
+        files: &BundleFiles,
+        limits: CallLimits,
+    ) -> Result<WasmRuntime, RuntimeError> {
+        let request = LoadRequest {
+            bundle: eligo_core::wire::BundleSource::Files(
+                files
+                    .iter()
+                    .map(|(path, text)| (path.to_string(), text.to_string()))
+                    .collect(),
+            ),
+            artifact: Some(engine.artifact_sha256.clone()),
+        };
+        let load_request = serde_json::to_vec(&request).expect("a load request serialises");
+        let runtime = WasmRuntime {
+            engine,
             load_request,
             limits,
             pool: Mutex::new(Pool::default()),
@@ -204,43 +273,84 @@ impl WasmRuntime {
         Ok(runtime)
     }
 
-    /// `sha256:<hex>` of the artifact, as envelopes report it.
-    pub fn artifact_sha256(&self) -> &str {
-        &self.artifact_sha256
+    /// Compiles the artifact for this runtime alone and loads the bundle:
+    /// for one-bundle tools; a process holding several bundles shares one
+    /// [`WasmEngine`] through [`WasmRuntime::new`].
+    pub fn standalone(
+        artifact: &[u8],
+        files: &BundleFiles,
+        cache_dir: Option<&Path>,
+        limits: CallLimits,
+    ) -> Result<WasmRuntime, RuntimeError> {
+        WasmRuntime::new(WasmEngine::new(artifact, cache_dir)?, files, limits)
     }
 
-    /// Decides one decide request (JSON): the envelope or error answer JSON.
-    pub fn decide(&self, request: &str) -> Result<String, RuntimeError> {
-        self.call(|warm| {
-            let (ptr, len) = write(warm, request.as_bytes())?;
-            let packed = warm.exports.decide.call(&mut warm.store, (ptr, len));
-            free(warm, ptr, len)?;
-            read_answer(warm, packed?)
-        })
+    /// `sha256:<hex>` of the artifact, as envelopes report it.
+    pub fn artifact_sha256(&self) -> &str {
+        &self.engine.artifact_sha256
+    }
+
+    /// The engine this runtime's instances come from.
+    pub fn engine(&self) -> &Arc<WasmEngine> {
+        &self.engine
+    }
+
+    /// Decides one request: the envelope's JSON text as the engine wrote
+    /// it, or the error (a trap or the deadline is `stopped`).
+    pub fn decide<I: Serialize>(
+        &self,
+        request: &DecideRequest<I>,
+    ) -> Result<crate::EnvelopeJson, ErrorBody> {
+        let json = serde_json::to_string(request).map_err(|e| {
+            ErrorBody::new(
+                ErrorKind::BadRequest,
+                format!("the request does not serialise: {e}"),
+            )
+        })?;
+        self.decide_json(&json)
+    }
+
+    /// Decides one decide request given as JSON text.
+    pub fn decide_json(&self, request: &str) -> Result<crate::EnvelopeJson, ErrorBody> {
+        let answer = self
+            .call(|warm| {
+                let (ptr, len) = write(warm, request.as_bytes())?;
+                let packed = warm.exports.decide.call(&mut warm.store, (ptr, len));
+                free(warm, ptr, len)?;
+                read_answer(warm, packed?)
+            })
+            .map_err(|error| error.body())?;
+        if answer.is_error {
+            Err(error_body(&answer.text))
+        } else {
+            Ok(crate::EnvelopeJson::new(answer.text))
+        }
     }
 
     /// The bundle's test report (JSON).
-    pub fn test(&self) -> Result<String, RuntimeError> {
+    pub fn test_json(&self) -> Result<String, RuntimeError> {
         self.call(|warm| {
             let packed = warm.exports.test.call(&mut warm.store, ())?;
             read_answer(warm, packed)
         })
+        .map(|answer| answer.text)
     }
 
     /// The bundle's description (JSON).
-    pub fn describe(&self) -> Result<String, RuntimeError> {
+    pub fn describe_json(&self) -> Result<String, RuntimeError> {
         self.call(|warm| {
             let packed = warm.exports.describe.call(&mut warm.store, ())?;
             read_answer(warm, packed)
         })
+        .map(|answer| answer.text)
     }
 
     /// Runs `work` on a warm instance under the call limits. The instance
     /// goes back to the pool only if nothing trapped.
     fn call(
         &self,
-        work: impl FnOnce(&mut Warm) -> wasmtime::Result<String>,
-    ) -> Result<String, RuntimeError> {
+        work: impl FnOnce(&mut Warm) -> wasmtime::Result<RawAnswer>,
+    ) -> Result<RawAnswer, RuntimeError> {
         let mut warm = self.acquire()?;
         warm.store.set_epoch_deadline(self.limits.deadline_ticks);
         match work(&mut warm) {
@@ -304,10 +414,11 @@ impl WasmRuntime {
             .memory_size(self.limits.memory_bytes)
             .trap_on_grow_failure(true)
             .build();
-        let mut store = Store::new(&self.engine, limits);
+        let mut store = Store::new(&self.engine.engine, limits);
         store.limiter(|limits| limits);
         store.set_epoch_deadline(self.limits.deadline_ticks);
         let instance = self
+            .engine
             .pre
             .instantiate(&mut store)
             .map_err(artifact_error("instantiating"))?;
@@ -348,10 +459,22 @@ impl WasmRuntime {
             read_answer(&mut warm, packed?)
         })()
         .map_err(|error| RuntimeError::Trap(trap_message(&error, &self.limits)))?;
-        if loaded.starts_with("{\"error\"") {
-            return Err(RuntimeError::Load(loaded));
+        if loaded.is_error {
+            return Err(RuntimeError::Load(error_body(&loaded.text)));
         }
         Ok(warm)
+    }
+}
+
+/// An error answer's body; an answer flagged as an error that does not
+/// read as one is the host's problem, said so.
+fn error_body(answer: &str) -> ErrorBody {
+    match serde_json::from_str::<eligo_core::wire::ErrorAnswer>(answer) {
+        Ok(answer) => answer.error,
+        Err(error) => ErrorBody::new(
+            ErrorKind::HostError,
+            format!("the engine's error answer does not read: {error}"),
+        ),
     }
 }
 
@@ -379,15 +502,19 @@ fn free(warm: &mut Warm, ptr: u32, len: u32) -> wasmtime::Result<()> {
     warm.exports.dealloc.call(&mut warm.store, (ptr, len))
 }
 
-/// Reads and frees an answer returned as `ptr << 32 | len`.
-fn read_answer(warm: &mut Warm, packed: u64) -> wasmtime::Result<String> {
-    let (ptr, len) = ((packed >> 32) as u32, packed as u32);
+/// Reads and frees an answer returned as `ptr << 32 | error flag | len`.
+fn read_answer(warm: &mut Warm, packed: u64) -> wasmtime::Result<RawAnswer> {
+    let is_error = packed & ERROR_FLAG != 0;
+    let (ptr, len) = ((packed >> 32) as u32, (packed & (ERROR_FLAG - 1)) as u32);
     let mut bytes = vec![0; len as usize];
     warm.exports
         .memory
         .read(&warm.store, ptr as usize, &mut bytes)?;
     free(warm, ptr, len)?;
-    Ok(String::from_utf8(bytes)?)
+    Ok(RawAnswer {
+        text: String::from_utf8(bytes)?,
+        is_error,
+    })
 }
 
 fn trap_message(error: &wasmtime::Error, limits: &CallLimits) -> String {
@@ -513,7 +640,7 @@ pub fn artifact_candidates() -> Vec<PathBuf> {
     {
         candidates.push(dir.join("eligo_bg.wasm"));
     }
-    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm/eligo_bg.wasm"));
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/wasm/eligo_bg.wasm"));
     candidates
 }
 

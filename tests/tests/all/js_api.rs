@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use eligo_core::api;
-use eligo_host::wasm_runtime::read_artifact;
+use eligo_runtime::wasm::read_artifact;
 use eligo_tests::{default_bundle, repo_root};
 use serde_json::{json, Value};
 
@@ -32,7 +32,7 @@ fn node(args: &[&std::ffi::OsStr]) -> std::process::Output {
 fn the_typed_api_answers_like_the_core_with_the_clis_error_texts() {
     let bundle = default_bundle();
     let packed = std::env::temp_dir().join(format!("eligo-js-api-{}.json", std::process::id()));
-    std::fs::write(&packed, api::pack(&bundle) + "\n").unwrap();
+    std::fs::write(&packed, api::pack_json(&bundle) + "\n").unwrap();
     let household = repo_root().join("examples/household.json");
     let output = node(&[
         "tests/node/api.mjs".as_ref(),
@@ -54,9 +54,11 @@ fn the_typed_api_answers_like_the_core_with_the_clis_error_texts() {
         .map(|(path, text)| (path.to_string(), text.into()))
         .collect();
     let load_request = json!({ "files": files, "artifact": "sha256:from-node" }).to_string();
-    let (native, _) = api::load(&load_request).unwrap();
+    let native = api::load_json(&load_request).unwrap();
     let input: Value = serde_json::from_str(&std::fs::read_to_string(&household).unwrap()).unwrap();
-    let decide = |request: Value| api::decide(&native, &request.to_string());
+    let decide = |request: Value| {
+        api::decide_json(&native, &request.to_string()).unwrap_or_else(|error| error)
+    };
 
     let envelope = decide(json!({ "entry": "household", "input": input, "as_of": AS_OF }));
     assert_eq!(seen["envelope"], envelope.as_str());
@@ -83,7 +85,7 @@ fn the_typed_api_answers_like_the_core_with_the_clis_error_texts() {
         "fn decide(input, ctx) { let = 1;",
     );
     broken.insert("household.rhai".into(), rules.into());
-    let answer = api::load(&json!({ "files": broken }).to_string()).unwrap_err();
+    let answer = api::load_json(&json!({ "files": broken }).to_string()).unwrap_err();
     assert_eq!(
         seen["bundleError"],
         api::error_text(&answer).unwrap().as_str()

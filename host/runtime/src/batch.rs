@@ -2,15 +2,19 @@
 //!
 //! Lines are read in chunks; each chunk is decided in parallel and written
 //! before the next is read, so memory stays bounded however long the stream.
-//! A bad line gives an error object (with its line number) on its own output
-//! line; it never stops the batch.
+//! A bad line (not UTF-8, not JSON, or an input the engine refuses) gives an
+//! error object with its line number on its own output line; it never stops
+//! the batch.
 
 use std::io::{self, BufRead, Write};
 
+use eligo_core::wire::{DecideRequest, ErrorBody, ErrorKind};
 use eligo_core::Mode;
 use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::value::RawValue;
 
-use crate::runtime::{decide_request, Decider};
+use crate::decider::Decider;
 
 /// Lines decided together; large enough to keep both cores busy.
 pub const CHUNK_LINES: usize = 2048;
@@ -31,37 +35,54 @@ pub struct BatchSummary {
     pub errors: usize,
 }
 
+/// A line's error answer: `{"error": {…}, "line": n}`.
+#[derive(Serialize)]
+struct LineError<'a> {
+    error: &'a ErrorBody,
+    line: usize,
+}
+
+fn line_error(error: &ErrorBody, number: usize) -> String {
+    serde_json::to_string(&LineError {
+        error,
+        line: number,
+    })
+    .expect("an error serialises")
+}
+
 /// Decides one line: the envelope, or `{"error": {...}, "line": n}`.
 pub fn decide_line(
     decider: &Decider,
     worker: usize,
     options: &BatchOptions<'_>,
     number: usize,
-    line: &str,
+    line: &[u8],
 ) -> (String, bool) {
-    if let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(line) {
-        let body = serde_json::json!({
-            "line": number,
-            "error": { "kind": "bad_json", "message": format!("line {number} is not JSON: {error}") },
+    let input = std::str::from_utf8(line)
+        .map_err(|error| format!("line {number} is not UTF-8: {error}"))
+        .and_then(|text| {
+            serde_json::from_str::<&RawValue>(text)
+                .map_err(|error| format!("line {number} is not JSON: {error}"))
         });
-        return (body.to_string(), false);
-    }
-    let request = decide_request(
-        options.entry,
-        options.as_of,
-        options.mode,
-        options.lang,
-        line,
-    );
-    let answer = decider.decide(worker, &request);
-    if answer.starts_with("{\"error\"") {
-        // `{"error":{…}}` → `{"error":{…},"line":n}`
-        (
-            format!("{},\"line\":{number}}}", &answer[..answer.len() - 1]),
-            false,
-        )
-    } else {
-        (answer, true)
+    let input = match input {
+        Ok(input) => input,
+        Err(message) => {
+            return (
+                line_error(&ErrorBody::new(ErrorKind::BadJson, message), number),
+                false,
+            )
+        }
+    };
+    let request = DecideRequest {
+        entry: options.entry.to_string(),
+        input,
+        as_of: options.as_of.to_string(),
+        mode: options.mode,
+        lang: options.lang.map(str::to_string),
+    };
+    match decider.decide(worker, &request) {
+        Ok(envelope) => (envelope.into_string(), true),
+        Err(error) => (line_error(&error, number), false),
     }
 }
 
@@ -75,11 +96,15 @@ pub fn run(
     mut output: impl Write,
 ) -> io::Result<BatchSummary> {
     let mut summary = BatchSummary::default();
-    let mut lines = input.lines();
+    let mut lines = input.split(b'\n');
     loop {
         let mut chunk = Vec::with_capacity(CHUNK_LINES);
         for line in lines.by_ref().take(CHUNK_LINES) {
-            chunk.push(line?);
+            let mut line = line?;
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            chunk.push(line);
         }
         if chunk.is_empty() {
             break;

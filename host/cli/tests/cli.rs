@@ -24,7 +24,7 @@ fn eligo(args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -198,6 +198,28 @@ fn eval_errors_have_documented_exit_codes() {
         text(&out.stderr)
     );
 
+    // Whatever fails, stdout gets one JSON error answer.
+    let out = eligo(&eval_household(&["-"]), Some("{not json"));
+    assert_eq!(out.status.code(), Some(1));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["error"]["kind"], "bad_json", "{answer}");
+    let out = eligo(
+        &[
+            "eval",
+            "--policy",
+            "rules",
+            "--entry",
+            "household",
+            "--as-of",
+            "yesterday",
+            "-",
+        ],
+        Some("{}"),
+    );
+    assert_eq!(out.status.code(), Some(2), "a bad --as-of is a usage error");
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["error"]["problems"][0]["path"], "as_of", "{answer}");
+
     let out = eligo(&eval_household(&["missing.json"]), None);
     assert_eq!(out.status.code(), Some(3));
     assert!(text(&out.stderr).contains("cannot read missing.json"));
@@ -299,7 +321,7 @@ fn batch_refuses_a_bad_request_once() {
         ],
         Some("{}\n"),
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a bad --entry is a usage error");
     assert!(
         text(&out.stderr).contains("unknown entry `nope`"),
         "{}",

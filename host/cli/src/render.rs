@@ -1,5 +1,5 @@
 //! Diagnostics and test failures as text for people: file, line, column and a
-//! code frame pointing at the problem.
+//! code frame underlining the problem's span.
 
 use ariadne::{Config, IndexType, Label, Report, ReportKind, Source};
 use eligo_core::diagnostics::byte_offset;
@@ -17,12 +17,29 @@ pub fn diagnostic(problem: &Diagnostic, files: Option<&BundleFiles>, color: bool
         Severity::Error => ReportKind::Error,
         Severity::Warning => ReportKind::Warning,
     };
-    let offset = byte_offset(text, problem.line, problem.column.max(1));
-    let width = text[offset..]
-        .chars()
-        .next()
-        .map_or(0, char::len_utf8)
-        .max(1);
+    if text.trim().is_empty() {
+        return format!("{problem}\n");
+    }
+    // The diagnostic's span, clamped to the text: a position at the very
+    // end of a file (a missing closing brace) is underlined on its last
+    // character rather than past it.
+    let mut start = byte_offset(text, problem.line, problem.column.max(1)).min(text.len());
+    let mut end = if problem.end_line > 0 {
+        byte_offset(text, problem.end_line, problem.end_column.max(1)).min(text.len())
+    } else {
+        start
+    };
+    if start >= text.len() {
+        start = text
+            .char_indices()
+            .next_back()
+            .map_or(0, |(index, _)| index);
+    }
+    if end <= start {
+        end = start + text[start..].chars().next().map_or(0, char::len_utf8);
+    }
+    let offset = start;
+    let width = end - start;
     let span = (problem.file.as_str(), offset..offset + width);
     let report = Report::build(kind, span.clone())
         .with_config(
@@ -30,7 +47,7 @@ pub fn diagnostic(problem: &Diagnostic, files: Option<&BundleFiles>, color: bool
                 .with_color(color)
                 .with_index_type(IndexType::Byte),
         )
-        .with_code(problem.code)
+        .with_code(&problem.code)
         .with_message(&problem.message)
         .with_label(Label::new(span).with_message("here"))
         .finish();

@@ -2,20 +2,14 @@
 //! clustered on the policy's boundaries) through the default bundle, checked
 //! against invariants and an independent re-statement of the money rules.
 
-use eligo_core::{Bundle, DecideError, DecideRequest, Mode};
+use eligo_core::{Bundle, DecideError, Mode};
 use eligo_tests::default_bundle;
 use eligo_tests::generate::{community, household, Rng, AS_OF};
 use serde_json::{json, Value};
 
 fn decide(bundle: &Bundle, entry: &str, input: &Value, mode: Mode) -> Result<Value, DecideError> {
     bundle
-        .decide(&DecideRequest {
-            entry,
-            input,
-            as_of: AS_OF,
-            mode,
-            lang: None,
-        })
+        .decide(&eligo_tests::request(entry, input, AS_OF, mode, None))
         .map(|e| serde_json::from_str(&e.to_json()).unwrap())
 }
 

@@ -1,9 +1,9 @@
 //! Engine guarantees over real bundles: determinism, the bundle hash,
 //! effective-dated parameters, and the rule sandbox.
 
-use eligo_core::{Bundle, BundleFiles, DecideError, DecideRequest, Mode};
+use eligo_core::{Bundle, BundleFiles, DecideError, Mode};
 use eligo_tests::{
-    decide_job, default_bundle, default_bundle_dir, files_of, load, tiny_bundle_files,
+    decide_job, default_bundle, default_bundle_dir, files_of, load, request, tiny_bundle_files,
     HOSTILE_RULES,
 };
 use serde_json::{json, Value};
@@ -29,13 +29,13 @@ fn household() -> Value {
 
 fn decide(bundle: &Bundle, input: &Value, as_of: &str) -> Result<String, DecideError> {
     bundle
-        .decide(&DecideRequest {
-            entry: "household",
+        .decide(&request(
+            "household",
             input,
             as_of,
-            mode: Mode::Strict,
-            lang: Some("en"),
-        })
+            Mode::Strict,
+            Some("en"),
+        ))
         .map(|envelope| envelope.to_json())
 }
 
@@ -189,7 +189,7 @@ fn run_tiny(rhai: &str, n: i64) -> Result<Value, DecideError> {
     decide_job(&load(tiny_bundle_files(rhai, &[])), n)
 }
 
-fn rule_error(result: Result<Value, DecideError>) -> eligo_core::envelope::RuleFailure {
+fn rule_error(result: Result<Value, DecideError>) -> eligo_core::envelope::RuleLocation {
     match result {
         Err(DecideError::Rule(failure)) => failure,
         other => panic!("expected a rule error, got {other:?}"),
@@ -308,7 +308,7 @@ fn bundle_problems_are_all_reported_with_locations() {
     let codes: Vec<&str> = problems
         .iter()
         .filter(|p| p.is_error())
-        .map(|p| p.code)
+        .map(|p| p.code.as_str())
         .collect();
     for code in [
         "rhai-syntax",

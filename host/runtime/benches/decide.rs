@@ -3,22 +3,22 @@
 //! loading (compiling) the default bundle, and the artifact's way to a
 //! running instance (compile vs deserialize vs instantiate).
 //!
-//! Run: `cargo bench -p eligo-host --bench decide` (after `cargo xtask wasm`).
+//! Run: `cargo bench -p eligo-runtime --bench decide` (after `cargo xtask wasm`).
 
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use eligo_core::{Bundle, DecideRequest, Mode};
-use eligo_host::batch::{self, BatchOptions};
-use eligo_host::bundle_dir::read_bundle_dir;
-use eligo_host::runtime::{decide_request, Decider, RuntimeKind};
-use eligo_host::wasm_runtime::{read_artifact, stages, CallLimits, WasmRuntime};
+use eligo_runtime::batch::{self, BatchOptions};
+use eligo_runtime::bundle_dir::read_bundle_dir;
+use eligo_runtime::wasm::{read_artifact, stages, CallLimits, WasmRuntime};
+use eligo_runtime::{Decider, RuntimeKind};
 use serde_json::json;
 
 const AS_OF: &str = "2026-11-24T10:01:00+08:00";
 
 fn bundle() -> Bundle {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
     Bundle::load(read_bundle_dir(&dir).expect("bundle reads")).expect("bundle loads")
 }
 
@@ -42,22 +42,24 @@ fn household(i: usize) -> serde_json::Value {
     })
 }
 
+fn request(entry: &str, input: &serde_json::Value) -> DecideRequest {
+    DecideRequest {
+        entry: entry.to_string(),
+        input: input.clone(),
+        as_of: AS_OF.to_string(),
+        mode: Mode::Strict,
+        lang: None,
+    }
+}
+
 fn decisions(c: &mut Criterion) {
     let bundle = bundle();
-    let input = household(1);
+    let input = request("household", &household(1));
     c.bench_function(
         "household decision (validate + rules + envelope JSON)",
         |b| {
             b.iter(|| {
-                let envelope = bundle
-                    .decide(&DecideRequest {
-                        entry: "household",
-                        input: &input,
-                        as_of: AS_OF,
-                        mode: Mode::Strict,
-                        lang: None,
-                    })
-                    .unwrap();
+                let envelope = bundle.decide(&input).unwrap();
                 envelope.to_json()
             })
         },
@@ -69,19 +71,9 @@ fn decisions(c: &mut Criterion) {
             {"month": "2026-10", "problems_found": 12, "problems_resolved": 9, "visits_planned": 100, "visits_done": 95, "refusals": 10, "satisfaction": 0.82}
         ]
     });
+    let community = request("community", &community);
     c.bench_function("community decision", |b| {
-        b.iter(|| {
-            bundle
-                .decide(&DecideRequest {
-                    entry: "community",
-                    input: &community,
-                    as_of: AS_OF,
-                    mode: Mode::Strict,
-                    lang: None,
-                })
-                .unwrap()
-                .to_json()
-        })
+        b.iter(|| bundle.decide(&community).unwrap().to_json())
     });
 }
 
@@ -93,16 +85,19 @@ fn wasm_decider(bundle: Bundle) -> Decider {
 fn runtimes(c: &mut Criterion) {
     // The same request through the native core and through the artifact in
     // wasmtime, in one run, so their ratio is meaningful.
-    let request = decide_request(
-        "household",
-        AS_OF,
-        Mode::Strict,
-        None,
-        &household(1).to_string(),
-    );
+    // The input as JSON text, passed through as it is, like `eligo batch`.
+    let text = household(1).to_string();
+    let raw: &serde_json::value::RawValue = serde_json::from_str(&text).unwrap();
+    let request = DecideRequest {
+        entry: "household".to_string(),
+        input: raw,
+        as_of: AS_OF.to_string(),
+        mode: Mode::Strict,
+        lang: None,
+    };
     let native = Decider::new(RuntimeKind::Native, bundle(), 1, None).unwrap();
     let wasm = wasm_decider(bundle());
-    assert!(!native.decide(0, &request).starts_with("{\"error\""));
+    assert!(native.decide(0, &request).is_ok());
     let mut group = c.benchmark_group("household decision, JSON in and out");
     group.bench_function("native", |b| b.iter(|| native.decide(0, &request)));
     group.bench_function("wasmtime", |b| b.iter(|| wasm.decide(0, &request)));
@@ -112,7 +107,7 @@ fn runtimes(c: &mut Criterion) {
     // simple way (warm-up, then each call timed, median) back to back.
     let native_ns = median_ns(|| drop(native.decide(0, &request)));
     let wasm_ns = median_ns(|| drop(wasm.decide(0, &request)));
-    match node_median_ns(&request) {
+    match node_median_ns(&serde_json::to_string(&request).unwrap()) {
         Ok(node_ns) => println!(
             "median per decision: native {:.1} µs, wasmtime {:.1} µs ({:.2}× native), \
              node {:.1} µs ({:.2}× native)",
@@ -189,8 +184,9 @@ fn artifact_stages(c: &mut Criterion) {
     let (_, artifact) = read_artifact(None).expect("the wasm artifact is built");
     let engine = stages::engine().unwrap();
     let compiled = stages::compile(&engine, &artifact).unwrap();
-    let files = read_bundle_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules")).unwrap();
-    let runtime = WasmRuntime::new(&artifact, &files, None, CallLimits::default()).unwrap();
+    let files =
+        read_bundle_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules")).unwrap();
+    let runtime = WasmRuntime::standalone(&artifact, &files, None, CallLimits::default()).unwrap();
     let mut group = c.benchmark_group("artifact");
     group.sample_size(10);
     group.bench_function("compile (Cranelift)", |b| {
@@ -254,7 +250,7 @@ fn batch_throughput(c: &mut Criterion) {
 }
 
 fn loading(c: &mut Criterion) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
     let files = read_bundle_dir(&dir).unwrap();
     let mut group = c.benchmark_group("bundle");
     group.sample_size(20);

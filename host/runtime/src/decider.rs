@@ -1,0 +1,205 @@
+//! Where decisions run: in the wasm artifact under wasmtime (the default,
+//! the same bytes the browser runs) or in the native core (for comparison).
+//! Both answer with the core's wire types: an envelope's JSON text exactly
+//! as the engine wrote it, or an [`ErrorBody`].
+
+use std::path::Path;
+use std::sync::Arc;
+
+use eligo_core::wire::{DecideRequest, Envelope, ErrorBody, ErrorKind, TestReport};
+use eligo_core::{api, Bundle};
+use serde::Serialize;
+
+use crate::wasm::{CallLimits, RuntimeError, WasmEngine, WasmRuntime};
+
+/// Which engine decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeKind {
+    /// The wasm artifact in wasmtime.
+    Wasm,
+    /// The core compiled into this program.
+    Native,
+}
+
+/// An envelope as the engine wrote it: its canonical JSON text, the bytes
+/// that are hashed, stored and compared across runtimes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeJson(String);
+
+impl EnvelopeJson {
+    /// Wraps JSON text the engine answered with.
+    pub(crate) fn new(text: String) -> Self {
+        EnvelopeJson(text)
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The JSON text, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    /// The typed envelope. Serialising it again gives the same text.
+    pub fn parse(&self) -> Result<Envelope, serde_json::Error> {
+        serde_json::from_str(&self.0)
+    }
+}
+
+/// One decision's answer.
+pub type Answer = Result<EnvelopeJson, ErrorBody>;
+
+/// A loaded bundle, ready to decide.
+#[derive(Debug)]
+pub enum Decider {
+    /// One compiled bundle per worker thread: threads that share one
+    /// compiled bundle contend for the reference counts inside it.
+    Native(Vec<Bundle>),
+    /// The artifact's instances, pooled.
+    Wasm(Box<WasmRuntime>),
+}
+
+impl Decider {
+    /// `workers` native copies of `bundle`.
+    pub fn native(bundle: Bundle, workers: usize) -> Result<Decider, RuntimeError> {
+        let mut copies = Vec::with_capacity(workers.max(1));
+        for _ in 1..workers.max(1) {
+            copies.push(
+                bundle
+                    .duplicate()
+                    .map_err(|problems| RuntimeError::Load(ErrorBody::bundle(problems)))?,
+            );
+        }
+        copies.push(bundle);
+        Ok(Decider::Native(copies))
+    }
+
+    /// The bundle loaded into the shared wasm engine's instances.
+    pub fn wasm(
+        engine: Arc<WasmEngine>,
+        bundle: &Bundle,
+        limits: CallLimits,
+    ) -> Result<Decider, RuntimeError> {
+        WasmRuntime::new(engine, bundle.files(), limits)
+            .map(|runtime| Decider::Wasm(Box::new(runtime)))
+    }
+
+    /// Prepares the decider `kind` names: for wasm, the artifact (from
+    /// `artifact`, or where [`crate::wasm::read_artifact`] looks) with
+    /// compiled code cached in the default cache directory.
+    pub fn new(
+        kind: RuntimeKind,
+        bundle: Bundle,
+        workers: usize,
+        artifact: Option<&Path>,
+    ) -> Result<Decider, RuntimeError> {
+        match kind {
+            RuntimeKind::Native => Decider::native(bundle, workers),
+            RuntimeKind::Wasm => {
+                let (_, bytes) = crate::wasm::read_artifact(artifact)?;
+                let cache = crate::wasm::default_cache_dir();
+                let engine = WasmEngine::new(&bytes, cache.as_deref())?;
+                Decider::wasm(engine, &bundle, CallLimits::default())
+            }
+        }
+    }
+
+    /// Decides one request. `worker` picks the native copy; the wasm
+    /// runtime pools instances itself. The input may be a JSON value or,
+    /// to pass text through unparsed, a `&RawValue`.
+    pub fn decide<I: Serialize>(&self, worker: usize, request: &DecideRequest<I>) -> Answer {
+        match self {
+            Decider::Native(copies) => {
+                let input = serde_json::to_value(&request.input).map_err(|error| {
+                    ErrorBody::new(
+                        ErrorKind::BadRequest,
+                        format!("the input is not a JSON value: {error}"),
+                    )
+                })?;
+                let request = DecideRequest {
+                    entry: request.entry.clone(),
+                    input,
+                    as_of: request.as_of.clone(),
+                    mode: request.mode,
+                    lang: request.lang.clone(),
+                };
+                api::decide(&copies[worker % copies.len()], &request)
+                    .map(|envelope| EnvelopeJson(envelope.to_json()))
+            }
+            Decider::Wasm(runtime) => runtime.decide(request),
+        }
+    }
+
+    /// Runs the bundle's test cases.
+    pub fn test(&self) -> Result<TestReport, RuntimeError> {
+        match self {
+            Decider::Native(copies) => Ok(api::test(&copies[0])),
+            Decider::Wasm(runtime) => serde_json::from_str(&runtime.test_json()?)
+                .map_err(|e| RuntimeError::Artifact(format!("unreadable test report: {e}"))),
+        }
+    }
+
+    /// `sha256:<hex>` of the artifact that decides, if it is the wasm one.
+    pub fn artifact_sha256(&self) -> Option<&str> {
+        match self {
+            Decider::Native(_) => None,
+            Decider::Wasm(runtime) => Some(runtime.artifact_sha256()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eligo_core::{BundleFiles, Mode};
+    use serde_json::value::RawValue;
+
+    fn tiny() -> Bundle {
+        let files = BundleFiles::from_pairs([
+            ("bundle.toml", "name = \"t\"\nversion = \"1\"\nlanguages = [\"en\"]\n[entries.job]\nrules = \"job.rhai\"\nschema = \"schema/job.toml\"\n"),
+            ("rules.toml", "[OK]\nentry = \"job\"\nsource = \"s\"\n"),
+            ("schema/job.toml", "[fields]\nx = { type = \"money\", required = true }\n"),
+            ("messages/en.toml", "[rules]\nOK = \"ok {x}\"\n"),
+            ("job.rhai", "fn decide(input, ctx) { ctx.fire(\"OK\", #{ x: input.x }); #{ half: input.x / 2 } }"),
+        ])
+        .unwrap();
+        Bundle::load(files).unwrap()
+    }
+
+    #[test]
+    fn raw_input_text_decides_like_a_value_and_errors_are_typed() {
+        let decider = Decider::native(tiny(), 2).unwrap();
+        let raw = RawValue::from_string(" {\"x\": 1801.10}".to_string()).unwrap();
+        fn request<I>(input: I) -> DecideRequest<I> {
+            DecideRequest {
+                entry: "job".to_string(),
+                input,
+                as_of: "2026-11-20T09:00:00+08:00".to_string(),
+                mode: Mode::Strict,
+                lang: None,
+            }
+        }
+        let from_raw = decider.decide(1, &request(&*raw)).unwrap();
+        let from_value = decider
+            .decide(0, &request(serde_json::json!({ "x": 1801.10 })))
+            .unwrap();
+        assert_eq!(from_raw, from_value);
+        assert!(
+            from_raw.as_str().contains("\"half\":900.55"),
+            "{from_raw:?}"
+        );
+        assert_eq!(from_raw.parse().unwrap().to_json(), from_raw.as_str());
+        let error = decider
+            .decide(0, &request(serde_json::json!({ "x": "a" })))
+            .unwrap_err();
+        assert_eq!(error.kind, ErrorKind::InvalidInput);
+        let text = error.to_string();
+        assert!(
+            text.starts_with("invalid input: 1 problem(s)\n  x: "),
+            "{text}"
+        );
+        assert!(text.ends_with("[type]"), "{text}");
+    }
+}

@@ -1,0 +1,18 @@
+//! Where Eligo decisions run, for every Rust host (the `eligo` command and
+//! `eligo serve`). No command line, no HTTP, no async runtime here.
+//!
+//! - [`wasm`]: the engine's `.wasm` artifact in wasmtime: one
+//!   [`WasmEngine`](wasm::WasmEngine) per process, a bounded instance pool
+//!   per loaded bundle ([`WasmRuntime`](wasm::WasmRuntime)).
+//! - [`decider`]: one interface over the wasm runtime and the native core,
+//!   answering with the core's wire types.
+//! - [`bundle_dir`]: reading a bundle directory or a packed bundle file.
+//! - [`batch`]: deciding a stream of JSON Lines on every core.
+
+pub mod batch;
+pub mod bundle_dir;
+pub mod decider;
+pub mod wasm;
+
+pub use decider::{Answer, Decider, EnvelopeJson, RuntimeKind};
+pub use wasm::{CallLimits, RuntimeError, WasmEngine, WasmRuntime};

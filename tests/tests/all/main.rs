@@ -1,0 +1,8 @@
+//! Every cross-crate test, as one test binary: each extra binary would link
+//! wasmtime again, minutes on two cores.
+
+mod bundle_cases;
+mod engine;
+mod generated;
+mod js_api;
+mod parity;

@@ -1,0 +1,355 @@
+//! The same `.wasm` artifact decides exactly like the native core wherever
+//! it runs: same answer bytes for the bundle's cases, for bad inputs, and
+//! for thousands of generated households and communities. Every place it
+//! runs is one [`Implementation`]; a new host is one more impl. Needs the
+//! artifact: `cargo xtask wasm` (the README's test command builds it first).
+
+use std::sync::Arc;
+
+use eligo_core::wire::ErrorKind;
+use eligo_core::{api, Bundle};
+use eligo_runtime::wasm::{read_artifact, CallLimits, WasmEngine, WasmRuntime};
+use eligo_tests::{default_bundle_dir, files_of, load, variant_bundle_dir};
+use serde_json::json;
+
+/// Compiled modules, shared by the tests (and kept between runs).
+fn cache() -> std::path::PathBuf {
+    eligo_tests::repo_root().join("target/wasmtime-cache")
+}
+
+/// The process's one wasm engine, as a server has.
+fn engine() -> Arc<WasmEngine> {
+    static ENGINE: std::sync::OnceLock<Arc<WasmEngine>> = std::sync::OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let (_, artifact) = read_artifact(None).unwrap_or_else(|e| panic!("{e}"));
+            WasmEngine::new(&artifact, Some(&cache())).unwrap_or_else(|e| panic!("{e}"))
+        })
+        .clone()
+}
+
+fn runtime(files: &eligo_core::BundleFiles, limits: CallLimits) -> WasmRuntime {
+    WasmRuntime::new(engine(), files, limits).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The native bundle, told the artifact's hash so both sides report it.
+fn both(dir: &std::path::Path) -> (Bundle, WasmRuntime) {
+    let files = files_of(dir);
+    let runtime = runtime(&files, CallLimits::default());
+    let mut native = load(files);
+    native.set_artifact(Some(runtime.artifact_sha256().to_string()));
+    (native, runtime)
+}
+
+/// A place the engine runs, answering decide requests given as JSON text
+/// with the answer's JSON text (an envelope or an error answer).
+trait Implementation {
+    /// For failure messages.
+    fn name(&self) -> String;
+    /// One answer per request, in order.
+    fn answer_all(&self, requests: &[String]) -> Vec<String>;
+}
+
+/// The core compiled into the test: the reference.
+struct Native<'a>(&'a Bundle);
+
+impl Implementation for Native<'_> {
+    fn name(&self) -> String {
+        "native".into()
+    }
+    fn answer_all(&self, requests: &[String]) -> Vec<String> {
+        requests
+            .iter()
+            .map(|r| api::decide_json(self.0, r).unwrap_or_else(|error| error))
+            .collect()
+    }
+}
+
+/// The artifact in wasmtime, called from two threads at once.
+struct Wasmtime<'a>(&'a WasmRuntime);
+
+impl Implementation for Wasmtime<'_> {
+    fn name(&self) -> String {
+        "wasmtime".into()
+    }
+    fn answer_all(&self, requests: &[String]) -> Vec<String> {
+        let half = requests.len() / 2 + 1;
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = requests
+                .chunks(half)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|r| match self.0.decide_json(r) {
+                                Ok(envelope) => envelope.into_string(),
+                                Err(error) => error.to_json(),
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|part| part.join().unwrap())
+                .collect()
+        })
+    }
+}
+
+/// A JavaScript driver (`node <script> <pkg dir> <load request file>`,
+/// requests on stdin, answers on stdout): Node through the wasm-bindgen
+/// glue, or headless Chromium through the typed API.
+struct JavaScript {
+    script: &'static str,
+    load_request: String,
+}
+
+impl Implementation for JavaScript {
+    fn name(&self) -> String {
+        self.script.into()
+    }
+    fn answer_all(&self, requests: &[String]) -> Vec<String> {
+        let (path, _) = read_artifact(None).unwrap_or_else(|e| panic!("{e}"));
+        let pkg = path.parent().unwrap().to_path_buf();
+        let load_file = std::env::temp_dir().join(format!(
+            "eligo-js-load-{}-{}.json",
+            std::process::id(),
+            self.script.replace('/', "_")
+        ));
+        std::fs::write(&load_file, &self.load_request).unwrap();
+        let mut child = std::process::Command::new("node")
+            .arg(eligo_tests::repo_root().join(self.script))
+            .arg(&pkg)
+            .arg(&load_file)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("node is installed");
+        let mut stdin = child.stdin.take().unwrap();
+        let input = requests.join("\n") + "\n";
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            stdin.write_all(input.as_bytes()).unwrap();
+        });
+        let output = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        std::fs::remove_file(&load_file).ok();
+        assert!(output.status.success(), "{} failed", self.script);
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// Asserts that `implementation` answers every request byte for byte as
+/// the native core does.
+fn assert_parity(native: &Bundle, implementation: &dyn Implementation, requests: &[String]) {
+    let expected = Native(native).answer_all(requests);
+    let actual = implementation.answer_all(requests);
+    let name = implementation.name();
+    assert_eq!(
+        actual.len(),
+        requests.len(),
+        "{name}: one answer per request"
+    );
+    for ((request, expected), actual) in requests.iter().zip(&expected).zip(&actual) {
+        assert_eq!(expected, actual, "{name}, request: {request}");
+    }
+}
+
+/// Decide requests for every case of a bundle's own tests.
+fn case_requests(bundle: &Bundle) -> Vec<String> {
+    bundle
+        .tests()
+        .iter()
+        .flat_map(|file| &file.cases)
+        .map(|case| serde_json::to_string(&case.request()).unwrap())
+        .collect()
+}
+
+fn assert_same(native: &Bundle, runtime: &WasmRuntime, request: &str) {
+    assert_parity(native, &Wasmtime(runtime), &[request.to_string()]);
+}
+
+#[test]
+fn bundle_cases_decide_identically_in_wasmtime() {
+    for dir in [default_bundle_dir(), variant_bundle_dir()] {
+        let (native, runtime) = both(&dir);
+        let requests = case_requests(&native);
+        assert!(requests.len() > 5);
+        assert_parity(&native, &Wasmtime(&runtime), &requests);
+        assert_eq!(api::test_json(&native), runtime.test_json().unwrap());
+        assert_eq!(
+            api::describe_json(&native),
+            runtime.describe_json().unwrap()
+        );
+    }
+}
+
+/// A decide request for the tiny bundle's `job` entry.
+fn job_request(n: i64) -> String {
+    json!({ "entry": "job", "input": { "n": n }, "as_of": "2026-11-20T09:00:00+08:00" }).to_string()
+}
+
+#[test]
+fn envelopes_from_the_host_name_the_artifact() {
+    let (_, runtime) = both(&default_bundle_dir());
+    let request = r#"{"entry":"household","input":{"id":"h","district":"urban","members":[{"age":40,"monthly_income":0}]},"as_of":"2026-11-20T09:00:00+08:00"}"#;
+    let envelope = runtime.decide_json(request).unwrap().parse().unwrap();
+    assert_eq!(
+        envelope.engine.artifact.as_deref(),
+        Some(runtime.artifact_sha256())
+    );
+    assert!(runtime.artifact_sha256().starts_with("sha256:"));
+}
+
+#[test]
+fn runaway_rules_stop_with_clear_errors_and_the_host_keeps_working() {
+    let files = eligo_tests::tiny_bundle_files(eligo_tests::HOSTILE_RULES, &[]);
+    let runtime = runtime(&files, CallLimits::default());
+    let native = load(files);
+    for (n, message) in [
+        (1, "Too many operations"),
+        (2, "Stack overflow"),
+        (3, "Length of string"),
+        (4, "Size of array"),
+    ] {
+        let error = runtime.decide_json(&job_request(n)).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::RuleError, "case {n}: {error}");
+        assert!(error.message.contains(message), "case {n}: {error}");
+        assert_eq!(error.location.as_ref().unwrap().file, "job.rhai");
+        // The same error, at the same place, as the native core.
+        let mut native_copy = native.duplicate().unwrap();
+        native_copy.set_artifact(Some(runtime.artifact_sha256().to_string()));
+        assert_same(&native_copy, &runtime, &job_request(n));
+        // And the next call on the same host succeeds.
+        assert!(runtime
+            .decide_json(&job_request(0))
+            .unwrap()
+            .as_str()
+            .contains("\"ok\":\"OK\""));
+    }
+}
+
+#[test]
+fn the_host_deadline_stops_what_the_rules_limit_would_not() {
+    // Lift the operation limit to the engine's ceiling: the loop would run
+    // for many seconds; the host's deadline stops it.
+    let limits = "[limits]\nmax_operations = 10000000\n";
+    let manifest = format!(
+        "name = \"tiny\"\nversion = \"1\"\nlanguages = [\"en\"]\n{limits}[entries.job]\nrules = \"job.rhai\"\nschema = \"schema/job.toml\"\n"
+    );
+    let slow = "fn decide(input, ctx) { let t = 0; for i in 0..input.n { t += i * i % 7; } #{ ok: ctx.fire(\"OK\", #{ n: t }) } }";
+    let files = eligo_tests::tiny_bundle_files(slow, &[("bundle.toml", &manifest)]);
+    // One instance at most: the call after the trap can only be answered if
+    // the trapped instance gave its slot back.
+    let tight = CallLimits {
+        deadline_ticks: 5,
+        max_instances: 1,
+        ..CallLimits::default()
+    };
+    let runtime = runtime(&files, tight);
+    let error = runtime.decide_json(&job_request(1_000_000)).unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Stopped, "{error}");
+    assert!(error.message.contains("deadline"), "{error}");
+    assert!(runtime
+        .decide_json(&job_request(3))
+        .unwrap()
+        .as_str()
+        .contains("\"ok\":\"OK\""));
+}
+
+#[test]
+fn many_threads_share_a_bounded_pool_of_instances() {
+    let (native, _) = both(&default_bundle_dir());
+    let limits = CallLimits {
+        max_instances: 2,
+        ..CallLimits::default()
+    };
+    let runtime = runtime(native.files(), limits);
+    let mut native = native;
+    native.set_artifact(Some(runtime.artifact_sha256().to_string()));
+    let requests = generated_requests(160, 40);
+    std::thread::scope(|scope| {
+        for part in requests.chunks(25) {
+            let (native, runtime) = (&native, &runtime);
+            scope.spawn(move || {
+                for request in part {
+                    assert_same(native, runtime, request);
+                }
+            });
+        }
+    });
+    // Eight threads called at once; never more than two instances existed.
+    let peak = runtime.peak_instances();
+    assert!((1..=2).contains(&peak), "{peak} instances at once");
+}
+
+/// Decide requests for every generated household and community.
+fn generated_requests(households: usize, communities: usize) -> Vec<String> {
+    use eligo_tests::generate::{community, household, Rng, AS_OF};
+    let mut rng = Rng(0x9a41_7e57_0000_0003);
+    let mut requests = Vec::with_capacity(households + communities);
+    for i in 0..households {
+        let mode = if i % 3 == 0 { "partial" } else { "strict" };
+        let lang = if i % 2 == 0 { "en" } else { "zh-CN" };
+        let input = household(&mut rng, i);
+        requests.push(json!({ "entry": "household", "input": input, "as_of": AS_OF, "mode": mode, "lang": lang }).to_string());
+    }
+    for i in 0..communities {
+        let input = community(&mut rng, i);
+        requests.push(json!({ "entry": "community", "input": input, "as_of": AS_OF }).to_string());
+    }
+    // Bad inputs too: every error list must match.
+    requests.push(json!({ "entry": "household", "input": { "id": "", "members": [{ "age": 131, "monthly_income": 1.005 }] }, "as_of": AS_OF }).to_string());
+    requests.push(json!({ "entry": "household", "input": {}, "as_of": "yesterday" }).to_string());
+    requests.push("{not json".to_string());
+    requests
+}
+
+#[test]
+fn generated_inputs_decide_identically_in_wasmtime() {
+    let (native, runtime) = both(&default_bundle_dir());
+    assert_parity(
+        &native,
+        &Wasmtime(&runtime),
+        &generated_requests(8_000, 2_500),
+    );
+}
+
+/// The generated requests and the bundle's cases through a JavaScript driver.
+fn assert_js_parity(script: &'static str) {
+    let (native, runtime) = both(&default_bundle_dir());
+    let load_request = eligo_core::wire::LoadRequest {
+        bundle: eligo_core::wire::BundleSource::Files(
+            native
+                .files()
+                .iter()
+                .map(|(p, t)| (p.to_string(), t.to_string()))
+                .collect(),
+        ),
+        artifact: Some(runtime.artifact_sha256().to_string()),
+    };
+    drop(runtime);
+    let mut requests = generated_requests(8_000, 2_500);
+    requests.extend(case_requests(&native));
+    let driver = JavaScript {
+        script,
+        load_request: serde_json::to_string(&load_request).unwrap(),
+    };
+    assert_parity(&native, &driver, &requests);
+}
+
+#[test]
+fn generated_inputs_decide_identically_in_node() {
+    assert_js_parity("tests/node/decide.mjs");
+}
+
+/// Through the typed API (`index.js`, its default artifact URL fetched) in
+/// Debian's chromium, driven by playwright-core: `cargo xtask test` installs both.
+#[test]
+fn generated_inputs_decide_identically_in_chromium() {
+    assert_js_parity("tests/browser/decide.mjs");
+}
