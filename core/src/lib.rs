@@ -12,6 +12,7 @@ pub mod api;
 pub mod bundle;
 pub mod context;
 pub mod diagnostics;
+pub mod diff;
 pub mod envelope;
 pub mod files;
 pub mod manifest;

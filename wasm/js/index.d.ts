@@ -1,5 +1,7 @@
 // Types of Eligo's JavaScript API (index.js). The engine answers in JSON;
 // here every answer has its shape, and money is a Decimal, never a float.
+// Every wire type has the name it has in Rust (core/src/wire.rs), and
+// tests/tests/all/wire_types.rs checks the engine's JSON against each.
 
 /** An exact decimal number, kept as the text the engine wrote. */
 export declare class Decimal {
@@ -32,9 +34,19 @@ export interface PackedBundle {
 /** What `Engine.load` and `check` accept: a file map, a packed bundle, or its JSON text. */
 export type BundleSource = { files: BundleFileMap } | PackedBundle | string;
 
+/**
+ * A load (or check) request on the wire: a file map or a packed bundle, with
+ * the artifact's `sha256:…` beside it. `Engine.load` builds one from a
+ * BundleSource and LoadOptions.
+ */
+export type LoadRequest = ({ files: BundleFileMap } | PackedBundle) & {
+  /** Put in every envelope's `engine.artifact`. */
+  artifact?: string;
+};
+
 export type Severity = 'error' | 'warning';
 
-/** One problem in one file of a bundle. */
+/** One problem in one file of a bundle, with the span an editor underlines. */
 export interface Diagnostic {
   severity: Severity;
   /** A stable identifier, e.g. `rhai-syntax`, `packed-hash`. */
@@ -45,22 +57,44 @@ export interface Diagnostic {
   line: number;
   /** 1-based, in characters; 0 when unknown. */
   column: number;
+  /** Where the span ends (exclusive), 1-based line; 0 when there is no span. */
+  end_line: number;
+  /** Where the span ends (exclusive), 1-based column in characters; 0 when there is no span. */
+  end_column: number;
   message: string;
+  /** How to fix it, when the engine can tell. */
+  help?: string;
 }
 
+/** A loaded bundle in a few words: for reports. */
+export interface BundleSummary {
+  name: string;
+  version: string;
+  /** `sha256:…` over the bundle's files. */
+  hash: string;
+  /** Entry point names, sorted. */
+  entries: string[];
+}
+
+/** What `check` finds: every diagnostic, errors first. */
 export interface CheckReport {
+  /** No errors (warnings allowed). */
   ok: boolean;
+  /** The bundle, when it loads; null when it does not. */
+  bundle: BundleSummary | null;
   errors: number;
   warnings: number;
   diagnostics: Diagnostic[];
 }
 
-export type Comparison = '<' | '<=' | '>' | '>=' | '==' | '!=';
+export type CompareOp = '<' | '<=' | '>' | '>=' | '==' | '!=';
+/** The former name of CompareOp. */
+export type Comparison = CompareOp;
 
 /** `field op literal`, e.g. `age < 18`. */
 export interface Condition {
   field: string;
-  op: Comparison;
+  op: CompareOp;
   literal: Num | string;
   text: string;
 }
@@ -122,6 +156,8 @@ export interface BundleInfo {
 }
 
 export type Mode = 'strict' | 'partial';
+/** `undetermined`: partial mode, some results wait for the fields under `needs`. */
+export type Status = 'decided' | 'undetermined';
 
 export interface DecideRequest<Input = Record<string, unknown>> {
   /** An entry point, e.g. `household` or `community`. */
@@ -159,17 +195,34 @@ export interface ParameterUse {
   source: string;
 }
 
+/** The bundle a decision came from. */
+export interface PolicyInfo {
+  name: string;
+  version: string;
+  /** `sha256:…` over the bundle's files. */
+  hash: string;
+}
+
+/** The engine a decision came from. */
+export interface EngineInfo {
+  version: string;
+  /** `sha256:…` of the wasm that decided, when the host knows it. */
+  artifact?: string;
+}
+
+/** An explained, reproducible decision. */
 export interface Envelope<Result = { [key: string]: Json }> {
   entry: string;
-  policy: { name: string; version: string; hash: string };
-  /** `artifact` is the sha256 of the wasm that decided, when the host knows it. */
-  engine: { version: string; artifact?: string };
+  policy: PolicyInfo;
+  engine: EngineInfo;
   as_of: string;
   mode: Mode;
   lang: string;
-  status: 'decided' | 'undetermined';
+  status: Status;
   result: Result;
+  /** Every rule that fired, in order. */
   reasons: Reason[];
+  /** Partial mode: the fields still to ask for (absent when none). */
   needs?: Need[];
   parameters: ParameterUse[];
 }
@@ -191,12 +244,44 @@ export interface RuleLocation {
   message: string;
 }
 
+/** Every kind of error answer a host can give. */
 export type ErrorKind =
+  /** The request is malformed: not the expected JSON, an unknown entry, a bad `as_of` or language. */
   | 'bad_request'
+  /** The input breaks the entry's schema; no rule ran. */
   | 'invalid_input'
+  /** Strict mode: the rules need fields the input does not give. */
   | 'missing_needed'
+  /** A rule failed or hit one of the bundle's limits. */
   | 'rule_error'
-  | 'bundle_error';
+  /** The bundle does not load: see `diagnostics`. */
+  | 'bundle_error'
+  /** A decision was asked of an engine with no bundle loaded. */
+  | 'no_bundle'
+  /** The host stopped the call: its deadline or memory cap. */
+  | 'stopped'
+  /** The host itself failed (the artifact could not be run). */
+  | 'host_error'
+  /** A line of a batch is not JSON. */
+  | 'bad_json';
+
+/** An error answer's body. */
+export interface ErrorBody {
+  kind: ErrorKind;
+  /** One line for people. */
+  message: string;
+  /** Input problems, by JSON path (bad_request, invalid_input, missing_needed). */
+  problems?: FieldProblem[];
+  /** Bundle problems, by file and span (bundle_error). */
+  diagnostics?: Diagnostic[];
+  /** Where a rule stopped (rule_error, and stopped when known). */
+  location?: RuleLocation;
+}
+
+/** An error answer as it is on the wire: `{"error": {…}}`; EligoError.answer is its text. */
+export interface ErrorAnswer {
+  error: ErrorBody;
+}
 
 /** An error answer: `message` is the text the CLI prints. */
 export declare class EligoError extends Error {

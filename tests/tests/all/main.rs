@@ -6,3 +6,4 @@ mod engine;
 mod generated;
 mod js_api;
 mod parity;
+mod wire_types;

@@ -7,6 +7,8 @@ mod check;
 mod eval;
 mod pack;
 #[cfg(feature = "server")]
+mod receipt;
+#[cfg(feature = "server")]
 mod serve;
 mod test;
 
@@ -242,6 +244,10 @@ enum Command {
     /// and signed receipts, previews, verification, and the web page.
     #[cfg(feature = "server")]
     Serve(Box<serve::Args>),
+    /// Signed receipts of the server's decisions.
+    #[cfg(feature = "server")]
+    #[command(subcommand)]
+    Receipt(receipt::Args),
 }
 
 /// Runs a parsed command line.
@@ -254,6 +260,8 @@ pub fn run(cli: Cli) -> CommandResult {
         Command::Batch(args) => batch::run(&args),
         #[cfg(feature = "server")]
         Command::Serve(args) => serve::run(*args),
+        #[cfg(feature = "server")]
+        Command::Receipt(args) => receipt::run(&args),
     }
 }
 

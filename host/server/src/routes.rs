@@ -1,0 +1,616 @@
+//! The HTTP API: thin handlers over [`AppState`].
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /v1/decisions/{entry}` | authoritative decision: stored, then answered with a signed receipt |
+//! | `GET /v1/decisions/{id}` · `GET /v1/decisions` | one stored decision · a filtered, paginated listing |
+//! | `POST /v1/evaluate/{entry}` | a preview (partial mode allowed), not stored |
+//! | `POST /v1/verify` | recompute what a client computed; agree, or the differing paths |
+//! | `GET /v1/policies` · `GET /v1/policies/{name}` | the bundles served |
+//! | `/v1/policies/{name}/decisions/{entry}` · `…/evaluate/{entry}` | the same, for a named bundle |
+//! | `GET /v1/keys` | the receipt signing key |
+//! | `GET /engine/{sha256}/{file}` · `GET /engine/bundles/{hash}.json` | the exact artifact, its JS, each packed bundle |
+//! | `GET /healthz` · `/readyz` · `/metrics` | liveness, readiness, Prometheus |
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use eligo_core::wire::{DecideRequest, ErrorKind, Mode};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::receipt::{sha256, Attestation, RECEIPT_FORMAT};
+use crate::state::{now_utc, AppState, Policy};
+use crate::store::{DecisionFilter, DecisionRecord};
+
+type AppResult<T> = Result<T, ApiError>;
+type SharedState = Arc<AppState>;
+
+/// The router over `state`.
+pub fn app(state: SharedState) -> Router {
+    let max_body = state.max_body_bytes();
+    Router::new()
+        // One path, two meanings: POST decides for an entry, GET reads a
+        // stored decision by id.
+        .route(
+            "/v1/decisions/{entry_or_id}",
+            post(decide_default).get(get_decision),
+        )
+        .route("/v1/decisions", get(list_decisions))
+        .route("/v1/evaluate/{entry}", post(evaluate_default))
+        .route("/v1/verify", post(verify))
+        .route("/v1/policies", get(list_policies))
+        .route("/v1/policies/{name}", get(get_policy))
+        .route("/v1/policies/{name}/decisions/{entry}", post(decide_named))
+        .route("/v1/policies/{name}/evaluate/{entry}", post(evaluate_named))
+        .route("/v1/keys", get(keys))
+        .route("/engine/current", get(engine_current))
+        .route("/engine/bundles/{file}", get(engine_bundle))
+        .route("/engine/{sha}/{file}", get(engine_file))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Counts every request by route and status, with its latency.
+async fn observe(State(state): State<SharedState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state
+        .metrics()
+        .request(&route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// The body of a decision or preview request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    input: Value,
+    #[serde(default)]
+    as_of: Option<String>,
+    #[serde(default)]
+    lang: Option<String>,
+    /// Previews only: `partial` for forms.
+    #[serde(default)]
+    mode: Option<Mode>,
+}
+
+/// Parses a JSON body into `T`, as a 400 naming what is wrong (axum's own
+/// rejection would answer in plain text).
+fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> AppResult<T> {
+    if let Some(kind) = headers.get(header::CONTENT_TYPE) {
+        let kind = kind.to_str().unwrap_or_default();
+        if !kind.starts_with("application/json") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorKind::BadRequest,
+                format!("the body must be application/json, not `{kind}`"),
+            ));
+        }
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not the expected JSON: {e}")))
+}
+
+fn find_policy<'a>(state: &'a AppState, name: Option<&str>) -> AppResult<&'a Arc<Policy>> {
+    state
+        .policy(name)
+        .ok_or_else(|| ApiError::not_found(format!("no policy named `{}`", name.unwrap_or(""))))
+}
+
+/// Runs the decision in the wasm runtime on a blocking thread, under a
+/// permit: no permit left is a 503, never an unbounded queue.
+async fn run_decision(
+    state: &SharedState,
+    policy: &Arc<Policy>,
+    request: DecideRequest,
+) -> AppResult<eligo_runtime::EnvelopeJson> {
+    let Ok(permit) = Arc::clone(state.permits()).try_acquire_owned() else {
+        state.metrics().rejected();
+        return Err(ApiError::saturated());
+    };
+    let policy = Arc::clone(policy);
+    let entry = request.entry.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let answer = policy.runtime.decide(&request);
+        drop(permit);
+        (policy, answer)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("the decision task failed: {e}")))?;
+    let (policy, answer) = answer;
+    let outcome = match &answer {
+        Ok(_) => "ok".to_string(),
+        Err(error) => error.kind.to_string(),
+    };
+    state.metrics().decision(&policy.name, &entry, &outcome);
+    answer.map_err(ApiError::from)
+}
+
+fn as_of_or_now(state: &AppState, as_of: Option<String>) -> String {
+    as_of.unwrap_or_else(|| {
+        chrono::Utc::now()
+            .with_timezone(&state.default_offset())
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    })
+}
+
+/// `{"decision_id", "envelope", "receipt"}`, the envelope and receipt as
+/// the bytes stored.
+#[derive(Serialize)]
+struct DecisionAnswer<'a> {
+    decision_id: &'a str,
+    envelope: &'a RawValue,
+    receipt: &'a RawValue,
+}
+
+/// Stored JSON text as a raw value, embedded byte for byte.
+fn raw(text: &str) -> AppResult<&RawValue> {
+    serde_json::from_str(text)
+        .map_err(|e| ApiError::internal(format!("a stored record does not read: {e}")))
+}
+
+fn decision_answer(record: &DecisionRecord, status: StatusCode) -> AppResult<Response> {
+    let answer = DecisionAnswer {
+        decision_id: &record.id,
+        envelope: raw(&record.envelope)?,
+        receipt: raw(&record.receipt)?,
+    };
+    let text = serde_json::to_string(&answer).expect("an answer serialises");
+    Ok((status, [(header::CONTENT_TYPE, "application/json")], text).into_response())
+}
+
+async fn decide_default(
+    State(state): State<SharedState>,
+    Path(entry): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Response> {
+    decide(state, None, entry, headers, body).await
+}
+
+async fn decide_named(
+    State(state): State<SharedState>,
+    Path((name, entry)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Response> {
+    decide(state, Some(name), entry, headers, body).await
+}
+
+/// An authoritative decision: strict mode, written to the audit log before
+/// it is answered. A repeated `Idempotency-Key` answers the first decision.
+async fn decide(
+    state: SharedState,
+    policy_name: Option<String>,
+    entry: String,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Response> {
+    let policy = find_policy(&state, policy_name.as_deref())?.clone();
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .filter(|key| !key.is_empty() && key.len() <= 200)
+                .ok_or_else(|| {
+                    ApiError::bad_request("Idempotency-Key must be 1 to 200 visible characters")
+                })?
+                .to_string(),
+        ),
+    };
+    if let Some(key) = &idempotency_key {
+        if let Some(first) = state
+            .store()
+            .by_idempotency_key(key)
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+        {
+            return decision_answer(&first, StatusCode::OK);
+        }
+    }
+    let body: DecisionBody = json_body(&headers, &body)?;
+    if body.mode.is_some_and(|mode| mode != Mode::Strict) {
+        return Err(ApiError::bad_request(
+            "authoritative decisions are strict; preview partial ones at /v1/evaluate",
+        ));
+    }
+    let received_at = now_utc();
+    let as_of = as_of_or_now(&state, body.as_of);
+    let input = body.input;
+    let request = DecideRequest {
+        entry: entry.clone(),
+        input: input.clone(),
+        as_of: as_of.clone(),
+        mode: Mode::Strict,
+        lang: body.lang,
+    };
+    let envelope = run_decision(&state, &policy, request).await?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let input_text = input.to_string();
+    let receipt = state.signer().sign(Attestation {
+        format: RECEIPT_FORMAT.to_string(),
+        decision_id: id.clone(),
+        key_id: String::new(),
+        input_sha256: sha256(input_text.as_bytes()),
+        policy_hash: policy.hash.clone(),
+        artifact_sha256: state.artifact_sha256().to_string(),
+        as_of: as_of.clone(),
+        envelope_sha256: sha256(envelope.as_str().as_bytes()),
+    });
+    let record = DecisionRecord {
+        id,
+        received_at,
+        policy_name: policy.name.clone(),
+        entry,
+        household_id: input.get("id").and_then(Value::as_str).map(str::to_string),
+        status: "decided".to_string(),
+        as_of,
+        input: input_text,
+        envelope: envelope.into_string(),
+        policy_hash: policy.hash.clone(),
+        artifact_sha256: state.artifact_sha256().to_string(),
+        caller: "anonymous".to_string(),
+        idempotency_key,
+        receipt: serde_json::to_string(&receipt).expect("a receipt serialises"),
+    };
+    let stored = state
+        .store()
+        .write(record)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    decision_answer(&stored, StatusCode::CREATED)
+}
+
+async fn evaluate_default(
+    State(state): State<SharedState>,
+    Path(entry): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Response> {
+    evaluate(state, None, entry, headers, body).await
+}
+
+async fn evaluate_named(
+    State(state): State<SharedState>,
+    Path((name, entry)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Response> {
+    evaluate(state, Some(name), entry, headers, body).await
+}
+
+/// A preview: any mode, nothing stored.
+async fn evaluate(
+    state: SharedState,
+    policy_name: Option<String>,
+    entry: String,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Response> {
+    let policy = find_policy(&state, policy_name.as_deref())?.clone();
+    let body: DecisionBody = json_body(&headers, &body)?;
+    let request = DecideRequest {
+        entry,
+        input: body.input,
+        as_of: as_of_or_now(&state, body.as_of),
+        mode: body.mode.unwrap_or_default(),
+        lang: body.lang,
+    };
+    let envelope = run_decision(&state, &policy, request).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        envelope.into_string(),
+    )
+        .into_response())
+}
+
+/// What a client sends to have its decision checked.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyBody {
+    input: Value,
+    /// The envelope the client computed; its entry, as_of, mode and lang
+    /// say what to recompute.
+    envelope: Value,
+    /// The policy it used, by served name (default: the default policy).
+    #[serde(default)]
+    policy: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct VerifyAnswer {
+    agree: bool,
+    same_policy: bool,
+    same_engine: bool,
+    differences: Vec<eligo_core::diff::Change>,
+    envelope: Value,
+}
+
+/// Recomputes a client's decision and compares it with the client's.
+async fn verify(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Json<VerifyAnswer>> {
+    let body: VerifyBody = json_body(&headers, &body)?;
+    let policy = find_policy(&state, body.policy.as_deref())?.clone();
+    let field = |name: &str| body.envelope.get(name).and_then(Value::as_str);
+    let (Some(entry), Some(as_of)) = (field("entry"), field("as_of")) else {
+        return Err(ApiError::bad_request(
+            "envelope: needs at least `entry` and `as_of` to recompute",
+        ));
+    };
+    let mode = match field("mode") {
+        Some("partial") => Mode::Partial,
+        _ => Mode::Strict,
+    };
+    let request = DecideRequest {
+        entry: entry.to_string(),
+        input: body.input.clone(),
+        as_of: as_of.to_string(),
+        mode,
+        lang: field("lang").map(str::to_string),
+    };
+    let envelope = run_decision(&state, &policy, request).await?;
+    let server: Value = serde_json::from_str(envelope.as_str())
+        .map_err(|e| ApiError::internal(format!("the engine's envelope does not read: {e}")))?;
+    let differences = eligo_core::diff::changes(&body.envelope, &server);
+    Ok(Json(VerifyAnswer {
+        agree: differences.is_empty(),
+        same_policy: body.envelope.pointer("/policy/hash") == server.pointer("/policy/hash"),
+        same_engine: body.envelope.pointer("/engine") == server.pointer("/engine"),
+        differences,
+        envelope: server,
+    }))
+}
+
+async fn get_decision(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let record = state
+        .store()
+        .decision(&id)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .ok_or_else(|| ApiError::not_found(format!("no decision `{id}`")))?;
+    record_response(&record)
+}
+
+/// A stored record with its input, envelope and receipt as JSON (the
+/// envelope's bytes as stored).
+#[derive(Serialize)]
+struct RecordAnswer<'a> {
+    id: &'a str,
+    received_at: &'a str,
+    policy_name: &'a str,
+    entry: &'a str,
+    household_id: Option<&'a str>,
+    status: &'a str,
+    as_of: &'a str,
+    policy_hash: &'a str,
+    artifact_sha256: &'a str,
+    caller: &'a str,
+    input: &'a RawValue,
+    envelope: &'a RawValue,
+    receipt: &'a RawValue,
+}
+
+fn record_answer(record: &DecisionRecord) -> AppResult<RecordAnswer<'_>> {
+    Ok(RecordAnswer {
+        id: &record.id,
+        received_at: &record.received_at,
+        policy_name: &record.policy_name,
+        entry: &record.entry,
+        household_id: record.household_id.as_deref(),
+        status: &record.status,
+        as_of: &record.as_of,
+        policy_hash: &record.policy_hash,
+        artifact_sha256: &record.artifact_sha256,
+        caller: &record.caller,
+        input: raw(&record.input)?,
+        envelope: raw(&record.envelope)?,
+        receipt: raw(&record.receipt)?,
+    })
+}
+
+fn record_response(record: &DecisionRecord) -> AppResult<Response> {
+    let text = serde_json::to_string(&record_answer(record)?).expect("a record serialises");
+    Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
+}
+
+#[derive(Serialize)]
+struct Listing<'a> {
+    decisions: Vec<RecordAnswer<'a>>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+async fn list_decisions(
+    State(state): State<SharedState>,
+    filter: Result<Query<DecisionFilter>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<Response> {
+    let Query(filter) = filter.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let (records, next) = state
+        .store()
+        .list(&filter)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let decisions = records
+        .iter()
+        .map(record_answer)
+        .collect::<AppResult<Vec<_>>>()?;
+    let text = serde_json::to_string(&Listing { decisions, next }).expect("a listing serialises");
+    Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
+}
+
+#[derive(Serialize)]
+struct PolicySummary {
+    name: String,
+    default: bool,
+    bundle: eligo_core::wire::BundleSummary,
+    packed_url: String,
+}
+
+async fn list_policies(State(state): State<SharedState>) -> Json<Vec<PolicySummary>> {
+    let summaries = state
+        .policies()
+        .iter()
+        .enumerate()
+        .map(|(index, policy)| PolicySummary {
+            name: policy.name.clone(),
+            default: index == 0,
+            bundle: eligo_core::api::summary(&policy.bundle),
+            packed_url: format!("/engine/bundles/{}.json", policy.hash),
+        })
+        .collect();
+    Json(summaries)
+}
+
+#[derive(Serialize)]
+struct PolicyDetail {
+    name: String,
+    default: bool,
+    packed_url: String,
+    #[serde(flatten)]
+    info: eligo_core::wire::BundleInfo,
+}
+
+async fn get_policy(
+    State(state): State<SharedState>,
+    Path(name): Path<String>,
+) -> AppResult<Json<PolicyDetail>> {
+    let policy = find_policy(&state, Some(&name))?;
+    Ok(Json(PolicyDetail {
+        name: policy.name.clone(),
+        default: Arc::ptr_eq(policy, &state.policies()[0]),
+        packed_url: format!("/engine/bundles/{}.json", policy.hash),
+        info: eligo_core::api::describe(&policy.bundle),
+    }))
+}
+
+#[derive(Serialize)]
+struct KeyInfo {
+    key_id: String,
+    algorithm: &'static str,
+    public_key_hex: String,
+}
+
+async fn keys(State(state): State<SharedState>) -> Json<Vec<KeyInfo>> {
+    let key = state.signer().verifying_key();
+    Json(vec![KeyInfo {
+        key_id: state.signer().key_id().to_string(),
+        algorithm: "ed25519",
+        public_key_hex: hex::encode(key.as_bytes()),
+    }])
+}
+
+/// Which artifact and bundles a browser should load, by hash.
+async fn engine_current(State(state): State<SharedState>) -> Json<Value> {
+    let sha = state.artifact_sha256().trim_start_matches("sha256:");
+    Json(serde_json::json!({
+        "artifact": state.artifact_sha256(),
+        "module": format!("/engine/{sha}/index.js"),
+        "wasm": format!("/engine/{sha}/eligo_bg.wasm"),
+        "policies": state.policies().iter().map(|p| serde_json::json!({
+            "name": p.name, "hash": p.hash,
+            "url": format!("/engine/bundles/{}.json", p.hash),
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+/// Immutable content, named by its hash: cached for a year.
+fn immutable(content_type: &'static str, body: impl IntoResponse) -> Response {
+    let mut response = ([(header::CONTENT_TYPE, content_type)], body).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    response
+}
+
+async fn engine_file(
+    State(state): State<SharedState>,
+    Path((sha, file)): Path<(String, String)>,
+) -> AppResult<Response> {
+    if format!("sha256:{sha}") != state.artifact_sha256() {
+        return Err(ApiError::not_found(format!(
+            "this server runs artifact {}, not sha256:{sha}",
+            state.artifact_sha256()
+        )));
+    }
+    let content_type = match file.as_str() {
+        "eligo_bg.wasm" => return Ok(immutable("application/wasm", state.artifact().to_vec())),
+        "index.js" | "eligo.js" => "text/javascript",
+        "index.d.ts" | "eligo.d.ts" => "application/typescript",
+        _ => return Err(ApiError::not_found(format!("no engine file `{file}`"))),
+    };
+    let text = std::fs::read(state.package_dir().join(&file))
+        .map_err(|e| ApiError::internal(format!("cannot read {file}: {e}")))?;
+    Ok(immutable(content_type, text))
+}
+
+async fn engine_bundle(
+    State(state): State<SharedState>,
+    Path(file): Path<String>,
+) -> AppResult<Response> {
+    let hash = file
+        .strip_suffix(".json")
+        .ok_or_else(|| ApiError::not_found("bundles are /engine/bundles/<hash>.json"))?;
+    if let Some(policy) = state.policies().iter().find(|p| p.hash == hash) {
+        return Ok(immutable("application/json", policy.packed.clone()));
+    }
+    let packed = state
+        .store()
+        .bundle(hash)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .ok_or_else(|| ApiError::not_found(format!("no bundle {hash} was ever served here")))?;
+    Ok(immutable("application/json", packed))
+}
+
+async fn readyz(State(state): State<SharedState>) -> AppResult<&'static str> {
+    if state.store().ping().await {
+        Ok("ready\n")
+    } else {
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::HostError,
+            "the audit store does not answer",
+        ))
+    }
+}
+
+async fn metrics(State(state): State<SharedState>) -> Response {
+    let limit = state.max_in_flight();
+    let in_flight = limit.saturating_sub(state.permits().available_permits());
+    let text = state.metrics().render(in_flight, limit);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        text,
+    )
+        .into_response()
+}
