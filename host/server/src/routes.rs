@@ -608,9 +608,5 @@ async fn metrics(State(state): State<SharedState>) -> Response {
     let limit = state.max_in_flight();
     let in_flight = limit.saturating_sub(state.permits().available_permits());
     let text = state.metrics().render(in_flight, limit);
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        text,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -89,7 +89,10 @@ fn load_policy(
     let runtime = WasmRuntime::new(Arc::clone(engine), bundle.files(), limits)
         .map_err(|e| ServeError(format!("policy {}: {e}", arg.path.display())))?;
     Ok(Policy {
-        name: arg.name.clone().unwrap_or_else(|| bundle.name().to_string()),
+        name: arg
+            .name
+            .clone()
+            .unwrap_or_else(|| bundle.name().to_string()),
         hash: bundle.hash().to_string(),
         packed: api::pack_json(&bundle),
         bundle,
@@ -106,9 +109,8 @@ impl AppState {
     /// Loads the artifact and every policy (each must load and pass its
     /// own tests), opens the audit store and the signing key.
     pub async fn open(args: &ServeArgs) -> Result<(Arc<AppState>, WriterTask), ServeError> {
-        std::fs::create_dir_all(&args.data_dir).map_err(|e| {
-            ServeError(format!("cannot create {}: {e}", args.data_dir.display()))
-        })?;
+        std::fs::create_dir_all(&args.data_dir)
+            .map_err(|e| ServeError(format!("cannot create {}: {e}", args.data_dir.display())))?;
         let (artifact_path, artifact) =
             read_artifact(args.artifact.as_deref()).map_err(|e| ServeError(e.to_string()))?;
         let cache = default_cache_dir();
@@ -155,12 +157,8 @@ impl AppState {
                 .await
                 .map_err(|e| ServeError(e.to_string()))?;
         }
-        let signer = ReceiptSigner::open(&args.data_dir).map_err(|e| {
-            ServeError(format!(
-                "receipt key in {}: {e}",
-                args.data_dir.display()
-            ))
-        })?;
+        let signer = ReceiptSigner::open(&args.data_dir)
+            .map_err(|e| ServeError(format!("receipt key in {}: {e}", args.data_dir.display())))?;
         let state = AppState {
             policies,
             store,

@@ -293,7 +293,12 @@ impl AuditStore {
     }
 
     /// Keeps an artifact by sha256 (once).
-    pub async fn keep_artifact(&self, sha256: &str, wasm: &[u8], now: &str) -> Result<(), StoreError> {
+    pub async fn keep_artifact(
+        &self,
+        sha256: &str,
+        wasm: &[u8],
+        now: &str,
+    ) -> Result<(), StoreError> {
         let exists = sqlx::query("SELECT 1 FROM artifacts WHERE sha256 = $1")
             .bind(sha256)
             .fetch_optional(&self.pool)
