@@ -95,7 +95,12 @@ export type Comparison = CompareOp;
 export interface Condition {
   field: string;
   op: CompareOp;
-  literal: Num | string;
+  /**
+   * The literal's text: a number's exact digits (`'18'` in `age < 18`) or a
+   * string's content (`'long_term'` in `kind == "long_term"`); `text` shows
+   * which.
+   */
+  literal: string;
   text: string;
 }
 
@@ -107,8 +112,10 @@ export interface ObjectType {
 export type Kind =
   | { type: 'string'; min_len: number; max_len: number }
   | { type: 'integer'; min?: number; max?: number }
-  | { type: 'money'; min?: Num; max?: Num }
-  | { type: 'decimal'; min?: Num; max?: Num; decimals?: number }
+  /** Bounds are exact decimal text, e.g. `'0'`, `'10000000'`. */
+  | { type: 'money'; min?: string; max?: string }
+  /** Bounds are exact decimal text, e.g. `'0'`, `'1'`. */
+  | { type: 'decimal'; min?: string; max?: string; decimals?: number }
   | { type: 'bool' }
   | { type: 'date' }
   | { type: 'timestamp' }

@@ -6,6 +6,9 @@
 //!   (raw and gzip) and sha256.
 //! - `test`: build the artifact, make sure the browser parity test has Debian's
 //!   chromium and playwright-core, then run the workspace tests.
+//! - `serve [args…]`: build the artifact and the `eligo` binary exactly as
+//!   `test` builds them (the same cargo invocation, so neither command
+//!   recompiles what the other compiled), then run `eligo serve`.
 
 use std::env;
 use std::fs;
@@ -38,8 +41,13 @@ fn main() -> ExitCode {
         Some("test") => build_wasm()
             .and_then(|_| ensure_browser())
             .and_then(|_| run_tests(&args[1..])),
+        Some("serve") => build_wasm()
+            .and_then(|_| run_tests(&["--no-run".to_string()]))
+            .and_then(|()| serve(&args[1..])),
         _ => {
-            eprintln!("usage: cargo xtask <wasm | test [cargo test args…]>");
+            eprintln!(
+                "usage: cargo xtask <wasm | test [cargo test args…] | serve [eligo serve args…]>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -237,5 +245,14 @@ fn run_tests(extra: &[String]) -> Result<(), String> {
     run(Command::new(cargo())
         .current_dir(workspace())
         .args(["test", "--workspace", "--locked"])
+        .args(extra))
+}
+
+/// `eligo serve` from the binary the test build made.
+fn serve(extra: &[String]) -> Result<(), String> {
+    let eligo = workspace().join("target/debug/eligo");
+    run(Command::new(eligo)
+        .current_dir(workspace())
+        .arg("serve")
         .args(extra))
 }

@@ -31,9 +31,7 @@ use eligo_core::wire::{
     BundleSource, CheckReport, DecideRequest, Diagnostic, ErrorAnswer, ErrorBody, ErrorKind,
     LoadRequest, Mode, Severity, Status,
 };
-use eligo_tests::{
-    default_bundle, repo_root, request, tiny_bundle_files, HOSTILE_RULES,
-};
+use eligo_tests::{default_bundle, repo_root, request, tiny_bundle_files, HOSTILE_RULES};
 use serde_json::{json, Value};
 
 const AS_OF: &str = "2026-11-20T09:00:00+08:00";
@@ -87,12 +85,19 @@ struct Sample {
     json: Value,
 }
 
+/// The JSON a wire type writes (a macro: this crate does not depend on serde).
+macro_rules! json_of {
+    ($value:expr) => {
+        serde_json::to_value(&$value).expect("wire types serialise")
+    };
+}
+
 macro_rules! sample {
     ($name:literal, $ts_type:literal, $value:expr) => {
         Sample {
             name: $name,
             ts_type: $ts_type,
-            json: serde_json::to_value(&$value).expect("wire types serialise"),
+            json: json_of!($value),
         }
     };
 }
@@ -157,7 +162,10 @@ fn samples() -> Vec<Sample> {
     let partial = decide(&alone, Mode::Partial, Some("en")).unwrap();
     assert_eq!(partial.status, Status::Undetermined);
     let bad_request = error_answer(
-        api::decide(&bundle, &request("nowhere", &household, AS_OF, Mode::Strict, None)),
+        api::decide(
+            &bundle,
+            &request("nowhere", &household, AS_OF, Mode::Strict, None),
+        ),
         ErrorKind::BadRequest,
     );
     let invalid_input = error_answer(
@@ -214,7 +222,11 @@ fn samples() -> Vec<Sample> {
         sample!("test_report", "TestReport", test_report),
         sample!("bundle_info", "BundleInfo", api::describe(&bundle)),
         sample!("packed_bundle", "PackedBundle", packed),
-        sample!("load_request_files", "LoadRequest", load_request(&tiny_files, Some(ARTIFACT))),
+        sample!(
+            "load_request_files",
+            "LoadRequest",
+            load_request(&tiny_files, Some(ARTIFACT))
+        ),
         sample!("load_request_packed", "LoadRequest", packed_request),
         sample!("decide_request", "DecideRequest", decide_request),
     ]
@@ -273,7 +285,10 @@ impl WrittenKeys {
         match ts_type {
             // `Field = Kind & {…}`: its own keys here, its kind's below.
             "Field" => {
-                self.note("Exclude<AllKeys<Field>, AllKeys<Kind>>".into(), object.keys());
+                self.note(
+                    "Exclude<AllKeys<Field>, AllKeys<Kind>>".into(),
+                    object.keys(),
+                );
                 self.walk("Kind", value);
             }
             // A union tagged by `type`: each member has its own keys.
@@ -315,9 +330,21 @@ fn is_safe_integer(text: &str) -> bool {
     let digits = text.strip_prefix('-').unwrap_or(text);
     !digits.is_empty()
         && digits.bytes().all(|b| b.is_ascii_digit())
-        && digits
-            .parse::<u128>()
-            .is_ok_and(|n| n <= MAX_SAFE_INTEGER)
+        && digits.parse::<u128>().is_ok_and(|n| n <= MAX_SAFE_INTEGER)
+}
+
+/// An object key: bare when it is an identifier, so tsc names it plainly.
+fn ts_key(key: &str) -> String {
+    let mut chars = key.chars();
+    let identifier = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+    if identifier {
+        key.to_string()
+    } else {
+        Value::from(key).to_string()
+    }
 }
 
 /// `value` as a TypeScript expression of what index.js's `parse` makes of
@@ -349,7 +376,9 @@ fn ts_expression(value: &Value, indent: usize, out: &mut String) {
         Value::Object(fields) => {
             out.push_str("{\n");
             for (key, item) in fields {
-                out.push_str(&format!("{}{}: ", pad(indent + 1), Value::from(key.as_str())));
+                out.push_str(&pad(indent + 1));
+                out.push_str(&ts_key(key));
+                out.push_str(": ");
                 ts_expression(item, indent + 1, out);
                 out.push_str(",\n");
             }
@@ -370,10 +399,6 @@ fn every_value_check(name: &str, ts_type: &str, wire_names: &[Value]) -> String 
         "export const {name}: Record<{ts_type}, true> = {{\n{}}};\n",
         entries.concat()
     )
-}
-
-fn wire_names<T: Copy>(values: &[T], to_json: impl Fn(T) -> Value) -> Vec<Value> {
-    values.iter().map(|&value| to_json(value)).collect()
 }
 
 /// The value-list checks. Each match stops compiling when the enum gains a
@@ -411,51 +436,49 @@ fn enum_checks() -> String {
             Status::Decided | Status::Undetermined => {}
         }
     }
-    use CompareOp::{Eq, Ge, Gt, Le, Lt, Ne};
-    let ops = [Lt, Le, Gt, Ge, Eq, Ne];
+    let ops = [
+        CompareOp::Lt,
+        CompareOp::Le,
+        CompareOp::Gt,
+        CompareOp::Ge,
+        CompareOp::Eq,
+        CompareOp::Ne,
+    ];
     for op in ops {
         match op {
-            Lt | Le | Gt | Ge | Eq | Ne => {}
+            CompareOp::Lt
+            | CompareOp::Le
+            | CompareOp::Gt
+            | CompareOp::Ge
+            | CompareOp::Eq
+            | CompareOp::Ne => {}
         }
     }
-    let json = |value: Result<Value, serde_json::Error>| value.expect("enums serialise");
     [
-        every_value_check(
-            "every_error_kind",
-            "ErrorKind",
-            &wire_names(&kinds, |k| json(serde_json::to_value(k))),
-        ),
+        every_value_check("every_error_kind", "ErrorKind", &kinds.map(|k| json_of!(k))),
         every_value_check(
             "every_severity",
             "Severity",
-            &wire_names(&severities, |s| json(serde_json::to_value(s))),
+            &severities.map(|s| json_of!(s)),
         ),
-        every_value_check(
-            "every_mode",
-            "Mode",
-            &wire_names(&modes, |m| json(serde_json::to_value(m))),
-        ),
-        every_value_check(
-            "every_status",
-            "Status",
-            &wire_names(&statuses, |s| json(serde_json::to_value(s))),
-        ),
-        every_value_check(
-            "every_compare_op",
-            "CompareOp",
-            &wire_names(&ops, |o| json(serde_json::to_value(o))),
-        ),
+        every_value_check("every_mode", "Mode", &modes.map(|m| json_of!(m))),
+        every_value_check("every_status", "Status", &statuses.map(|s| json_of!(s))),
+        every_value_check("every_compare_op", "CompareOp", &ops.map(|o| json_of!(o))),
     ]
     .concat()
 }
 
-/// The TypeScript file that compiles only if the types and the samples agree.
+/// The TypeScript file that compiles only if the samples have their types,
+/// and every key of each type is written by one of them.
 fn check_file(samples: &[Sample]) -> String {
     let mut out = String::from(
         "// Generated by tests/tests/all/wire_types.rs: JSON the Rust wire types wrote,\n\
          // assigned to the types of wasm/js/index.d.ts. Do not edit.\n",
     );
-    let types: Vec<String> = TYPE_NAMES.iter().map(|name| format!("type {name}")).collect();
+    let types: Vec<String> = TYPE_NAMES
+        .iter()
+        .map(|name| format!("type {name}"))
+        .collect();
     out += &format!(
         "import {{ Decimal, {} }} from '{DECLARATIONS}';\n\n",
         types.join(", ")
@@ -475,7 +498,10 @@ fn check_file(samples: &[Sample]) -> String {
         written.walk(sample.ts_type, &sample.json);
     }
     for (index, (keys_of, keys)) in written.0.iter().enumerate() {
-        let keys: Vec<String> = keys.iter().map(|key| Value::from(key.as_str()).to_string()).collect();
+        let keys: Vec<String> = keys
+            .iter()
+            .map(|key| Value::from(key.as_str()).to_string())
+            .collect();
         let keys = if keys.is_empty() {
             "never".to_string()
         } else {
@@ -486,8 +512,6 @@ fn check_file(samples: &[Sample]) -> String {
              export type Written{index} = UnwrittenKeys<Exclude<{keys_of}, {keys}>>;\n"
         );
     }
-    out.push('\n');
-    out.push_str(&enum_checks());
     out
 }
 
@@ -554,52 +578,65 @@ fn write(file: &str, text: &str) {
 
 #[test]
 fn every_wire_type_has_the_shape_its_typescript_type_declares() {
-    write(CHECK_FILE, &check_file(&samples()));
+    write(
+        CHECK_FILE,
+        &format!("{}\n{}", check_file(&samples()), enum_checks()),
+    );
     if let Err(report) = typecheck(CHECK_FILE) {
         panic!("the Rust wire types and wasm/js/index.d.ts disagree ({CHECK_FILE}):\n{report}");
     }
 }
 
 #[test]
-fn the_check_fails_on_a_field_either_side_lacks() {
+fn the_check_rejects_an_extra_a_missing_an_unwritten_field_and_a_decimal() {
     let file = "target/wire-check/disagreeing.ts";
     let location = json!({ "file": "a.rhai", "line": 1, "column": 2, "message": "m" });
     let mut extra = location.clone();
     extra["severity"] = json!("error");
     let mut lacking = location.clone();
     lacking.as_object_mut().unwrap().remove("column");
-    let cases = [
-        ("a field TypeScript lacks", extra, "'severity' does not exist"),
-        ("a required field Rust does not write", lacking, "'column' is missing"),
-    ];
-    for (what, json, expected) in cases {
-        let samples = [Sample {
-            name: "location",
-            ts_type: "RuleLocation",
-            json,
-        }];
-        write(file, &check_file(&samples));
-        let report = typecheck(file).expect_err(what);
-        assert!(report.contains(expected), "{what}: {report}");
-    }
-    // A Diagnostic sample without `help` leaves the optional field unvouched.
-    let diagnostic = json!({
+    let mut decimal = location.clone();
+    decimal["line"] = serde_json::from_str("1.50").unwrap();
+    // Diagnostic.help is optional: a sample without it vouches for nothing.
+    let unwritten = json!({
         "severity": "error", "code": "c", "file": "f", "line": 1, "column": 1,
         "end_line": 1, "end_column": 2, "message": "m",
     });
-    let samples = [Sample {
-        name: "diagnostic",
-        ts_type: "Diagnostic",
-        json: diagnostic,
-    }];
-    write(file, &check_file(&samples));
-    let report = typecheck(file).expect_err("an optional field no sample writes");
-    assert!(report.contains(r#"Type '"help"' does not satisfy"#), "{report}");
-    // Money as a float where a Decimal belongs.
-    let mut parameter = json!({ "name": "p", "from": "2026-01-01", "source": "s" });
-    parameter["value"] = serde_json::from_str("1.50").unwrap();
-    let mut literal = String::new();
-    ts_expression(&parameter, 0, &mut literal);
-    assert!(literal.contains(r#"new Decimal("1.50")"#), "{literal}");
+    let cases = [
+        (
+            "a field TypeScript lacks",
+            "RuleLocation",
+            extra,
+            "'severity' does not exist in type 'RuleLocation'",
+        ),
+        (
+            "a required field Rust does not write",
+            "RuleLocation",
+            lacking,
+            "'column' is missing",
+        ),
+        (
+            "a Decimal where TypeScript has a number",
+            "RuleLocation",
+            decimal,
+            "Type 'Decimal' is not assignable to type 'number'",
+        ),
+        (
+            "an optional field no sample writes",
+            "Diagnostic",
+            unwritten,
+            r#"Type '"help"' does not satisfy the constraint 'never'"#,
+        ),
+    ];
+    for (what, ts_type, json, expected) in cases {
+        let sample = Sample {
+            name: "sample",
+            ts_type,
+            json,
+        };
+        write(file, &check_file(&[sample]));
+        let report = typecheck(file).expect_err(what);
+        assert!(report.contains(expected), "{what}: {report}");
+    }
     std::fs::remove_file(repo_root().join(file)).ok();
 }
