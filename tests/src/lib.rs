@@ -112,3 +112,42 @@ pub fn tiny_bundle_files(rhai: &str, extra: &[(&str, &str)]) -> BundleFiles {
     }
     BundleFiles::from_pairs(files).expect("valid file map")
 }
+
+/// Runs the pinned TypeScript compiler (`tests/browser`, installed by
+/// `cargo xtask test`) with `--strict --noEmit` on `file` (relative to the
+/// repository root): `Err` holds tsc's report.
+pub fn tsc(file: &str) -> Result<(), String> {
+    let root = repo_root();
+    let tsc = root.join("tests/browser/node_modules/typescript/bin/tsc");
+    assert!(
+        tsc.exists(),
+        "typescript is missing: `npm ci` in tests/browser (cargo xtask test does it)"
+    );
+    let output = std::process::Command::new("node")
+        .arg(&tsc)
+        .args([
+            "--noEmit",
+            "--strict",
+            "--target",
+            "es2022",
+            "--module",
+            "es2022",
+            "--moduleResolution",
+            "bundler",
+            "--lib",
+            "es2022,dom,esnext.disposable",
+        ])
+        .arg(file)
+        .current_dir(&root)
+        .output()
+        .expect("node is installed");
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}

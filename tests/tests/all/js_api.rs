@@ -97,34 +97,7 @@ fn the_typed_api_answers_like_the_core_with_the_clis_error_texts() {
 #[test]
 fn the_typescript_types_compile_and_reject_misuse() {
     package_dir();
-    let tsc = repo_root().join("tests/browser/node_modules/typescript/bin/tsc");
-    assert!(
-        tsc.exists(),
-        "typescript is missing: `npm ci` in tests/browser (cargo xtask test does it)"
-    );
-    let mut args: Vec<&std::ffi::OsStr> = vec![tsc.as_os_str()];
-    args.extend(
-        [
-            "--noEmit",
-            "--strict",
-            "--target",
-            "es2022",
-            "--module",
-            "es2022",
-            "--moduleResolution",
-            "bundler",
-            "--lib",
-            "es2022,dom,esnext.disposable",
-            "tests/node/typed.ts",
-        ]
-        .iter()
-        .map(std::ffi::OsStr::new),
-    );
-    let output = node(&args);
-    assert!(
-        output.status.success(),
-        "tsc: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    if let Err(report) = eligo_tests::tsc("tests/node/typed.ts") {
+        panic!("tsc: {report}");
+    }
 }

@@ -23,7 +23,6 @@
 //! Needs the npm packages that `cargo xtask test` installs in tests/browser.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 
 use eligo_core::api;
 use eligo_core::schema::CompareOp;
@@ -519,37 +518,9 @@ fn check_file(samples: &[Sample]) -> String {
 /// the failure shows each offending line of it.
 fn typecheck(file: &str) -> Result<(), String> {
     let root = repo_root();
-    let tsc = root.join("tests/browser/node_modules/typescript/bin/tsc");
-    assert!(
-        tsc.exists(),
-        "typescript is missing: `npm ci` in tests/browser (cargo xtask test does it)"
-    );
-    let output = Command::new("node")
-        .arg(&tsc)
-        .args([
-            "--noEmit",
-            "--strict",
-            "--target",
-            "es2022",
-            "--module",
-            "es2022",
-            "--moduleResolution",
-            "bundler",
-            "--lib",
-            "es2022,dom,esnext.disposable",
-        ])
-        .arg(file)
-        .current_dir(&root)
-        .output()
-        .expect("node is installed");
-    if output.status.success() {
+    let Err(report) = eligo_tests::tsc(file) else {
         return Ok(());
-    }
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    };
     let source = std::fs::read_to_string(root.join(file)).unwrap_or_default();
     let lines: Vec<&str> = source.lines().collect();
     let mut explained = String::new();
