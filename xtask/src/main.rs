@@ -38,15 +38,18 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("wasm") => build_wasm().map(|_| ()),
+        Some("web") => build_wasm().and_then(|_| build_web()),
         Some("test") => build_wasm()
-            .and_then(|_| ensure_browser())
+            .and_then(|_| build_web())
+            .and_then(|()| ensure_browser())
             .and_then(|_| run_tests(&args[1..])),
         Some("serve") => build_wasm()
-            .and_then(|_| run_tests(&["--no-run".to_string()]))
+            .and_then(|_| build_web())
+            .and_then(|()| run_tests(&["--no-run".to_string()]))
             .and_then(|()| serve(&args[1..])),
         _ => {
             eprintln!(
-                "usage: cargo xtask <wasm | test [cargo test args…] | serve [eligo serve args…]>"
+                "usage: cargo xtask <wasm | web | test [cargo test args…] | serve [eligo serve args…]>"
             );
             return ExitCode::from(2);
         }
@@ -239,6 +242,27 @@ fn ensure_browser() -> Result<(), String> {
             .current_dir(&browser))?;
     }
     Ok(())
+}
+
+/// Builds the web page (`web-demo/` → `web-demo/dist/`), installing its npm
+/// packages first when `package-lock.json` changed since the last install.
+fn build_web() -> Result<(), String> {
+    let web = workspace().join("web-demo");
+    if !web.join("package.json").is_file() {
+        return Ok(());
+    }
+    let lock = fs::read(web.join("package-lock.json"))
+        .map_err(|e| format!("web-demo/package-lock.json: {e}"))?;
+    let stamp = web.join("node_modules/.eligo-lock");
+    if fs::read(&stamp).ok().as_deref() != Some(lock.as_slice()) {
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&web))?;
+        fs::write(&stamp, &lock).map_err(|e| format!("{}: {e}", stamp.display()))?;
+    }
+    run(Command::new("npm")
+        .args(["run", "--silent", "build"])
+        .current_dir(&web))
 }
 
 fn run_tests(extra: &[String]) -> Result<(), String> {

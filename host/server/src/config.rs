@@ -75,6 +75,9 @@ pub struct ServeArgs {
     /// Retry-After instead of queueing without bound.
     #[arg(long, default_value_t = 64)]
     pub max_in_flight: usize,
+    /// The web page's directory (the built `web-demo/`), served at `/`.
+    #[arg(long, env = "ELIGO_WEB_ROOT", default_value = "web-demo/dist")]
+    pub web_root: PathBuf,
     /// Decision records written per transaction at most (group commit).
     #[arg(long, default_value_t = 256)]
     pub max_batch: usize,

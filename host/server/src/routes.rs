@@ -26,6 +26,9 @@ use eligo_core::wire::{DecideRequest, ErrorKind, Mode};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::ApiError;
 use crate::receipt::{sha256, Attestation, RECEIPT_FORMAT};
@@ -59,10 +62,27 @@ pub fn app(state: SharedState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .fallback(|| async { ApiError::not_found("no such route") })
+        .fallback_service(web_page(&state))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(CompressionLayer::new())
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// The web page: static files from `--web-root`, `index.html` for `/`;
+/// anything else is the API's 404. The page itself is revalidated on every
+/// load (`no-cache`) so a new deployment is seen at once; what it loads by
+/// hash is cached forever (see [`immutable`]).
+fn web_page(state: &AppState) -> Router {
+    let not_found = || async { ApiError::not_found("no such route or page") };
+    Router::new()
+        .fallback_service(ServeDir::new(state.web_root()).not_found_service(
+            axum::handler::HandlerWithoutStateExt::into_service(not_found),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
 }
 
 /// Counts every request by route and status, with its latency.

@@ -43,6 +43,7 @@ pub struct AppState {
     package_dir: PathBuf,
     default_offset: chrono::FixedOffset,
     max_body_bytes: usize,
+    web_root: PathBuf,
     max_in_flight: usize,
     metrics: Metrics,
 }
@@ -172,6 +173,7 @@ impl AppState {
                 .unwrap_or_default(),
             default_offset: args.default_offset,
             max_body_bytes: args.max_body_bytes,
+            web_root: args.web_root.clone(),
             max_in_flight: args.max_in_flight.max(1),
             metrics: Metrics::default(),
         };
@@ -229,6 +231,11 @@ impl AppState {
     /// Largest request body.
     pub fn max_body_bytes(&self) -> usize {
         self.max_body_bytes
+    }
+
+    /// The web page's directory.
+    pub fn web_root(&self) -> &Path {
+        &self.web_root
     }
 
     /// Most requests deciding at once.
