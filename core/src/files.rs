@@ -25,13 +25,28 @@ impl BundleFiles {
     }
 
     /// Builds a file map from (path, bytes) pairs, reporting every bad file.
+    /// Two names for one file (`params/a.toml` and `params\a.toml`, or
+    /// `./a.toml` and `a.toml`) are refused: which would win is not the
+    /// author's choice to leave to the order of a listing.
     pub fn from_pairs<P: AsRef<str>, B: AsRef<[u8]>>(
         pairs: impl IntoIterator<Item = (P, B)>,
     ) -> Result<Self, Vec<Diagnostic>> {
         let mut files = BundleFiles::new();
         let mut problems = Vec::new();
+        let mut given: BTreeMap<String, String> = BTreeMap::new();
         for (path, bytes) in pairs {
-            if let Err(problem) = files.insert(path.as_ref(), bytes.as_ref()) {
+            let path = path.as_ref();
+            if let Ok(normal) = normalise_path(path) {
+                if let Some(first) = given.insert(normal.clone(), path.to_string()) {
+                    problems.push(Diagnostic::file_error(
+                        "file-path",
+                        path,
+                        format!("names the same file as `{first}` (both are `{normal}`)"),
+                    ));
+                    continue;
+                }
+            }
+            if let Err(problem) = files.insert(path, bytes.as_ref()) {
                 problems.push(problem);
             }
         }
@@ -130,6 +145,18 @@ fn normalise_path(path: &str) -> Result<String, Diagnostic> {
             "bundle file paths must be relative and stay inside the bundle",
         ));
     }
+    // NUL ends a name at the OS boundary; other control characters and a
+    // drive prefix (`C:`) make a name mean different files on different systems.
+    if let Some(c) = path.chars().find(|c| c.is_control() || *c == ':') {
+        return Err(Diagnostic::file_error(
+            "file-path",
+            path.escape_debug().to_string(),
+            format!(
+                "bundle file names may not contain {:?}: use letters, digits, `-`, `_`, `.` and `/`",
+                c
+            ),
+        ));
+    }
     Ok(parts.join("/"))
 }
 
@@ -166,6 +193,19 @@ mod tests {
         assert!(BundleFiles::from_pairs([("../x.toml", "")]).is_err());
         assert!(BundleFiles::from_pairs([("/etc/x.toml", "")]).is_err());
         assert!(BundleFiles::from_pairs([("x.toml", [0xff, 0xfe])]).is_err());
+    }
+
+    #[test]
+    fn two_names_for_one_file_and_control_characters_are_refused() {
+        let twice =
+            BundleFiles::from_pairs([("params/a.toml", "x = 1"), ("params\\a.toml", "x = 2")])
+                .unwrap_err();
+        assert_eq!(twice.len(), 1);
+        assert!(twice[0].to_string().contains("same file"), "{}", twice[0]);
+        assert!(BundleFiles::from_pairs([("./a.toml", ""), ("a.toml", "")]).is_err());
+        let nul = BundleFiles::from_pairs([("a\0b.toml", "")]).unwrap_err();
+        assert!(nul[0].to_string().contains("may not contain"), "{}", nul[0]);
+        assert!(BundleFiles::from_pairs([("C:/a.toml", "")]).is_err());
     }
 
     #[test]

@@ -547,27 +547,36 @@ fn engine() -> Result<Engine, RuntimeError> {
 
 /// The compiled module: from the cache when this artifact was compiled by
 /// this wasmtime with this configuration before, else compiled and cached.
+///
+/// Loading machine code runs it, so a cache entry is used only when it
+/// provably came from these artifact bytes: it lives in a directory only
+/// this user can write (checked, not assumed), and it carries the artifact's
+/// sha256 and a digest of its machine code, both checked before wasmtime
+/// sees a byte. Anything else is ignored and compiled afresh.
 fn module(
     engine: &Engine,
     artifact: &[u8],
     artifact_sha256: &str,
     cache_dir: Option<&Path>,
 ) -> Result<Module, RuntimeError> {
-    let Some(dir) = cache_dir else {
+    let Some(dir) = cache_dir.filter(|dir| private_dir(dir)) else {
         return Module::new(engine, artifact).map_err(artifact_error("compiling"));
     };
     let mut hasher = DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
+    let artifact_hex = artifact_sha256.trim_start_matches("sha256:");
     let key = format!(
-        "{}-wasmtime-{WASMTIME_VERSION}-{:016x}.cwasm",
-        artifact_sha256.trim_start_matches("sha256:"),
+        "{artifact_hex}-wasmtime-{WASMTIME_VERSION}-{:016x}.cwasm",
         hasher.finish()
     );
     let path = dir.join(key);
-    if path.is_file() {
-        // SAFETY: only files this host wrote are read, named by the artifact
-        // hash, the wasmtime version and the engine configuration hash.
-        if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
+    let artifact_digest: [u8; 32] = Sha256::digest(artifact).into();
+    if let Some(compiled) = read_cache_entry(&path, &artifact_digest) {
+        // SAFETY: the bytes are what this user's process wrote for exactly
+        // these artifact bytes (artifact digest and machine-code digest
+        // checked, in a directory nobody else can write); wasmtime checks
+        // its version and configuration on top.
+        if let Ok(module) = unsafe { Module::deserialize(engine, compiled.as_slice()) } {
             return Ok(module);
         }
     }
@@ -575,18 +584,97 @@ fn module(
         .precompile_module(artifact)
         .map_err(artifact_error("compiling"))?;
     // A cache that cannot be written only costs the next run a compile.
-    let _ = fs::create_dir_all(dir).and_then(|()| {
-        // Unique per writer, so concurrent first runs never rename a half-written file.
-        let partial = path.with_extension(format!(
-            "partial-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        fs::write(&partial, &compiled)?;
-        fs::rename(&partial, &path)
-    });
+    let _ = write_cache_entry(&path, &artifact_digest, &compiled);
     // SAFETY: the bytes were produced just now by this engine.
     unsafe { Module::deserialize(engine, &compiled) }.map_err(artifact_error("loading"))
+}
+
+/// A cache entry: this magic, the artifact's sha256, the machine code's
+/// sha256, then the machine code.
+const CACHE_MAGIC: &[u8] = b"eligo-cwasm-v1\n";
+
+fn cache_entry(artifact_digest: &[u8; 32], compiled: &[u8]) -> Vec<u8> {
+    let mut entry = Vec::with_capacity(CACHE_MAGIC.len() + 64 + compiled.len());
+    entry.extend_from_slice(CACHE_MAGIC);
+    entry.extend_from_slice(artifact_digest);
+    entry.extend_from_slice(&Sha256::digest(compiled));
+    entry.extend_from_slice(compiled);
+    entry
+}
+
+/// The machine code in the entry at `path`, if it is a regular file of this
+/// user's, for these artifact bytes, and undamaged.
+fn read_cache_entry(path: &Path, artifact_digest: &[u8; 32]) -> Option<Vec<u8>> {
+    let metadata = fs::symlink_metadata(path).ok()?;
+    if !metadata.file_type().is_file() || !owned_privately(&metadata) {
+        return None;
+    }
+    let mut entry = fs::read(path).ok()?;
+    let rest = entry.strip_prefix(CACHE_MAGIC)?;
+    if rest.len() < 64 || rest[..32] != artifact_digest[..] {
+        return None;
+    }
+    let (digest, compiled) = rest[32..].split_at(32);
+    if Sha256::digest(compiled)[..] != digest[..] {
+        return None;
+    }
+    Some(entry.split_off(CACHE_MAGIC.len() + 64))
+}
+
+fn write_cache_entry(
+    path: &Path,
+    artifact_digest: &[u8; 32],
+    compiled: &[u8],
+) -> std::io::Result<()> {
+    // Unique per writer, so concurrent first runs never rename a half-written file.
+    let partial = path.with_extension(format!(
+        "partial-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options.open(&partial).and_then(|mut file| {
+        std::io::Write::write_all(&mut file, &cache_entry(artifact_digest, compiled))
+    });
+    if let Err(error) = written {
+        let _ = fs::remove_file(&partial);
+        return Err(error);
+    }
+    fs::rename(&partial, path)
+}
+
+/// Creates `dir` (mode 0700) if needed; true when it is a real directory
+/// that only this user can write.
+fn private_dir(dir: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        let _ = fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir);
+    }
+    #[cfg(not(unix))]
+    let _ = fs::create_dir_all(dir);
+    fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_dir() && owned_privately(&m))
+}
+
+/// Owned by this user and writable by no one else.
+#[cfg(unix)]
+fn owned_privately(metadata: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    metadata.uid() == me && metadata.mode() & 0o022 == 0
+}
+
+#[cfg(not(unix))]
+fn owned_privately(_metadata: &fs::Metadata) -> bool {
+    // No portable owner check: only a per-user profile directory is used.
+    true
 }
 
 /// The steps of getting the artifact ready, one by one, for the benchmark
@@ -660,4 +748,53 @@ pub fn read_artifact(explicit: Option<&Path>) -> Result<(PathBuf, Vec<u8>), Runt
         "eligo_bg.wasm not found (looked at: {}); build it with `cargo xtask wasm`, or use --runtime native",
         tried.join(", ")
     )))
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    #[test]
+    fn a_cache_entry_is_used_only_for_its_own_artifact_and_intact() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("cache");
+        assert!(private_dir(&dir));
+        let path = dir.join("entry.cwasm");
+        let artifact: [u8; 32] = Sha256::digest(b"artifact").into();
+        write_cache_entry(&path, &artifact, b"machine code").unwrap();
+        assert_eq!(read_cache_entry(&path, &artifact).unwrap(), b"machine code");
+
+        // Named right but compiled from other bytes: refused.
+        let other: [u8; 32] = Sha256::digest(b"other artifact").into();
+        assert!(read_cache_entry(&path, &other).is_none());
+
+        // One byte of machine code changed: refused.
+        let mut bytes = fs::read(&path).unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        fs::write(&path, &bytes).unwrap();
+        assert!(read_cache_entry(&path, &artifact).is_none());
+
+        // A planted file without the header: refused.
+        fs::write(&path, b"\x7fELF planted").unwrap();
+        assert!(read_cache_entry(&path, &artifact).is_none());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_cache_others_can_write_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("shared");
+        assert!(private_dir(&dir));
+        let path = dir.join("entry.cwasm");
+        let artifact: [u8; 32] = Sha256::digest(b"artifact").into();
+        write_cache_entry(&path, &artifact, b"code").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(read_cache_entry(&path, &artifact).is_none());
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(!private_dir(&dir));
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(tmp.path(), &link).unwrap();
+        assert!(!private_dir(&link));
+    }
 }
