@@ -84,8 +84,9 @@ export class SchemaForm {
   private renderObject(type: Eligo.ObjectType, value: Obj, prefix: string): DocumentFragment {
     const fragment = document.createDocumentFragment();
     const fields = Object.entries(type.fields);
-    // Required fields first, then the rest, each group in schema order.
-    fields.sort(([, a], [, b]) => Number(b.required) - Number(a.required));
+    // Required fields first, then other values, then yes/no questions, then groups.
+    const rank = (f: Field) => (f.type === 'array' || f.type === 'object' ? 3 : f.required ? 0 : f.type === 'bool' ? 2 : 1);
+    fields.sort(([, a], [, b]) => rank(a) - rank(b));
     for (const [name, field] of fields) {
       const path = prefix ? `${prefix}.${name}` : name;
       fragment.append(this.renderField(name, field, value, path));

@@ -1,0 +1,268 @@
+// End-to-end tests of the web page in headless Chromium, against a real
+// `eligo serve` (its own port, a fresh data directory) serving the built
+// page from web-demo/dist and the engine from the wasm artifact.
+//
+// Environment: ELIGO_BIN (default <repo>/target/debug/eligo), ELIGO_WASM
+// (default <repo>/target/wasm/eligo_bg.wasm), CHROMIUM (default
+// /usr/bin/chromium). Screenshots go to <repo>/target/web-demo-e2e/.
+// One line per scenario; exit 1 on any failure.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const webDemo = resolve(here, '..');
+const repo = resolve(webDemo, '..');
+const bin = process.env.ELIGO_BIN || join(repo, 'target/debug/eligo');
+const wasm = process.env.ELIGO_WASM || join(repo, 'target/wasm/eligo_bg.wasm');
+const dist = join(webDemo, 'dist');
+const shots = join(repo, 'target/web-demo-e2e');
+const AS_OF = '2026-11-20T09:00:00+08:00';
+const started = Date.now();
+
+function fail(message) {
+  console.error(`web-demo e2e: ${message}`);
+  process.exit(1);
+}
+if (!existsSync(join(dist, 'index.html'))) fail(`${dist}/index.html is missing: build the page first (npm run build in web-demo/)`);
+if (!existsSync(bin)) fail(`the eligo binary ${bin} is missing (set ELIGO_BIN)`);
+if (!existsSync(wasm)) fail(`the wasm artifact ${wasm} is missing (set ELIGO_WASM)`);
+mkdirSync(shots, { recursive: true });
+
+// ---- the server -------------------------------------------------------------
+
+const dataDir = mkdtempSync(join(tmpdir(), 'eligo-web-e2e-'));
+const server = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--artifact', wasm, '--web-root', dist, ...(process.env.ELIGO_SERVE_ARGS ? process.env.ELIGO_SERVE_ARGS.split(' ') : [])], {
+  cwd: repo,
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
+let serverLog = '';
+server.stderr.on('data', (chunk) => {
+  serverLog += chunk;
+});
+const base = await new Promise((resolveBase, rejectBase) => {
+  let out = '';
+  const timer = setTimeout(() => rejectBase(new Error(`the server did not start in 20 s:\n${serverLog}`)), 20_000);
+  server.stdout.on('data', (chunk) => {
+    out += chunk;
+    const match = /eligo serve: listening on (http:\/\/\S+?)\/?\s/.exec(out);
+    if (match) {
+      clearTimeout(timer);
+      resolveBase(match[1]);
+    }
+  });
+  server.on('exit', (code) => {
+    clearTimeout(timer);
+    rejectBase(new Error(`the server exited (${code}):\n${serverLog}`));
+  });
+}).catch((error) => fail(error.message));
+
+let browser;
+function cleanup() {
+  try {
+    server.kill('SIGTERM');
+  } catch {}
+  try {
+    rmSync(dataDir, { recursive: true, force: true });
+  } catch {}
+}
+process.on('exit', cleanup);
+
+// ---- helpers ----------------------------------------------------------------
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+async function api(path, init) {
+  const response = await fetch(base + path, init);
+  return { status: response.status, body: await response.json() };
+}
+
+async function newPage(options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, serviceWorkers: 'allow', ...options });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  page.errors = [];
+  page.on('pageerror', (error) => page.errors.push(error.message));
+  return { context, page };
+}
+
+async function open(page, query = '') {
+  await page.goto(`${base}/?as_of=${encodeURIComponent(AS_OF)}&lang=en${query}`);
+  await page.waitForSelector('body[data-ready="true"]');
+  await page.waitForSelector('#decision .program');
+}
+
+/** The form control for a JSON path, as the page names it. */
+const field = (path) => `#f-${path.replace(/\[(\d+)\]/g, '-$1').replace(/\./g, '-')}`;
+const wrapper = (path) => `[data-path="${path}"]`;
+const program = (name) => `#decision [data-program="${name}"]`;
+
+const results = [];
+const numbers = {};
+async function scenario(name, run) {
+  const t0 = Date.now();
+  try {
+    await run();
+    results.push({ name, ok: true });
+    console.log(`ok    ${name} (${Date.now() - t0} ms)`);
+  } catch (error) {
+    results.push({ name, ok: false });
+    console.log(`FAIL  ${name}: ${error.message.split('\n')[0]}`);
+  }
+}
+
+// ---- scenarios ------------------------------------------------------------------
+
+browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true });
+
+const { context: mainContext, page } = await newPage();
+
+await scenario('first visit: the sample household is decided at once; bytes and time measured', async () => {
+  const transferred = [];
+  const cdp = await mainContext.newCDPSession(page);
+  await cdp.send('Network.enable');
+  const urls = new Map();
+  cdp.on('Network.responseReceived', (e) => urls.set(e.requestId, e.response.url));
+  cdp.on('Network.loadingFinished', (e) => transferred.push({ url: urls.get(e.requestId) ?? '?', bytes: e.encodedDataLength }));
+  await open(page);
+  const marks = await page.evaluate(() => Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name, Math.round(m.startTime)])));
+  check(marks['eligo:first-decision'] > 0, 'no eligo:first-decision mark');
+  numbers.firstDecisionMs = marks['eligo:first-decision'];
+  numbers.marks = marks;
+  await page.waitForTimeout(300); // late loadingFinished events
+  const pageBytes = transferred.filter((t) => !t.url.includes('/engine/') && !t.url.includes('/v1/'));
+  const engineBytes = transferred.filter((t) => /\/engine\/[0-9a-f]{64}\//.test(t.url));
+  const bundleBytes = transferred.filter((t) => t.url.includes('/engine/bundles/') || t.url.endsWith('/engine/current'));
+  const sum = (list) => list.reduce((n, t) => n + t.bytes, 0);
+  numbers.bytes = { page: sum(pageBytes), engine: sum(engineBytes), bundle: sum(bundleBytes) };
+  numbers.bytes.total = numbers.bytes.page + numbers.bytes.engine + numbers.bytes.bundle;
+  await cdp.detach();
+  // The sample: temporary relief 3 × 600 = 1800.00 (TR-2), with its clause.
+  const relief = page.locator(program('temporary_relief'));
+  await relief.locator('.badge-yes').waitFor();
+  const text = await relief.innerText();
+  check(text.includes('¥1800.00'), `temporary relief shows no ¥1800.00: ${text}`);
+  check(text.includes('TR-2') && text.includes('000 §2.1.1'), `no reason/clause for TR-2: ${text}`);
+  check((await page.locator('#decision').innerText()).includes('Escalation'), 'no escalation card');
+  await page.screenshot({ path: join(shots, '01-sample-household.png'), fullPage: true });
+});
+
+await scenario('fill a household: "need more information", answer it, see the decision and its reasons', async () => {
+  await page.click('#new');
+  await page.fill(field('id'), 'HH-E2E-0001');
+  await page.selectOption(field('district'), 'rural');
+  await page.fill(field('members[0].age'), '78');
+  await page.fill(field('members[0].monthly_income'), '620');
+  await page.locator(field('members[0].monthly_income')).blur();
+  check((await page.inputValue(field('members[0].monthly_income'))) === '620.00', 'money is not shown with two decimals');
+  const care = page.locator(program('solitary_elderly_care'));
+  await care.locator('.badge-more').waitFor();
+  const prompt = page.locator(`${wrapper('relatives_in_city')} .need`);
+  await prompt.waitFor();
+  check((await prompt.innerText()).includes('relatives living in the same city'), 'the question is not at its field');
+  check((await page.locator('#decision .status').getAttribute('data-status')) === 'undetermined', 'status is not undetermined');
+  await page.screenshot({ path: join(shots, '02-need-more-information.png'), fullPage: true });
+  await page.selectOption(field('relatives_in_city'), 'false');
+  await care.locator('.badge-yes').waitFor();
+  check((await page.locator(`${wrapper('relatives_in_city')} .need`).count()) === 0, 'the prompt stays after the answer');
+  const reason = await care.locator('.reasons').innerText();
+  check(reason.includes('aged 78 lives alone') && reason.includes('SE-1'), `no SE-1 reason: ${reason}`);
+  check((await page.locator('#decision .status').getAttribute('data-status')) === 'decided', 'not decided after the answer');
+  const visits = await page.locator('#decision [data-key="visits"]').innerText();
+  check(/Next due/i.test(visits) && /Overdue days/i.test(visits), `visits card lacks next due / overdue: ${visits}`);
+  await page.screenshot({ path: join(shots, '03-answered.png'), fullPage: true });
+});
+
+await scenario('a validation error is shown at its field and announced', async () => {
+  await page.fill(field('members[0].age'), '131');
+  const message = page.locator(`${wrapper('members[0].age')} .error`);
+  await message.waitFor();
+  check((await message.innerText()).includes('at most 130'), 'the engine message is not at the field');
+  check((await message.getAttribute('role')) === 'alert', 'the error is not announced (role=alert)');
+  check((await page.getAttribute(field('members[0].age'), 'aria-invalid')) === 'true', 'the control is not aria-invalid');
+  const describedBy = await page.getAttribute(field('members[0].age'), 'aria-describedby');
+  check(describedBy.includes('f-members-0-age-msg'), 'the message is not described-by the control');
+  await page.screenshot({ path: join(shots, '04-validation-error.png') });
+  await page.fill(field('members[0].age'), '78');
+  await page.locator(`${wrapper('members[0].age')} .error`).waitFor({ state: 'detached' });
+});
+
+await scenario('switch language: reasons, questions and the page in Chinese', async () => {
+  await page.selectOption(field('relatives_in_city'), '');
+  await page.selectOption('#lang', 'zh-CN');
+  const prompt = page.locator(`${wrapper('relatives_in_city')} .need`);
+  await prompt.waitFor();
+  check((await prompt.innerText()).includes('老人在本市是否有亲属'), 'the question is not in Chinese');
+  check((await page.locator('#submit').innerText()).includes('提交正式认定'), 'the page is not in Chinese');
+  const reasons = await page.locator('#decision .reasons').first().innerText();
+  check(/走访/.test(reasons), `reasons are not in Chinese: ${reasons}`);
+  check((await page.getAttribute('html', 'lang')) === 'zh-CN', 'html lang is not zh-CN');
+  await page.screenshot({ path: join(shots, '05-zh-CN.png'), fullPage: true });
+  await page.selectOption('#lang', 'en');
+  await page.selectOption(field('relatives_in_city'), 'false');
+  await page.locator(program('solitary_elderly_care')).locator('.badge-yes').waitFor();
+});
+
+await scenario('submit for the official decision: decision id, receipt, agreement badge', async () => {
+  await page.click('#submit');
+  const official = page.locator('#submit-result .official');
+  await official.waitFor();
+  const id = await official.getAttribute('data-decision-id');
+  check(/^[0-9a-f-]{36}$/.test(id), `no decision id: ${id}`);
+  await page.locator('#submit-result .verify[data-agree="true"]').waitFor();
+  const badge = await page.locator('#submit-result .verify').innerText();
+  check(badge.includes('same policy hash') && badge.includes('same engine hash') && badge.includes('same result'), `badge: ${badge}`);
+  await page.locator('#submit-result .receipt-check[data-verified="true"]').waitFor();
+  const stored = await api(`/v1/decisions/${id}`);
+  check(stored.status === 200, `the decision ${id} is not in the audit log`);
+  await page.locator('#submit-result details.receipt summary').click();
+  await page.screenshot({ path: join(shots, '06-submitted.png'), fullPage: true });
+});
+
+await scenario('keyboard and phone: every control labelled, members added and removed by keyboard', async () => {
+  const unlabelled = await page.evaluate(() =>
+    [...document.querySelectorAll('input, select, textarea, button')].filter((c) => {
+      if (c.type === 'hidden') return false;
+      const labelled = c.labels?.length || c.getAttribute('aria-label') || (c.tagName === 'BUTTON' && c.textContent.trim());
+      return !labelled;
+    }).map((c) => c.id || c.outerHTML.slice(0, 60)),
+  );
+  check(unlabelled.length === 0, `controls without a label: ${unlabelled.join(', ')}`);
+  await page.focus('#f-members-add');
+  await page.keyboard.press('Enter');
+  await page.locator(field('members[1].age')).waitFor();
+  check(await page.evaluate(() => document.activeElement?.id.startsWith('f-members-1-')), 'focus did not move to the new member');
+  await page.keyboard.type('40');
+  await page.focus('button[aria-label^="Remove"][aria-label$="2"]');
+  await page.keyboard.press('Enter');
+  await page.locator(field('members[1].age')).waitFor({ state: 'detached' });
+  const { context, page: phone } = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  await open(phone);
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 1, `the page is ${overflow}px wider than a phone`);
+  await phone.screenshot({ path: join(shots, '07-phone.png'), fullPage: true });
+  await context.close();
+});
+
+// ---- the end ------------------------------------------------------------------
+
+await browser.close();
+const failed = results.filter((r) => !r.ok);
+if (numbers.bytes) {
+  const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+  console.log(`bytes transferred (as served, compressed): page ${kb(numbers.bytes.page)} + engine ${kb(numbers.bytes.engine)} + bundle ${kb(numbers.bytes.bundle)} = ${kb(numbers.bytes.total)}`);
+}
+if (numbers.firstDecisionMs !== undefined) {
+  console.log(`navigation to first decision: ${numbers.firstDecisionMs} ms (marks: ${Object.entries(numbers.marks).map(([k, v]) => `${k.replace('eligo:', '')} ${v}`).join(', ')})`);
+}
+console.log(`${results.length - failed.length} passed, ${failed.length} failed; screenshots in ${shots} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+if (failed.length) {
+  if (serverLog) console.error(serverLog.split('\n').slice(-20).join('\n'));
+  process.exit(1);
+}
+process.exit(0);
