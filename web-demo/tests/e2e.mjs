@@ -249,6 +249,44 @@ await scenario('keyboard and phone: every control labelled, members added and re
   await context.close();
 });
 
+await scenario('offline: the page reloads from the service worker, decides, queues a submission and sends it once when back online', async () => {
+  const { context, page: visit } = await newPage();
+  await open(visit);
+  // Wait until the service worker holds the page, the engine and the bundle.
+  await visit.waitForFunction(async () => {
+    const cache = await caches.open('eligo-v1');
+    const keys = (await cache.keys()).map((r) => new URL(r.url).pathname);
+    return keys.includes('/') && keys.some((k) => k.endsWith('/eligo_bg.wasm')) && keys.some((k) => k.startsWith('/engine/bundles/')) && keys.some((k) => k.startsWith('/assets/'));
+  }, null, { timeout: 15_000, polling: 200 });
+  await context.setOffline(true);
+  await visit.reload();
+  await visit.waitForSelector('body[data-ready="true"]');
+  await visit.locator('#net.off').waitFor();
+  const household = `HH-OFFLINE-${Date.now()}`;
+  await visit.fill(field('id'), household);
+  await visit.fill(field('members[0].monthly_income'), '1450.25');
+  await visit.waitForFunction(() => document.querySelector('[data-key="income_total"] dd')?.textContent === '2430.75');
+  await visit.click('#submit');
+  await visit.locator('#submit-result .queued').waitFor();
+  await visit.locator('#queue-list .queued-item').waitFor();
+  check((await visit.locator('#queue-list .queued-item').count()) === 1, 'the queue does not hold exactly one submission');
+  check((await visit.locator('#queue-list').innerText()).includes(household), 'the queue does not name the household');
+  await visit.screenshot({ path: join(shots, '08-offline-queued.png'), fullPage: true });
+  check((await api(`/v1/decisions?household=${household}`)).body.decisions.length === 0, 'sent while offline?');
+  await context.setOffline(false);
+  await visit.locator('#sent-list .sent-item .verify[data-agree="true"]').waitFor({ timeout: 15_000 });
+  check((await visit.locator('#queue-list .queued-item').count()) === 0, 'the queue is not empty after sending');
+  // Another flush and a reload send nothing more.
+  await visit.evaluate(() => window.eligo.sendQueued());
+  await visit.reload();
+  await visit.waitForSelector('body[data-ready="true"]');
+  await visit.waitForTimeout(300);
+  const stored = (await api(`/v1/decisions?household=${household}`)).body.decisions;
+  check(stored.length === 1, `the server holds ${stored.length} decisions for ${household}, not exactly 1`);
+  await visit.goBack().catch(() => {});
+  await context.close();
+});
+
 // ---- the end ------------------------------------------------------------------
 
 await browser.close();
