@@ -287,6 +287,86 @@ await scenario('offline: the page reloads from the service worker, decides, queu
   await context.close();
 });
 
+let permalink;
+await scenario('playground: edit a parameter, see a test fail with its diff and sample households change', async () => {
+  const { context, page: play } = await newPage({ viewport: { width: 1400, height: 1000 } });
+  await play.goto(`${base}/playground.html?lang=en`);
+  await play.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  await play.locator('#test-summary[data-failed="0"]').waitFor();
+  await play.click('button[data-file="params/relief.toml"]');
+  const code = play.locator('#code');
+  const original = await code.inputValue();
+  check(original.includes('value = 600,'), 'params/relief.toml has no `value = 600,`');
+  const computed = async () => Number(await play.evaluate(() => document.body.dataset.computed));
+  // A typo first: a diagnostic, underlined where it is.
+  let before = await computed();
+  await code.fill(original.replace('value = 600,', 'value = 600x,'));
+  await play.waitForFunction((n) => Number(document.body.dataset.computed) > n, before);
+  await play.locator('#hl mark.d-error').waitFor();
+  check((await play.locator('#diagnostics').innerText()).includes('params/relief.toml:8:'), 'no diagnostic with its line');
+  await play.screenshot({ path: join(shots, '09-playground-diagnostic.png') });
+  before = await computed();
+  await code.fill(original.replace('value = 600,', 'value = 650,'));
+  await play.waitForFunction((n) => Number(document.body.dataset.computed) > n, before);
+  await play.locator('#check-ok').waitFor();
+  const failed = Number(await play.getAttribute('#test-summary', 'data-failed'));
+  check(failed > 0, 'no test fails after changing the relief standard');
+  const failure = await play.locator('.failure').first().innerText();
+  check(failure.includes('monthly_amount') && failure.includes('1300.00'), `the failure shows no expected/actual diff: ${failure}`);
+  const samples = Number(await play.getAttribute('#diff-summary', 'data-samples'));
+  check(samples > 0, 'no sample household changes decision');
+  const sample = play.locator('.changed-case[data-case="household HH-2026-0117"]');
+  await sample.locator('summary').click();
+  const text = await sample.innerText();
+  check(text.includes('programs.temporary_relief.monthly_amount') && text.includes('1800.00') && text.includes('1950.00'), `the sample household's change is not shown: ${text}`);
+  check(text.includes('− TR-2') && text.includes('+ TR-2'), 'no before/after reasons');
+  await play.locator('.failure').first().scrollIntoViewIfNeeded();
+  await play.screenshot({ path: join(shots, '10-playground-tests-and-diff.png'), fullPage: false });
+  // The try-an-input panel decides the sample with the draft: 3 × 650.
+  check((await play.locator('#try-out').innerText()).includes('¥1950.00'), 'the draft does not decide the input');
+  await play.click('#make-link');
+  permalink = await play.getAttribute('#permalink', 'href');
+  check(permalink && permalink.includes('#link='), 'no permalink');
+  await context.close();
+});
+
+await scenario('permalink: opening it reproduces the same decision with the same engine and bundle changes', async () => {
+  check(permalink, 'no permalink from the previous scenario');
+  const { context, page: again } = await newPage({ viewport: { width: 1400, height: 1000 } });
+  await again.goto(permalink);
+  await again.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  await again.locator('#link-verdict[data-same="true"]').waitFor();
+  check((await again.locator('button[data-file="params/relief.toml"] .changed').count()) === 1, 'the change is not restored');
+  check((await again.locator('#try-out').innerText()).includes('¥1950.00'), 'the linked input is not decided by the changed bundle');
+  await again.screenshot({ path: join(shots, '11-permalink.png') });
+  // A link made with another engine says so.
+  const other = permalink.replace(/#link=.*/, '#link=') + (await again.evaluate(async (link) => {
+    const inflate = async (t) => new Response(new Blob([Uint8Array.from(atob(t.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0))]).stream().pipeThrough(new DecompressionStream('deflate-raw'))).text();
+    const data = JSON.parse(await inflate(link.split('#link=')[1]));
+    data.engine = 'sha256:' + '0'.repeat(64);
+    const bytes = new Uint8Array(await new Response(new Blob([JSON.stringify(data)]).stream().pipeThrough(new CompressionStream('deflate-raw'))).arrayBuffer());
+    return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }, permalink));
+  await again.goto('about:blank');
+  await again.goto(other);
+  await again.locator('#engine-differs').waitFor({ timeout: 20_000 });
+  await context.close();
+});
+
+await scenario('publish: the draft is sent to PUT /v1/policies/{name}; a refusal is shown', async () => {
+  const { context, page: play } = await newPage({ viewport: { width: 1400, height: 1000 } });
+  await play.goto(`${base}/playground.html?lang=en`);
+  await play.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  const put = play.waitForRequest((r) => r.method() === 'PUT' && r.url().endsWith('/v1/policies/default'));
+  await play.fill('#token', process.env.ELIGO_ADMIN_TOKEN || 'not-a-token');
+  await play.click('#publish');
+  const request = await put;
+  const body = JSON.parse(request.postData());
+  check(body.format === 'eligo-bundle/1' && body.files['bundle.toml'], 'the PUT body is not a packed bundle');
+  await play.locator('#published, #publish-error').first().waitFor();
+  await context.close();
+});
+
 // ---- the end ------------------------------------------------------------------
 
 await browser.close();
