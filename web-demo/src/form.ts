@@ -85,7 +85,7 @@ export class SchemaForm {
     const fragment = document.createDocumentFragment();
     const fields = Object.entries(type.fields);
     // Required fields first, then other values, then yes/no questions, then groups.
-    const rank = (f: Field) => (f.type === 'array' || f.type === 'object' ? 3 : f.required ? 0 : f.type === 'bool' ? 2 : 1);
+    const rank = (f: Field) => (f.type === 'array' || f.type === 'object' ? (f.required ? 3 : 4) : f.required ? 0 : f.type === 'bool' ? 2 : 1);
     fields.sort(([, a], [, b]) => rank(a) - rank(b));
     for (const [name, field] of fields) {
       const path = prefix ? `${prefix}.${name}` : name;

@@ -51,7 +51,16 @@ function decide(): void {
     const { unplaced } = form.annotate([], envelope.needs ?? []);
     panel.replaceChildren(renderEnvelope(envelope, { labels: state.labels, words: w, entry: entry.name, mod: loaded.mod }));
     panel.classList.remove('stale');
-    statusLine.textContent = envelope.status === 'decided' ? w.decided : `${w.undetermined}: ${(envelope.needs ?? []).map((n) => n.question).join(' ')}`;
+    const programs = (envelope.result as { programs?: Record<string, { eligible?: unknown }> }).programs ?? {};
+    const eligible = Object.entries(programs).filter(([, p]) => p?.eligible === true).map(([name]) => state.labels.result(entry.name, `programs.${name}`));
+    const level = (envelope.result as { escalation?: { level?: unknown } }).escalation?.level;
+    statusLine.replaceChildren(
+      envelope.status === 'decided' ? w.decided : `${w.undetermined}: ${(envelope.needs ?? []).map((n) => n.question).join(' ')}`,
+      eligible.length ? ` · ${w.eligible}: ${eligible.join(', ')}` : '',
+      typeof level === 'string' && level !== 'none' ? ` · ${w.escalation}: ${state.labels.value(entry.name, 'result.escalation.level', level)}` : '',
+      ' ',
+      el('a', { href: '#decision-h', class: 'to-decision' }, '↓'),
+    );
     $('form-problems').replaceChildren(...unplaced.map((t) => el('p', { class: 'need' }, t)));
   } catch (error) {
     const e = error as Eligo.EligoError;

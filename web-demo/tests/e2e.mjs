@@ -249,7 +249,8 @@ await scenario('keyboard and phone: every control labelled, members added and re
   await open(phone);
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 1, `the page is ${overflow}px wider than a phone`);
-  await phone.screenshot({ path: join(shots, '07-phone.png'), fullPage: true });
+  check((await phone.locator('#decision-status').innerText()).includes('Eligible'), 'no decision summary on the phone');
+  await phone.screenshot({ path: join(shots, '07-phone.png') });
   await context.close();
 });
 
