@@ -42,7 +42,8 @@ fn main() -> ExitCode {
         Some("test") => build_wasm()
             .and_then(|_| build_web())
             .and_then(|()| ensure_browser())
-            .and_then(|_| run_tests(&args[1..])),
+            .and_then(|()| ensure_postgres())
+            .and_then(|()| run_tests(&args[1..])),
         Some("serve") => build_wasm()
             .and_then(|_| build_web())
             .and_then(|()| run_tests(&["--no-run".to_string()]))
@@ -263,6 +264,70 @@ fn build_web() -> Result<(), String> {
     run(Command::new("npm")
         .args(["run", "--silent", "build"])
         .current_dir(&web))
+}
+
+/// The tests' PostgreSQL server: `ELIGO_TEST_DATABASE_URL` when set, else
+/// Debian's cluster (installed through apt-get if missing, started if
+/// down) with a role `eligo` that may create the tests' databases.
+fn ensure_postgres() -> Result<(), String> {
+    if env::var_os("ELIGO_TEST_DATABASE_URL").is_some() {
+        return Ok(());
+    }
+    if Command::new("pg_lsclusters").output().is_err() {
+        eprintln!("xtask: installing PostgreSQL (apt-get) for the audit-store tests");
+        run(Command::new("apt-get").args(["update", "-qq"]))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq", "postgresql"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    let clusters = Command::new("pg_lsclusters")
+        .arg("--no-header")
+        .output()
+        .map_err(|e| format!("pg_lsclusters: {e}"))?;
+    let listing = String::from_utf8_lossy(&clusters.stdout).into_owned();
+    let first = listing
+        .lines()
+        .next()
+        .ok_or("PostgreSQL has no cluster; create one with pg_createcluster, or set ELIGO_TEST_DATABASE_URL")?;
+    let fields: Vec<&str> = first.split_whitespace().collect();
+    let (version, cluster, port, status) = (fields[0], fields[1], fields[2], fields[3]);
+    if status != "online" {
+        run(Command::new("pg_ctlcluster").args([version, cluster, "start"]))?;
+    }
+    let psql = |sql: &str| {
+        Command::new("runuser")
+            .args([
+                "-u",
+                "postgres",
+                "--",
+                "psql",
+                "-p",
+                port,
+                "-tAq",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
+            .output()
+            .map_err(|e| format!("psql: {e}"))
+    };
+    let exists = psql("SELECT 1 FROM pg_roles WHERE rolname = 'eligo'")?;
+    if String::from_utf8_lossy(&exists.stdout).trim() != "1" {
+        let created = psql("CREATE ROLE eligo LOGIN CREATEDB PASSWORD 'eligo'")?;
+        if !created.status.success() {
+            return Err(format!(
+                "cannot create the PostgreSQL role eligo: {}",
+                String::from_utf8_lossy(&created.stderr)
+            ));
+        }
+        psql("CREATE DATABASE eligo OWNER eligo")?;
+    }
+    let url = format!("postgres://eligo:eligo@127.0.0.1:{port}/eligo");
+    eprintln!("xtask: PostgreSQL for the tests at {url}");
+    // Inherited by cargo test and the test binaries.
+    env::set_var("ELIGO_TEST_DATABASE_URL", url);
+    Ok(())
 }
 
 fn run_tests(extra: &[String]) -> Result<(), String> {

@@ -1,8 +1,14 @@
 //! `eligo serve` as a backend service uses it, over real HTTP against the
-//! real binary and a real SQLite file: decisions are stored before they
-//! are answered and survive SIGKILL, receipts verify (and tampering fails),
-//! idempotency keys never make a second decision, `/v1/verify` names the
-//! paths that differ, and errors carry the documented statuses.
+//! real binary, a real SQLite file and a real PostgreSQL server: decisions
+//! are stored before they are answered and survive SIGKILL, receipts verify
+//! (and tampering fails), idempotency keys never make a second decision,
+//! `/v1/verify` names the paths that differ, replays prove the bytes, tokens
+//! and roles guard the routes, publications reach every replica and broken
+//! bundles are refused, SIGHUP reloads from disk, and errors carry the
+//! documented statuses.
+//!
+//! PostgreSQL: `ELIGO_TEST_DATABASE_URL` names a server on which the tests
+//! may create databases (`cargo xtask test` starts one and sets it).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -31,9 +37,14 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &Path) -> Server {
+        Server::start_with(data_dir, &[])
+    }
+
+    fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_eligo"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(extra)
             .current_dir(repo())
             .env("ELIGO_LOG", "warn")
             .stdout(Stdio::piped())
@@ -69,6 +80,107 @@ impl Server {
     fn get(&self, path: &str) -> (u16, Value) {
         answer(ureq::get(&self.url(path)).call())
     }
+
+    /// Any request, with headers; (status, body).
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut request = ureq::request(method, &self.url(path));
+        for (name, value) in headers {
+            request = request.set(name, value);
+        }
+        match body {
+            Some(body) => answer(
+                request
+                    .set("Content-Type", "application/json")
+                    .send_string(body),
+            ),
+            None => answer(request.call()),
+        }
+    }
+
+    /// The hash `name` serves now.
+    fn served_hash(&self, name: &str) -> String {
+        let (status, policy) = self.get(&format!("/v1/policies/{name}"));
+        assert_eq!(status, 200, "{policy}");
+        policy["hash"].as_str().unwrap().to_string()
+    }
+
+    /// Waits (bounded) until `name` serves something other than `old`.
+    fn wait_for_new_hash(&self, name: &str, old: &str) -> String {
+        for _ in 0..100 {
+            let hash = self.served_hash(name);
+            if hash != old {
+                return hash;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("{name} still serves {old} after 10 s");
+    }
+}
+
+/// A fresh PostgreSQL database for one test, on the server named by
+/// `ELIGO_TEST_DATABASE_URL`; its URL.
+fn postgres_database(name: &str) -> String {
+    let admin = std::env::var("ELIGO_TEST_DATABASE_URL").expect(
+        "ELIGO_TEST_DATABASE_URL must name a PostgreSQL server the tests may create databases on \
+         (`cargo xtask test` starts one and sets it)",
+    );
+    let database = format!("eligo_{name}_{}", std::process::id());
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {database}"),
+        format!("CREATE DATABASE {database}"),
+    ] {
+        let out = Command::new("psql")
+            .args([admin.as_str(), "-v", "ON_ERROR_STOP=1", "-q", "-c", &sql])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (server, _) = admin.rsplit_once('/').expect("a database URL has a path");
+    format!("{server}/{database}")
+}
+
+/// A copy of the bundle directory `from` (its own files, not variants/).
+fn copy_bundle(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "variants" {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_bundle(&entry.path(), &to.join(&name));
+        } else {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// The packed default bundle as the server serves it, as a `{"files"}`
+/// publish body, with `edit` applied to its first rule file.
+fn edited_bundle(server: &Server, edit: &str) -> String {
+    let (_, current) = server.get("/engine/current");
+    let url = current["policies"][0]["url"].as_str().unwrap();
+    let (_, packed) = server.get(url);
+    let mut files = packed["files"].as_object().unwrap().clone();
+    let rule = files
+        .keys()
+        .find(|name| name.ends_with(".rhai"))
+        .unwrap()
+        .clone();
+    let text = format!("{}{edit}", files[&rule].as_str().unwrap());
+    files.insert(rule, Value::String(text));
+    json!({ "files": files }).to_string()
 }
 
 impl Drop for Server {
@@ -219,7 +331,37 @@ fn decisions_are_stored_signed_idempotent_and_verifiable() {
     assert_eq!(status, 200, "{envelope}");
     let (_, listing) = server.get("/v1/decisions?household=h-2");
     assert!(listing["decisions"].as_array().unwrap().is_empty());
+
+    // A body over --max-body-bytes (1 MiB by default) is a 413.
+    let big = format!(r#"{{"input":{{"id":"{}"}}}}"#, "x".repeat(2 << 20));
+    let (status, error) = server.post("/v1/decisions/household", &big, None);
+    assert_eq!(status, 413, "{error}");
+
+    // Replay: the stored decision re-decided with its kept bundle and
+    // artifact gives the stored bytes, through the API and the CLI (which
+    // reads the audit log directly).
+    let (status, replay) = server.get(&format!("/v1/decisions/{id}/replay"));
+    assert_eq!(status, 200, "{replay}");
+    assert_eq!(replay["identical"], true, "{replay}");
+    assert_eq!(
+        replay["stored_envelope_sha256"],
+        first["receipt"]["envelope_sha256"]
+    );
     drop(server);
+    let out = Command::new(env!("CARGO_BIN_EXE_eligo"))
+        .args(["replay", "--data-dir"])
+        .arg(&data)
+        .arg(&id)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["identical"], true);
+    assert_eq!(report["decision_id"], id.as_str());
     std::fs::remove_dir_all(&data).ok();
 }
 
@@ -227,9 +369,22 @@ fn decisions_are_stored_signed_idempotent_and_verifiable() {
 /// after a restart every decision a client received an id for is in the
 /// log with its full record.
 #[test]
-fn no_acknowledged_decision_is_lost_when_the_server_is_killed() {
+fn no_acknowledged_decision_is_lost_when_the_server_is_killed_sqlite() {
     let data = temp_dir("kill");
-    let mut server = Server::start(&data);
+    survives_sigkill(&data, &[]);
+    std::fs::remove_dir_all(&data).ok();
+}
+
+#[test]
+fn no_acknowledged_decision_is_lost_when_the_server_is_killed_postgres() {
+    let data = temp_dir("kill-pg");
+    let url = postgres_database("kill");
+    survives_sigkill(&data, &["--database-url", &url]);
+    std::fs::remove_dir_all(&data).ok();
+}
+
+fn survives_sigkill(data: &Path, extra: &[&str]) {
+    let mut server = Server::start_with(data, extra);
     let acknowledged = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..4)
@@ -279,7 +434,7 @@ fn no_acknowledged_decision_is_lost_when_the_server_is_killed() {
         acknowledged.len()
     );
 
-    let server = Server::start(&data);
+    let server = Server::start_with(data, extra);
     for (id, envelope_sha256) in &acknowledged {
         let (status, record) = server.get(&format!("/v1/decisions/{id}"));
         assert_eq!(status, 200, "acknowledged decision {id} was lost");
@@ -291,9 +446,219 @@ fn no_acknowledged_decision_is_lost_when_the_server_is_killed() {
         assert!(record["input"]["id"].as_str().unwrap().starts_with('k'));
     }
     eprintln!(
-        "{} acknowledged decisions, all present after SIGKILL and restart",
+        "{} acknowledged decisions, all present after SIGKILL and restart ({extra:?})",
         acknowledged.len()
     );
+}
+
+/// With tokens configured: no token is 401, a token without the route's
+/// role is 403, public routes stay public, and the record names the caller.
+#[test]
+fn tokens_and_roles_guard_the_routes() {
+    let data = temp_dir("tokens");
+    let token = |roles: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_eligo"))
+            .args(["token", "--roles", roles])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut lines = text.lines();
+        (
+            lines.next().unwrap().to_string(),
+            lines.next().unwrap().to_string(),
+        )
+    };
+    let (decider, decider_flag) = token("decide");
+    let (reader, reader_flag) = token("read");
+    let (admin, admin_flag) = token("admin");
+    assert!(decider_flag.starts_with("decide=sha256:"), "{decider_flag}");
+    assert!(
+        !decider_flag.contains(&decider[6..]),
+        "the secret is not in the flag"
+    );
+    let server = Server::start_with(
+        &data,
+        &[
+            "--token",
+            &decider_flag,
+            "--token",
+            &reader_flag,
+            "--token",
+            &admin_flag,
+        ],
+    );
+    let bearer = |secret: &str| format!("Bearer {secret}");
+    let body = household("t-1").to_string();
+    let decide = |auth: Option<&str>| {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+        server.call("POST", "/v1/decisions/household", Some(&body), &headers)
+    };
+    let (status, error) = decide(None);
+    assert_eq!(status, 401, "{error}");
+    let (status, _) = decide(Some("Bearer eligo_not-a-token"));
+    assert_eq!(status, 401);
+    let (status, error) = decide(Some(&bearer(&reader)));
+    assert_eq!(status, 403, "{error}");
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("decide"));
+    let (status, decided) = decide(Some(&bearer(&decider)));
+    assert_eq!(status, 201, "{decided}");
+    let id = decided["decision_id"].as_str().unwrap();
+    let path = format!("/v1/decisions/{id}");
+    let (status, _) = server.call("GET", &path, None, &[("Authorization", &bearer(&decider))]);
+    assert_eq!(status, 403);
+    let (status, record) = server.call("GET", &path, None, &[("Authorization", &bearer(&reader))]);
+    assert_eq!(status, 200);
+    assert!(
+        record["caller"].as_str().unwrap().starts_with("token:"),
+        "{record}"
+    );
+    let (status, _) = server.call("GET", &path, None, &[("Authorization", &bearer(&admin))]);
+    assert_eq!(status, 200, "admin implies read");
+    let (status, _) = server.call(
+        "POST",
+        "/v1/reload",
+        None,
+        &[("Authorization", &bearer(&decider))],
+    );
+    assert_eq!(status, 403);
+    for public in ["/v1/policies", "/v1/keys", "/engine/current", "/healthz"] {
+        assert_eq!(server.get(public).0, 200, "{public} is public");
+    }
+    drop(server);
+
+    // Without tokens, the server refuses to listen beyond loopback.
+    let out = Command::new(env!("CARGO_BIN_EXE_eligo"))
+        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(&data)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without authentication"));
+    std::fs::remove_dir_all(&data).ok();
+}
+
+/// Two replicas on one PostgreSQL: both write to one log, a bundle
+/// published to one serves on the other, a broken one is refused with its
+/// diagnostics while the old one keeps serving, and a restart keeps the
+/// published bundle.
+#[test]
+fn publications_reach_every_replica_and_broken_bundles_are_refused() {
+    let url = postgres_database("replicas");
+    let (data_a, data_b) = (temp_dir("replica-a"), temp_dir("replica-b"));
+    let args = ["--database-url", url.as_str(), "--poll-ms", "100"];
+    let a = Server::start_with(&data_a, &args);
+    let b = Server::start_with(&data_b, &args);
+    for (server, id) in [(&a, "r-a"), (&b, "r-b")] {
+        let (status, _) = server.post("/v1/decisions/household", &household(id).to_string(), None);
+        assert_eq!(status, 201);
+    }
+    let (_, listing) = a.get("/v1/decisions");
+    let households: Vec<&str> = listing["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["household_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        households.contains(&"r-a") && households.contains(&"r-b"),
+        "{listing}"
+    );
+
+    let old = a.served_hash("default");
+    assert_eq!(b.served_hash("default"), old);
+    let (status, published) = a.call(
+        "PUT",
+        "/v1/policies/default",
+        Some(&edited_bundle(&a, "\n// reviewed\n")),
+        &[],
+    );
+    assert_eq!(status, 200, "{published}");
+    let new = published["bundle"]["hash"].as_str().unwrap().to_string();
+    assert_ne!(new, old);
+    assert_eq!(a.served_hash("default"), new);
+    assert_eq!(
+        b.wait_for_new_hash("default", &old),
+        new,
+        "replica b picked it up"
+    );
+    // Decisions on b now name the new bundle.
+    let (_, decided) = b.post(
+        "/v1/decisions/household",
+        &household("r-c").to_string(),
+        None,
+    );
+    assert_eq!(decided["envelope"]["policy"]["hash"], new.as_str());
+
+    let (status, refused) = a.call(
+        "PUT",
+        "/v1/policies/default",
+        Some(&edited_bundle(&a, "\nlet x = ;\n")),
+        &[],
+    );
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["kind"], "bundle_error");
+    assert_eq!(
+        refused["error"]["diagnostics"][0]["code"], "rhai-syntax",
+        "{refused}"
+    );
+    assert_eq!(
+        a.served_hash("default"),
+        new,
+        "the old bundle keeps serving"
+    );
+    drop(a);
+    let a = Server::start_with(&data_a, &args);
+    assert_eq!(
+        a.served_hash("default"),
+        new,
+        "a restart keeps the published bundle"
+    );
+    drop((a, b));
+    std::fs::remove_dir_all(&data_a).ok();
+    std::fs::remove_dir_all(&data_b).ok();
+}
+
+/// SIGHUP (and `POST /v1/reload`) reads bundles from disk again: a changed
+/// one is swapped in, a broken one refused while the old one serves.
+#[test]
+fn sighup_reloads_changed_bundles_from_disk() {
+    let data = temp_dir("sighup");
+    let bundle = data.join("bundle");
+    copy_bundle(&repo().join("rules"), &bundle);
+    let policy = format!("default={}", bundle.display());
+    let server = Server::start_with(&data, &["--policy", &policy]);
+    let old = server.served_hash("default");
+    let rule = bundle.join("household.rhai");
+    let text = std::fs::read_to_string(&rule).unwrap();
+    std::fs::write(&rule, format!("{text}\n// reviewed\n")).unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let new = server.wait_for_new_hash("default", &old);
+    assert_ne!(new, old);
+
+    std::fs::write(&rule, format!("{text}\nlet x = ;\n")).unwrap();
+    let (status, outcomes) = server.call("POST", "/v1/reload", None, &[]);
+    assert_eq!(status, 200);
+    assert_eq!(outcomes[0]["outcome"], "refused", "{outcomes}");
+    assert_eq!(
+        outcomes[0]["error"]["diagnostics"][0]["file"],
+        "household.rhai"
+    );
+    assert_eq!(server.served_hash("default"), new);
+    let (status, _) = server.post(
+        "/v1/decisions/household",
+        &household("s-1").to_string(),
+        None,
+    );
+    assert_eq!(status, 201, "still deciding on the old bundle");
     drop(server);
     std::fs::remove_dir_all(&data).ok();
 }

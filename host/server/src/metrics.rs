@@ -27,6 +27,8 @@ pub struct Metrics {
     decisions: Mutex<BTreeMap<(String, String, String), u64>>,
     /// Requests turned away because the server was saturated.
     rejected: std::sync::atomic::AtomicU64,
+    /// Policies installed after start (published, reloaded, picked up).
+    reloads: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
@@ -56,6 +58,11 @@ impl Metrics {
     /// Records a request turned away with 503.
     pub fn rejected(&self) {
         self.rejected.fetch_add(1, Relaxed);
+    }
+
+    /// Records a policy installed after start.
+    pub fn reloaded(&self) {
+        self.reloads.fetch_add(1, Relaxed);
     }
 
     /// The text exposition.
@@ -90,8 +97,9 @@ impl Metrics {
         drop(decisions);
         let _ = writeln!(
             out,
-            "# TYPE eligo_rejected_total counter\neligo_rejected_total {}",
-            self.rejected.load(Relaxed)
+            "# TYPE eligo_rejected_total counter\neligo_rejected_total {}\n# TYPE eligo_policy_reloads_total counter\neligo_policy_reloads_total {}",
+            self.rejected.load(Relaxed),
+            self.reloads.load(Relaxed)
         );
         let _ = writeln!(
             out,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -30,17 +30,19 @@ use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::auth::{authorize, Caller};
 use crate::error::ApiError;
 use crate::receipt::{sha256, Attestation, RECEIPT_FORMAT};
 use crate::state::{now_utc, AppState, Policy};
 use crate::store::{DecisionFilter, DecisionRecord};
 
 type AppResult<T> = Result<T, ApiError>;
-type SharedState = Arc<AppState>;
+/// The state every handler gets.
+pub type SharedState = Arc<AppState>;
 
 /// The router over `state`.
 pub fn app(state: SharedState) -> Router {
-    let max_body = state.max_body_bytes();
+    let max_body = state.config().max_body_bytes;
     Router::new()
         // One path, two meanings: POST decides for an entry, GET reads a
         // stored decision by id.
@@ -49,10 +51,12 @@ pub fn app(state: SharedState) -> Router {
             post(decide_default).get(get_decision),
         )
         .route("/v1/decisions", get(list_decisions))
+        .route("/v1/decisions/{id}/replay", get(replay_decision))
         .route("/v1/evaluate/{entry}", post(evaluate_default))
         .route("/v1/verify", post(verify))
         .route("/v1/policies", get(list_policies))
-        .route("/v1/policies/{name}", get(get_policy))
+        .route("/v1/policies/{name}", get(get_policy).put(publish))
+        .route("/v1/reload", post(reload))
         .route("/v1/policies/{name}/decisions/{entry}", post(decide_named))
         .route("/v1/policies/{name}/evaluate/{entry}", post(evaluate_named))
         .route("/v1/keys", get(keys))
@@ -64,6 +68,7 @@ pub fn app(state: SharedState) -> Router {
         .route("/metrics", get(metrics))
         .fallback_service(web_page(&state))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
@@ -76,7 +81,7 @@ pub fn app(state: SharedState) -> Router {
 fn web_page(state: &AppState) -> Router {
     let not_found = || async { ApiError::not_found("no such route or page") };
     Router::new()
-        .fallback_service(ServeDir::new(state.web_root()).not_found_service(
+        .fallback_service(ServeDir::new(&state.config().web_root).not_found_service(
             axum::handler::HandlerWithoutStateExt::into_service(not_found),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -131,7 +136,7 @@ fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) 
         .map_err(|e| ApiError::bad_request(format!("the body is not the expected JSON: {e}")))
 }
 
-fn find_policy<'a>(state: &'a AppState, name: Option<&str>) -> AppResult<&'a Arc<Policy>> {
+fn find_policy(state: &AppState, name: Option<&str>) -> AppResult<Arc<Policy>> {
     state
         .policy(name)
         .ok_or_else(|| ApiError::not_found(format!("no policy named `{}`", name.unwrap_or(""))))
@@ -169,7 +174,7 @@ async fn run_decision(
 fn as_of_or_now(state: &AppState, as_of: Option<String>) -> String {
     as_of.unwrap_or_else(|| {
         chrono::Utc::now()
-            .with_timezone(&state.default_offset())
+            .with_timezone(&state.config().default_offset)
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
     })
 }
@@ -202,19 +207,21 @@ fn decision_answer(record: &DecisionRecord, status: StatusCode) -> AppResult<Res
 async fn decide_default(
     State(state): State<SharedState>,
     Path(entry): Path<String>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<Response> {
-    decide(state, None, entry, headers, body).await
+    decide(state, None, entry, caller, headers, body).await
 }
 
 async fn decide_named(
     State(state): State<SharedState>,
     Path((name, entry)): Path<(String, String)>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<Response> {
-    decide(state, Some(name), entry, headers, body).await
+    decide(state, Some(name), entry, caller, headers, body).await
 }
 
 /// An authoritative decision: strict mode, written to the audit log before
@@ -223,10 +230,11 @@ async fn decide(
     state: SharedState,
     policy_name: Option<String>,
     entry: String,
+    caller: Caller,
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<Response> {
-    let policy = find_policy(&state, policy_name.as_deref())?.clone();
+    let policy = find_policy(&state, policy_name.as_deref())?;
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(value) => Some(
@@ -291,7 +299,7 @@ async fn decide(
         envelope: envelope.into_string(),
         policy_hash: policy.hash.clone(),
         artifact_sha256: state.artifact_sha256().to_string(),
-        caller: "anonymous".to_string(),
+        caller: caller.0,
         idempotency_key,
         receipt: serde_json::to_string(&receipt).expect("a receipt serialises"),
     };
@@ -329,7 +337,7 @@ async fn evaluate(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<Response> {
-    let policy = find_policy(&state, policy_name.as_deref())?.clone();
+    let policy = find_policy(&state, policy_name.as_deref())?;
     let body: DecisionBody = json_body(&headers, &body)?;
     let request = DecideRequest {
         entry,
@@ -375,7 +383,7 @@ async fn verify(
     body: Bytes,
 ) -> AppResult<Json<VerifyAnswer>> {
     let body: VerifyBody = json_body(&headers, &body)?;
-    let policy = find_policy(&state, body.policy.as_deref())?.clone();
+    let policy = find_policy(&state, body.policy.as_deref())?;
     let field = |name: &str| body.envelope.get(name).and_then(Value::as_str);
     let (Some(entry), Some(as_of)) = (field("entry"), field("as_of")) else {
         return Err(ApiError::bad_request(
@@ -461,6 +469,21 @@ fn record_response(record: &DecisionRecord) -> AppResult<Response> {
     Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
 }
 
+/// Re-decides a stored decision with its kept bundle and artifact.
+async fn replay_decision(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> AppResult<Json<crate::replay::ReplayReport>> {
+    use crate::replay::{replay, ReplayError};
+    replay(state.store(), Some(state.engine()), &id)
+        .await
+        .map(Json)
+        .map_err(|error| match error {
+            ReplayError::NotFound(message) => ApiError::not_found(message),
+            other => ApiError::internal(other.to_string()),
+        })
+}
+
 #[derive(Serialize)]
 struct Listing<'a> {
     decisions: Vec<RecordAnswer<'a>>,
@@ -490,6 +513,8 @@ async fn list_decisions(
 #[derive(Serialize)]
 struct PolicySummary {
     name: String,
+    /// `disk:<path>` or `api`.
+    source: String,
     default: bool,
     bundle: eligo_core::wire::BundleSummary,
     packed_url: String,
@@ -501,6 +526,7 @@ async fn list_policies(State(state): State<SharedState>) -> Json<Vec<PolicySumma
         .iter()
         .enumerate()
         .map(|(index, policy)| PolicySummary {
+            source: policy.source.clone(),
             name: policy.name.clone(),
             default: index == 0,
             bundle: eligo_core::api::summary(&policy.bundle),
@@ -526,10 +552,90 @@ async fn get_policy(
     let policy = find_policy(&state, Some(&name))?;
     Ok(Json(PolicyDetail {
         name: policy.name.clone(),
-        default: Arc::ptr_eq(policy, &state.policies()[0]),
+        default: Arc::ptr_eq(&policy, &state.policies()[0]),
         packed_url: format!("/engine/bundles/{}.json", policy.hash),
         info: eligo_core::api::describe(&policy.bundle),
     }))
+}
+
+/// Publishes a bundle under `name`: a packed bundle (as `eligo pack`
+/// writes it) or `{"files": {…}}`. It must load and pass its own tests;
+/// then it replaces the policy of that name (or adds one) for every new
+/// request, on this replica and, through the store, on the others.
+async fn publish(
+    State(state): State<SharedState>,
+    Path(name): Path<String>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<(StatusCode, Json<PolicySummary>)> {
+    if !crate::config::valid_policy_name(&name) {
+        return Err(ApiError::bad_request(format!(
+            "policy name `{name}` must be 1 to 64 letters, digits, - or _"
+        )));
+    }
+    let request: eligo_core::wire::LoadRequest = json_body(&headers, &body)?;
+    let bundle = eligo_core::api::load(request).map_err(ApiError::from)?;
+    let existed = state.policy(Some(&name)).is_some();
+    let policy = state
+        .publish(&name, bundle.files().clone(), "api".to_string(), &caller.0)
+        .await
+        .map_err(|refused| ApiError::from(refused.0))?;
+    let default = Arc::ptr_eq(&policy, &state.policies()[0]);
+    Ok((
+        if existed {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        },
+        Json(PolicySummary {
+            name: policy.name.clone(),
+            source: policy.source.clone(),
+            default,
+            bundle: eligo_core::api::summary(&policy.bundle),
+            packed_url: format!("/engine/bundles/{}.json", policy.hash),
+        }),
+    ))
+}
+
+#[derive(Serialize)]
+struct ReloadOutcome {
+    policy: String,
+    /// `unchanged`, `published` or `refused`.
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<eligo_core::wire::ErrorBody>,
+}
+
+/// Reads the bundles named on the command line again (what SIGHUP does):
+/// changed ones are checked, tested and swapped in; a broken one is
+/// refused with its diagnostics and the old one keeps serving.
+async fn reload(
+    State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
+) -> Json<Vec<ReloadOutcome>> {
+    use crate::state::Reloaded;
+    let outcomes = state.reload_from_disk(&caller.0).await;
+    Json(
+        outcomes
+            .into_iter()
+            .map(|(policy, outcome)| {
+                let (outcome, hash, error) = match outcome {
+                    Reloaded::Unchanged(hash) => ("unchanged", Some(hash), None),
+                    Reloaded::Published(hash) => ("published", Some(hash), None),
+                    Reloaded::Refused(refused) => ("refused", None, Some(refused.0)),
+                };
+                ReloadOutcome {
+                    policy,
+                    outcome,
+                    hash,
+                    error,
+                }
+            })
+            .collect(),
+    )
 }
 
 #[derive(Serialize)]
@@ -625,7 +731,7 @@ async fn readyz(State(state): State<SharedState>) -> AppResult<&'static str> {
 }
 
 async fn metrics(State(state): State<SharedState>) -> Response {
-    let limit = state.max_in_flight();
+    let limit = state.config().max_in_flight;
     let in_flight = limit.saturating_sub(state.permits().available_permits());
     let text = state.metrics().render(in_flight, limit);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()

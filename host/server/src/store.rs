@@ -103,6 +103,23 @@ pub struct DecisionFilter {
     pub limit: Option<u32>,
 }
 
+/// One publication: from then on, `name` served the bundle `hash`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Publication {
+    /// Order among all publications.
+    pub seq: i64,
+    /// The policy name.
+    pub name: String,
+    /// The bundle's hash.
+    pub hash: String,
+    /// `disk:<path>` (read at start or on reload) or `api` (published).
+    pub source: String,
+    /// Who published: a token id, `loopback`, or `startup`.
+    pub by: String,
+    /// When, UTC.
+    pub at: String,
+}
+
 /// The audit store's handle: queries, and the writer's queue.
 #[derive(Clone)]
 pub struct AuditStore {
@@ -324,6 +341,60 @@ impl AuditStore {
             .await?;
         row.map(|row| hex::decode(row.get::<String, _>(0)).map_err(|e| StoreError(e.to_string())))
             .transpose()
+    }
+
+    /// Records that `name` now serves `hash`; returns the publication's
+    /// sequence number. Sequence numbers are dense and ordered across
+    /// replicas: two replicas publishing at once collide on the key and the
+    /// loser takes the next one.
+    pub async fn publish(
+        &self,
+        name: &str,
+        hash: &str,
+        source: &str,
+        by: &str,
+        now: &str,
+    ) -> Result<i64, StoreError> {
+        let mut last_error = None;
+        for _ in 0..8 {
+            let inserted = sqlx::query(
+                "INSERT INTO publications (seq, policy_name, bundle_hash, source, published_by, published_at) \
+                 SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3, $4, $5 FROM publications RETURNING seq",
+            )
+            .bind(name)
+            .bind(hash)
+            .bind(source)
+            .bind(by)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await;
+            match inserted {
+                Ok(row) => return Ok(row.get::<i64, _>(0)),
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(last_error.map_or_else(|| StoreError("publishing failed".into()), StoreError::from))
+    }
+
+    /// Publications after sequence number `seq`, in order.
+    pub async fn publications_after(&self, seq: i64) -> Result<Vec<Publication>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, policy_name, bundle_hash, source, published_by, published_at FROM publications WHERE seq > $1 ORDER BY seq",
+        )
+        .bind(seq)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| Publication {
+                seq: row.get(0),
+                name: row.get(1),
+                hash: row.get(2),
+                source: row.get(3),
+                by: row.get(4),
+                at: row.get(5),
+            })
+            .collect())
     }
 
     /// Whether the database answers.

@@ -9,8 +9,12 @@ mod pack;
 #[cfg(feature = "server")]
 mod receipt;
 #[cfg(feature = "server")]
+mod replay;
+#[cfg(feature = "server")]
 mod serve;
 mod test;
+#[cfg(feature = "server")]
+mod token;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -248,6 +252,15 @@ enum Command {
     #[cfg(feature = "server")]
     #[command(subcommand)]
     Receipt(receipt::Args),
+    /// A new API token for `eligo serve`: prints the secret, then the
+    /// `--token` value (roles and the secret's sha256) the server keeps.
+    #[cfg(feature = "server")]
+    Token(token::Args),
+    /// Re-decide a stored decision with the exact bundle and artifact it
+    /// was decided with (both kept in the audit log) and check the answer
+    /// is byte-for-byte the stored one (exit 1 if not).
+    #[cfg(feature = "server")]
+    Replay(replay::Args),
 }
 
 /// Runs a parsed command line.
@@ -262,6 +275,10 @@ pub fn run(cli: Cli) -> CommandResult {
         Command::Serve(args) => serve::run(*args),
         #[cfg(feature = "server")]
         Command::Receipt(args) => receipt::run(&args),
+        #[cfg(feature = "server")]
+        Command::Token(args) => token::run(&args),
+        #[cfg(feature = "server")]
+        Command::Replay(args) => replay::run(&args),
     }
 }
 
