@@ -6,7 +6,7 @@
 // (default <repo>/target/wasm/eligo_bg.wasm), CHROMIUM (default
 // /usr/bin/chromium). Screenshots go to <repo>/target/web-demo-e2e/.
 // One line per scenario; exit 1 on any failure.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -16,8 +16,8 @@ import { chromium } from 'playwright-core';
 const here = dirname(fileURLToPath(import.meta.url));
 const webDemo = resolve(here, '..');
 const repo = resolve(webDemo, '..');
-const bin = process.env.ELIGO_BIN || join(repo, 'target/debug/eligo');
-const wasm = process.env.ELIGO_WASM || join(repo, 'target/wasm/eligo_bg.wasm');
+const bin = resolve(process.env.ELIGO_BIN || join(repo, 'target/debug/eligo'));
+const wasm = resolve(process.env.ELIGO_WASM || join(repo, 'target/wasm/eligo_bg.wasm'));
 const dist = join(webDemo, 'dist');
 const shots = join(repo, 'target/web-demo-e2e');
 const AS_OF = '2026-11-20T09:00:00+08:00';
@@ -34,40 +34,52 @@ mkdirSync(shots, { recursive: true });
 
 // ---- the server -------------------------------------------------------------
 
-const dataDir = mkdtempSync(join(tmpdir(), 'eligo-web-e2e-'));
-const server = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--artifact', wasm, '--web-root', dist, ...(process.env.ELIGO_SERVE_ARGS ? process.env.ELIGO_SERVE_ARGS.split(' ') : [])], {
-  cwd: repo,
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
-let serverLog = '';
-server.stderr.on('data', (chunk) => {
-  serverLog += chunk;
-});
-const base = await new Promise((resolveBase, rejectBase) => {
-  let out = '';
-  const timer = setTimeout(() => rejectBase(new Error(`the server did not start in 20 s:\n${serverLog}`)), 20_000);
-  server.stdout.on('data', (chunk) => {
-    out += chunk;
-    const match = /eligo serve: listening on (http:\/\/\S+?)\/?\s/.exec(out);
-    if (match) {
+// Starts `eligo serve` on a free port with a fresh data directory; resolves
+// to { base, proc, dataDir, log }.
+const servers = [];
+async function startServer(extra = []) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'eligo-web-e2e-'));
+  const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--artifact', wasm, '--web-root', dist, ...extra], {
+    cwd: repo,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const entry = { proc, dataDir, log: '' };
+  servers.push(entry);
+  proc.stderr.on('data', (chunk) => {
+    entry.log += chunk;
+  });
+  entry.base = await new Promise((resolveBase, rejectBase) => {
+    let out = '';
+    const timer = setTimeout(() => rejectBase(new Error(`the server did not start in 20 s:\n${entry.log}`)), 20_000);
+    proc.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = /eligo serve: listening on (http:\/\/\S+?)\/?\s/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolveBase(match[1]);
+      }
+    });
+    proc.on('exit', (code) => {
       clearTimeout(timer);
-      resolveBase(match[1]);
-    }
+      rejectBase(new Error(`the server exited (${code}):\n${entry.log}`));
+    });
   });
-  server.on('exit', (code) => {
-    clearTimeout(timer);
-    rejectBase(new Error(`the server exited (${code}):\n${serverLog}`));
-  });
-}).catch((error) => fail(error.message));
+  return entry;
+}
+
+const main = await startServer(process.env.ELIGO_SERVE_ARGS ? process.env.ELIGO_SERVE_ARGS.split(' ') : []).catch((error) => fail(error.message));
+const base = main.base;
 
 let browser;
 function cleanup() {
-  try {
-    server.kill('SIGTERM');
-  } catch {}
-  try {
-    rmSync(dataDir, { recursive: true, force: true });
-  } catch {}
+  for (const { proc, dataDir } of servers) {
+    try {
+      proc.kill('SIGTERM');
+    } catch {}
+    try {
+      rmSync(dataDir, { recursive: true, force: true });
+    } catch {}
+  }
 }
 process.on('exit', cleanup);
 
@@ -358,17 +370,43 @@ await scenario('permalink: opening it reproduces the same decision with the same
   await context.close();
 });
 
-await scenario('publish: the draft is sent to PUT /v1/policies/{name}; a refusal is shown', async () => {
+await scenario('publish: refused without the admin token; with it the server checks, tests and serves the draft', async () => {
+  // A server that requires tokens: an admin token made by `eligo token`.
+  const made = spawnSync(bin, ['token', '--roles', 'admin'], { encoding: 'utf8' });
+  check(made.status === 0, `eligo token failed: ${made.stderr}`);
+  const [secret, flag] = made.stdout.trim().split('\n');
+  const guarded = await startServer(['--token', flag]);
   const { context, page: play } = await newPage({ viewport: { width: 1400, height: 1000 } });
-  await play.goto(`${base}/playground.html?lang=en`);
+  await play.goto(`${guarded.base}/playground.html?lang=en`);
   await play.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  await play.locator('#test-summary[data-failed="0"]').waitFor();
+  const hashOf = async () => (await (await fetch(`${guarded.base}/v1/policies/default`)).json()).hash;
+  const before = await hashOf();
+
+  // A wrong token: 401, shown, nothing changes.
+  await play.fill('#token', 'eligo_wrong');
   const put = play.waitForRequest((r) => r.method() === 'PUT' && r.url().endsWith('/v1/policies/default'));
-  await play.fill('#token', process.env.ELIGO_ADMIN_TOKEN || 'not-a-token');
   await play.click('#publish');
-  const request = await put;
-  const body = JSON.parse(request.postData());
+  const body = JSON.parse((await put).postData());
   check(body.format === 'eligo-bundle/1' && body.files['bundle.toml'], 'the PUT body is not a packed bundle');
-  await play.locator('#published, #publish-error').first().waitFor();
+  await play.locator('#publish-error').waitFor();
+  check((await play.locator('#publish-error').innerText()).includes('401'), 'the refusal does not say 401');
+  check((await hashOf()) === before, 'a refused publication changed the policy');
+
+  // A reviewed draft (a comment added to a rule file) with the admin token.
+  await play.click('button[data-file="household.rhai"]');
+  const code = play.locator('#code');
+  const computed = Number(await play.evaluate(() => document.body.dataset.computed));
+  await code.fill(`${await code.inputValue()}\n// reviewed for publication\n`);
+  await play.waitForFunction((n) => Number(document.body.dataset.computed) > n, computed);
+  await play.locator('#test-summary[data-failed="0"]').waitFor();
+  await play.fill('#token', secret);
+  await play.click('#publish');
+  await play.locator('#published').waitFor({ timeout: 20_000 });
+  const after = await hashOf();
+  check(after !== before, 'the server still serves the old bundle after publishing');
+  check((await play.locator('#published').innerText()).includes(after), `the page does not show the published hash ${after}`);
+  await play.screenshot({ path: join(shots, '12-published.png') });
   await context.close();
 });
 
@@ -385,7 +423,7 @@ if (numbers.firstDecisionMs !== undefined) {
 }
 console.log(`${results.length - failed.length} passed, ${failed.length} failed; screenshots in ${shots} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 if (failed.length) {
-  if (serverLog) console.error(serverLog.split('\n').slice(-20).join('\n'));
+  if (main.log) console.error(main.log.split('\n').slice(-20).join('\n'));
   process.exit(1);
 }
 process.exit(0);
