@@ -166,17 +166,30 @@ fn build_wasm() -> Result<PathBuf, String> {
     gzip.write_all(&bytes)
         .and_then(|()| gzip.flush())
         .map_err(|e| e.to_string())?;
-    let gzipped = gzip.finish().map_err(|e| e.to_string())?.len();
+    let gzipped = gzip.finish().map_err(|e| e.to_string())?;
+    fs::write(out.join("eligo_bg.wasm.gz"), &gzipped).map_err(|e| e.to_string())?;
+    let gzipped = gzipped.len();
+    let mut brotlied = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 24,
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut bytes.as_slice(), &mut brotlied, &params)
+        .map_err(|e| format!("brotli: {e}"))?;
+    fs::write(out.join("eligo_bg.wasm.br"), &brotlied).map_err(|e| e.to_string())?;
     let sha = hex::encode(Sha256::digest(&bytes));
     fs::write(out.join("eligo_bg.wasm.sha256"), format!("sha256:{sha}\n"))
         .map_err(|e| e.to_string())?;
     println!(
-        "{}: {} bytes ({:.0} KiB), gzip {} bytes ({:.0} KiB), sha256:{sha}",
+        "{}: {} bytes ({:.0} KiB), gzip {} bytes ({:.0} KiB), brotli {} bytes ({:.0} KiB), sha256:{sha}",
         artifact.strip_prefix(&root).unwrap_or(&artifact).display(),
         bytes.len(),
         bytes.len() as f64 / 1024.0,
         gzipped,
-        gzipped as f64 / 1024.0
+        gzipped as f64 / 1024.0,
+        brotlied.len(),
+        brotlied.len() as f64 / 1024.0
     );
     Ok(artifact)
 }

@@ -678,9 +678,37 @@ fn immutable(content_type: &'static str, body: impl IntoResponse) -> Response {
     response
 }
 
+/// The encoding to send the artifact in: brotli, else gzip, as the client
+/// accepts and the build made them.
+fn artifact_response(state: &AppState, headers: &HeaderMap) -> Response {
+    let accepted = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let accepts = |name: &str| {
+        accepted.split(',').any(|part| {
+            part.split(';').next().unwrap_or("").trim() == name && !part.contains("q=0")
+        })
+    };
+    for encoding in ["br", "gzip"] {
+        if let Some(bytes) = state
+            .artifact_encoded(encoding)
+            .filter(|_| accepts(encoding))
+        {
+            let mut response = immutable("application/wasm", bytes.as_slice().to_vec());
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            return response;
+        }
+    }
+    immutable("application/wasm", state.artifact().to_vec())
+}
+
 async fn engine_file(
     State(state): State<SharedState>,
     Path((sha, file)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> AppResult<Response> {
     if format!("sha256:{sha}") != state.artifact_sha256() {
         return Err(ApiError::not_found(format!(
@@ -689,7 +717,7 @@ async fn engine_file(
         )));
     }
     let content_type = match file.as_str() {
-        "eligo_bg.wasm" => return Ok(immutable("application/wasm", state.artifact().to_vec())),
+        "eligo_bg.wasm" => return Ok(artifact_response(&state, &headers)),
         "index.js" | "eligo.js" => "text/javascript",
         "index.d.ts" | "eligo.d.ts" => "application/typescript",
         _ => return Err(ApiError::not_found(format!("no engine file `{file}`"))),

@@ -87,6 +87,9 @@ pub struct AppState {
     tokens: Vec<TokenArg>,
     permits: Arc<Semaphore>,
     artifact: Arc<Vec<u8>>,
+    /// The artifact precompressed at build time (`br`, `gzip`), each
+    /// checked to decompress to exactly the artifact's bytes.
+    artifact_encoded: Vec<(&'static str, Arc<Vec<u8>>)>,
     package_dir: PathBuf,
     config: ServeConfig,
     metrics: Metrics,
@@ -311,6 +314,7 @@ impl AppState {
             signer,
             tokens: config.tokens.clone(),
             permits: Arc::new(Semaphore::new(config.max_in_flight)),
+            artifact_encoded: precompressed(&artifact_path, &artifact),
             artifact: Arc::new(artifact),
             package_dir: artifact_path
                 .parent()
@@ -486,6 +490,14 @@ impl AppState {
         &self.artifact
     }
 
+    /// The artifact as `encoding` (`br` or `gzip`), if built so.
+    pub fn artifact_encoded(&self, encoding: &str) -> Option<&Arc<Vec<u8>>> {
+        self.artifact_encoded
+            .iter()
+            .find(|(name, _)| *name == encoding)
+            .map(|(_, bytes)| bytes)
+    }
+
     /// `sha256:<hex>` of the artifact.
     pub fn artifact_sha256(&self) -> &str {
         self.engine.artifact_sha256()
@@ -505,6 +517,34 @@ impl AppState {
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
+}
+
+/// The build's `.br` and `.gz` beside the artifact, each used only if it
+/// decompresses to exactly the artifact (a stale one is ignored).
+fn precompressed(artifact_path: &Path, artifact: &[u8]) -> Vec<(&'static str, Arc<Vec<u8>>)> {
+    use std::io::Read;
+    let mut found = Vec::new();
+    for (encoding, extension) in [("br", "br"), ("gzip", "gz")] {
+        let path = artifact_path.with_extension(format!("wasm.{extension}"));
+        let Ok(encoded) = std::fs::read(&path) else {
+            continue;
+        };
+        let mut decoded = Vec::with_capacity(artifact.len());
+        let read = match encoding {
+            "br" => brotli_decompressor::Decompressor::new(encoded.as_slice(), 1 << 16)
+                .take(artifact.len() as u64 + 1)
+                .read_to_end(&mut decoded),
+            _ => flate2::read::GzDecoder::new(encoded.as_slice())
+                .take(artifact.len() as u64 + 1)
+                .read_to_end(&mut decoded),
+        };
+        if read.is_ok() && decoded == artifact {
+            found.push((encoding, Arc::new(encoded)));
+        } else {
+            tracing::warn!(path = %path.display(), "ignored: it is not this artifact compressed");
+        }
+    }
+    found
 }
 
 /// The bundle a publication names, from the store, loaded and tested.
