@@ -30,7 +30,7 @@ use crate::manifest::{
 };
 use crate::params::ParamStore;
 use crate::sandbox::{build_engine, Locator};
-use crate::schema::Schema;
+use crate::schema::{Kind, Schema};
 use crate::testcases::{parse_test_file, TestFile};
 use crate::validate::{validate_input, FieldProblem};
 use crate::values::{dynamic_to_json, dynamic_to_text, Timestamp};
@@ -664,21 +664,71 @@ impl Loader<'_> {
                     ));
                 }
             }
+            // A schema that failed to load was reported already.
+            let field_known = |entry: &str, path: &str| match schemas.get(entry) {
+                Some(schema) => schema.field_at(path).is_some(),
+                None => manifest.entries.contains_key(entry),
+            };
+            let mut unknown = Vec::new();
             for (entry, questions) in &messages.questions {
                 for path in questions.keys() {
-                    // A schema that failed to load was reported already.
-                    let known = match schemas.get(entry) {
-                        Some(schema) => schema.field_at(path).is_some(),
-                        None => manifest.entries.contains_key(entry),
-                    };
-                    if !known {
-                        self.problems.push(Diagnostic::file_error(
-                            "message-unknown",
-                            &file,
-                            format!("question for unknown field `{entry}.{path}`"),
-                        ));
+                    if !field_known(entry, path) {
+                        unknown.push(format!("question for unknown field `{entry}.{path}`"));
                     }
                 }
+            }
+            for (what, table) in [("label", &messages.labels), ("help text", &messages.help)] {
+                for (entry, paths) in table {
+                    for path in paths.keys() {
+                        // Result keys are not in the input schema; the entry must exist.
+                        let known = if path.starts_with("result.") {
+                            manifest.entries.contains_key(entry)
+                        } else {
+                            field_known(entry, path)
+                        };
+                        if !known {
+                            unknown.push(format!("{what} for unknown field `{entry}.{path}`"));
+                        }
+                    }
+                }
+            }
+            for (entry, paths) in &messages.values {
+                for (path, names) in paths {
+                    if path.starts_with("result.") {
+                        if !manifest.entries.contains_key(entry) {
+                            unknown.push(format!("value names for unknown entry `{entry}`"));
+                        }
+                        continue;
+                    }
+                    let field = schemas.get(entry).and_then(|schema| schema.field_at(path));
+                    let mut kind = field.map(|f| &f.kind);
+                    while let Some(Kind::Array { items, .. }) = kind {
+                        kind = Some(items);
+                    }
+                    match (field, kind) {
+                        (_, Some(Kind::Enum { values })) => {
+                            for value in names.keys() {
+                                if !values.contains(value) {
+                                    unknown.push(format!(
+                                        "name for `{value}`, which is not a value of `{entry}.{path}` ({})",
+                                        values.join(", ")
+                                    ));
+                                }
+                            }
+                        }
+                        (Some(_), _) => unknown.push(format!(
+                            "value names for `{entry}.{path}`, which is not an enum"
+                        )),
+                        (None, _) if schemas.contains_key(entry) => {
+                            unknown.push(format!("value names for unknown field `{entry}.{path}`"));
+                        }
+                        (None, _) => {}
+                    }
+                }
+            }
+            for message in unknown {
+                self.problems
+                    .push(Diagnostic::file_error("message-unknown", &file, message));
             }
             all.insert(lang.clone(), messages);
         }

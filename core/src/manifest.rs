@@ -122,8 +122,9 @@ pub struct RuleDecl {
     pub entry: String,
 }
 
-/// `messages/<lang>.toml`: reason texts by rule ID, and the question a form
-/// asks for a needed field, by entry and field path.
+/// `messages/<lang>.toml`: reason texts by rule ID, the question a form
+/// asks for a needed field, and what a form calls each field, by entry and
+/// field path (`members.age`; `result.…` for the keys of a result).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Messages {
@@ -131,6 +132,15 @@ pub struct Messages {
     pub rules: BTreeMap<String, String>,
     #[serde(default)]
     pub questions: BTreeMap<String, BTreeMap<String, String>>,
+    /// A field's label: entry → path → label.
+    #[serde(default)]
+    pub labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// A field's help text: entry → path → text.
+    #[serde(default)]
+    pub help: BTreeMap<String, BTreeMap<String, String>>,
+    /// An enum's value names: entry → path → value → name.
+    #[serde(default)]
+    pub values: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
 }
 
 /// Parses a TOML file, turning a syntax or shape error into a located diagnostic.

@@ -190,7 +190,7 @@ await scenario('fill a household: "need more information", answer it, see the de
   check(reason.includes('aged 78 lives alone') && reason.includes('SE-1'), `no SE-1 reason: ${reason}`);
   check((await page.locator('#decision .status').getAttribute('data-status')) === 'decided', 'not decided after the answer');
   const visits = await page.locator('#decision [data-key="visits"]').innerText();
-  check(/Next due/i.test(visits) && /Overdue days/i.test(visits), `visits card lacks next due / overdue: ${visits}`);
+  check(/Next visit due/.test(visits) && /Days overdue/.test(visits), `visits card lacks the bundle labels for next due / overdue: ${visits}`);
   await page.screenshot({ path: join(shots, '03-answered.png'), fullPage: true });
 });
 
@@ -218,6 +218,10 @@ await scenario('switch language: reasons, questions and the page in Chinese', as
   const reasons = await page.locator('#decision .reasons').first().innerText();
   check(/走访/.test(reasons), `reasons are not in Chinese: ${reasons}`);
   check((await page.getAttribute('html', 'lang')) === 'zh-CN', 'html lang is not zh-CN');
+  // Field labels and enum names come from the bundle's messages/zh-CN.toml.
+  const form = await page.locator('form, #form').first().innerText();
+  check(form.includes('所在区域') && form.includes('年龄') && form.includes('月收入'), `field labels are not in Chinese: ${form.slice(0, 200)}`);
+  check(form.includes('农村') || form.includes('城区'), 'enum names are not in Chinese');
   await page.screenshot({ path: join(shots, '05-zh-CN.png'), fullPage: true });
   await page.selectOption('#lang', 'en');
   await page.selectOption(field('relatives_in_city'), 'false');

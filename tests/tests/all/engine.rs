@@ -328,6 +328,52 @@ fn bundle_problems_are_all_reported_with_locations() {
 }
 
 #[test]
+fn field_labels_help_and_value_names_must_name_real_fields_and_values() {
+    let labelled = |messages: &str| {
+        let text = format!("[rules]\nOK = \"fine: {{n}}\"\nBIG = \"big\"\n{messages}");
+        Bundle::load(tiny_bundle_files(
+            "fn decide(input, ctx) { #{} }",
+            &[
+                ("messages/en.toml", text.as_str()),
+                ("schema/job.toml", "[fields]\nn = { type = \"integer\", required = true, min = 0, max = 10 }\nsize = { type = \"enum\", values = [\"s\", \"l\"] }\n"),
+            ],
+        ))
+    };
+    let good = "[labels.job]\nn = \"Number\"\n\"result.total\" = \"Total\"\n[help.job]\nn = \"How many\"\n[values.job.size]\ns = \"Small\"\n[values.job.\"result.level\"]\nred = \"Red\"\n";
+    assert!(labelled(good).is_ok(), "{:?}", labelled(good).err());
+    for (bad, says) in [
+        (
+            "[labels.job]\nnope = \"x\"\n",
+            "label for unknown field `job.nope`",
+        ),
+        (
+            "[help.job]\n\"n.deeper\" = \"x\"\n",
+            "help text for unknown field `job.n.deeper`",
+        ),
+        (
+            "[values.job.size]\nxl = \"x\"\n",
+            "`xl`, which is not a value of `job.size` (s, l)",
+        ),
+        (
+            "[values.job.n]\n\"1\" = \"x\"\n",
+            "`job.n`, which is not an enum",
+        ),
+        (
+            "[labels.ghost]\n\"result.x\" = \"x\"\n",
+            "unknown field `ghost.result.x`",
+        ),
+    ] {
+        let problems = labelled(bad).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.code == "message-unknown" && p.message.contains(says)),
+            "{bad}: {problems:#?}"
+        );
+    }
+}
+
+#[test]
 fn static_check_finds_undeclared_rule_ids() {
     let files = tiny_bundle_files("fn decide(input, ctx) {\n  ctx.fire(\"OK\", #{ n: 1 });\n    ctx.fire(\"GHOST\");\n  #{}\n}", &[]);
     let problems = Bundle::load(files).unwrap_err();
