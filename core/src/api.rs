@@ -15,7 +15,8 @@ use crate::testcases::run_tests;
 use crate::validate::FieldProblem;
 use crate::wire::{
     BundleInfo, BundleSource, BundleSummary, CheckReport, DecideRequest, EntryInfo, ErrorAnswer,
-    ErrorBody, ErrorKind, LoadRequest, PackedBundle, TestReport, PACKED_FORMAT,
+    ErrorBody, ErrorKind, LoadRequest, PackedBundle, ParameterInfo, ParameterValueInfo, TestReport,
+    PACKED_FORMAT,
 };
 use crate::Envelope;
 
@@ -166,6 +167,29 @@ pub fn describe(bundle: &Bundle) -> BundleInfo {
                     .schema(name)
                     .expect("every entry has a schema")
                     .clone(),
+                json_schema: bundle
+                    .schema(name)
+                    .expect("every entry has a schema")
+                    .to_json_schema(name),
+            })
+            .collect(),
+        parameters: bundle
+            .params()
+            .iter()
+            .map(|param| ParameterInfo {
+                name: param.name.clone(),
+                kind: param.ty,
+                unit: param.unit.clone(),
+                description: param.description.clone(),
+                values: param
+                    .values
+                    .iter()
+                    .map(|value| ParameterValueInfo {
+                        from: value.from.to_string(),
+                        value: value.json.clone(),
+                        source: value.source.clone(),
+                    })
+                    .collect(),
             })
             .collect(),
     }

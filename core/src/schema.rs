@@ -293,6 +293,138 @@ impl Schema {
     }
 }
 
+impl Schema {
+    /// The schema as JSON Schema (draft 2020-12), for clients that validate
+    /// or generate forms with standard tools. Money and decimals are JSON
+    /// numbers with `multipleOf` their precision; Eligo's own checks (money
+    /// never more than two decimals, `valid_when`, `at_most`,
+    /// `ascending_by`) are stricter and stay authoritative.
+    pub fn to_json_schema(&self, title: &str) -> Value {
+        let mut defs = serde_json::Map::new();
+        let mut root = object_schema(&self.root, &mut defs);
+        if let Value::Object(map) = &mut root {
+            map.insert(
+                "$schema".into(),
+                "https://json-schema.org/draft/2020-12/schema".into(),
+            );
+            map.insert("title".into(), title.into());
+            if !defs.is_empty() {
+                map.insert("$defs".into(), Value::Object(defs));
+            }
+        }
+        root
+    }
+}
+
+fn object_schema(object: &ObjectType, defs: &mut serde_json::Map<String, Value>) -> Value {
+    let mut properties = serde_json::Map::new();
+    let mut required = Vec::new();
+    for (name, field) in &object.fields {
+        let mut schema = kind_schema(&field.kind, defs);
+        if field.nullable {
+            schema = serde_json::json!({ "anyOf": [schema, { "type": "null" }] });
+        }
+        if let Value::Object(map) = &mut schema {
+            if !field.description.is_empty() {
+                map.insert("description".into(), field.description.clone().into());
+            }
+            if let Some(default) = &field.default {
+                map.insert("default".into(), default.clone());
+            }
+        }
+        if field.required {
+            required.push(Value::String(name.clone()));
+        }
+        properties.insert(name.clone(), schema);
+    }
+    serde_json::json!({
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": false,
+    })
+}
+
+fn kind_schema(kind: &Kind, defs: &mut serde_json::Map<String, Value>) -> Value {
+    use crate::values::decimal_to_json;
+    let bounds =
+        |map: &mut serde_json::Map<String, Value>, min: Option<Value>, max: Option<Value>| {
+            if let Some(min) = min {
+                map.insert("minimum".into(), min);
+            }
+            if let Some(max) = max {
+                map.insert("maximum".into(), max);
+            }
+        };
+    let mut map = serde_json::Map::new();
+    match kind {
+        Kind::String { min_len, max_len } => {
+            map.insert("type".into(), "string".into());
+            map.insert("minLength".into(), (*min_len).into());
+            map.insert("maxLength".into(), (*max_len).into());
+        }
+        Kind::Integer { min, max } => {
+            map.insert("type".into(), "integer".into());
+            bounds(&mut map, min.map(Value::from), max.map(Value::from));
+        }
+        Kind::Money { min, max } => {
+            map.insert("type".into(), "number".into());
+            map.insert("multipleOf".into(), decimal_to_json(Decimal::new(1, 2)));
+            bounds(&mut map, min.map(decimal_to_json), max.map(decimal_to_json));
+        }
+        Kind::Decimal { min, max, decimals } => {
+            map.insert("type".into(), "number".into());
+            if let Some(decimals) = decimals {
+                map.insert(
+                    "multipleOf".into(),
+                    decimal_to_json(Decimal::new(1, *decimals)),
+                );
+            }
+            bounds(&mut map, min.map(decimal_to_json), max.map(decimal_to_json));
+        }
+        Kind::Bool => {
+            map.insert("type".into(), "boolean".into());
+        }
+        Kind::Date => {
+            map.insert("type".into(), "string".into());
+            map.insert("format".into(), "date".into());
+        }
+        Kind::Timestamp => {
+            map.insert("type".into(), "string".into());
+            map.insert("format".into(), "date-time".into());
+        }
+        Kind::Month => {
+            map.insert("type".into(), "string".into());
+            map.insert("pattern".into(), "^[0-9]{4}-(0[1-9]|1[0-2])$".into());
+        }
+        Kind::Enum { values } => {
+            map.insert("type".into(), "string".into());
+            map.insert("enum".into(), values.clone().into());
+        }
+        Kind::Array {
+            items,
+            min_items,
+            max_items,
+            ..
+        } => {
+            map.insert("type".into(), "array".into());
+            map.insert("items".into(), kind_schema(items, defs));
+            map.insert("minItems".into(), (*min_items).into());
+            map.insert("maxItems".into(), (*max_items).into());
+        }
+        Kind::Object { object } => {
+            if !defs.contains_key(&object.name) {
+                // Placeholder first: a type that contains itself terminates.
+                defs.insert(object.name.clone(), Value::Null);
+                let schema = object_schema(object, defs);
+                defs.insert(object.name.clone(), schema);
+            }
+            map.insert("$ref".into(), format!("#/$defs/{}", object.name).into());
+        }
+    }
+    Value::Object(map)
+}
+
 struct Builder<'a> {
     types: &'a BTreeMap<String, BTreeMap<String, RawField>>,
     file: &'a str,

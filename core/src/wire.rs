@@ -313,6 +313,8 @@ pub struct BundleInfo {
     pub languages: Vec<String>,
     /// Its entry points, sorted by name.
     pub entries: Vec<EntryInfo>,
+    /// Its parameters, by name, each with its history.
+    pub parameters: Vec<ParameterInfo>,
 }
 
 /// One entry point and its input schema.
@@ -324,6 +326,35 @@ pub struct EntryInfo {
     pub description: String,
     /// What its input must look like.
     pub schema: Schema,
+    /// The same as JSON Schema (draft 2020-12).
+    pub json_schema: Value,
+}
+
+/// One effective-dated parameter with its whole history.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParameterInfo {
+    /// e.g. `relief.standard`.
+    pub name: String,
+    /// integer, decimal, money, bool, string or calendar.
+    #[serde(rename = "type")]
+    pub kind: crate::params::ParamType,
+    /// e.g. `yuan/month`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub unit: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Every value, oldest first.
+    pub values: Vec<ParameterValueInfo>,
+}
+
+/// One value of a parameter.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParameterValueInfo {
+    /// The date it takes effect.
+    pub from: String,
+    pub value: Value,
+    /// The policy clause it comes from.
+    pub source: String,
 }
 
 /// A loaded bundle in a few words: for reports.

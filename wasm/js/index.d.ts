@@ -151,6 +151,25 @@ export interface EntryInfo {
   name: string;
   description: string;
   schema: Schema;
+  /** The same schema as JSON Schema (draft 2020-12). */
+  json_schema: { [key: string]: Json };
+}
+
+export interface ParameterValueInfo {
+  /** The date the value takes effect, YYYY-MM-DD. */
+  from: string;
+  value: Json;
+  /** The policy clause it comes from. */
+  source: string;
+}
+
+/** An effective-dated parameter with its whole history, oldest first. */
+export interface ParameterInfo {
+  name: string;
+  type: 'integer' | 'decimal' | 'money' | 'bool' | 'string' | 'calendar';
+  unit?: string;
+  description?: string;
+  values: ParameterValueInfo[];
 }
 
 export interface BundleInfo {
@@ -160,6 +179,7 @@ export interface BundleInfo {
   hash: string;
   languages: string[];
   entries: EntryInfo[];
+  parameters: ParameterInfo[];
 }
 
 export type Mode = 'strict' | 'partial';

@@ -240,6 +240,15 @@ fn decisions_are_stored_signed_idempotent_and_verifiable() {
     );
     assert_eq!(status, 200);
     assert_eq!(again["decision_id"], id.as_str());
+    // The same key for a different household is refused, not answered
+    // with the first household's decision.
+    let (status, conflict) = server.post(
+        "/v1/decisions/household",
+        &household("h-other").to_string(),
+        Some("retry-1"),
+    );
+    assert_eq!(status, 409, "{conflict}");
+    assert!(conflict["error"]["message"].as_str().unwrap().contains(&id));
     let (_, listing) = server.get("/v1/decisions?household=h-1");
     assert_eq!(
         listing["decisions"].as_array().unwrap().len(),
@@ -659,6 +668,125 @@ fn sighup_reloads_changed_bundles_from_disk() {
         None,
     );
     assert_eq!(status, 201, "still deciding on the old bundle");
+    drop(server);
+    std::fs::remove_dir_all(&data).ok();
+}
+
+/// The served OpenAPI document is 3.1, lists every route of the API, and
+/// every operation it lists is routed (none falls through to "no such
+/// route" or a 405). The policy detail carries JSON Schemas and the
+/// parameters in force with their history.
+#[test]
+fn the_openapi_document_matches_the_routes() {
+    let data = temp_dir("openapi");
+    let server = Server::start(&data);
+    let (status, document) = server.get("/openapi.json");
+    assert_eq!(status, 200);
+    assert!(
+        document["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        document["openapi"]
+    );
+    let paths = document["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/v1/decisions/{entry_or_id}", "post"),
+        ("/v1/decisions/{entry_or_id}", "get"),
+        ("/v1/decisions", "get"),
+        ("/v1/decisions/{id}/replay", "get"),
+        ("/v1/evaluate/{entry}", "post"),
+        ("/v1/verify", "post"),
+        ("/v1/policies", "get"),
+        ("/v1/policies/{name}", "get"),
+        ("/v1/policies/{name}", "put"),
+        ("/v1/policies/{name}/decisions/{entry}", "post"),
+        ("/v1/policies/{name}/evaluate/{entry}", "post"),
+        ("/v1/reload", "post"),
+        ("/v1/keys", "get"),
+        ("/engine/current", "get"),
+        ("/engine/{sha}/{file}", "get"),
+        ("/engine/bundles/{file}", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is not documented"
+        );
+    }
+    let mut operations = 0;
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            if !["get", "post", "put", "delete", "patch"].contains(&method.as_str()) {
+                continue;
+            }
+            operations += 1;
+            let concrete = path
+                .replace("{entry_or_id}", "household")
+                .replace("{entry}", "household")
+                .replace("{name}", "default")
+                .replace("{id}", "none")
+                .replace("{sha}", "0")
+                .replace("{file}", "x");
+            let body = (method != "get").then_some("{}");
+            let (status, answer) = server.call(&method.to_uppercase(), &concrete, body, &[]);
+            assert_ne!(status, 405, "{method} {path} is documented but not routed");
+            let fell_through = answer["error"]["message"] == "no such route or page";
+            assert!(
+                !fell_through,
+                "{method} {path} is documented but not routed: {answer}"
+            );
+        }
+    }
+    assert!(operations >= 19, "{operations} operations");
+    // An undocumented path falls through, as the check above relies on.
+    let (status, answer) = server.call("POST", "/v1/nowhere", Some("{}"), &[]);
+    assert!(status == 404 || status == 405, "{status} {answer}");
+
+    let (_, policy) = server.get("/v1/policies/default");
+    let household = policy["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "household")
+        .unwrap();
+    let schema = &household["json_schema"];
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    assert!(schema["required"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("members")));
+    assert_eq!(
+        schema["properties"]["members"]["items"]["$ref"],
+        "#/$defs/Member"
+    );
+    assert_eq!(
+        schema["$defs"]["Member"]["properties"]["age"]["maximum"],
+        130
+    );
+    assert_eq!(
+        schema["$defs"]["Member"]["properties"]["monthly_income"]["multipleOf"],
+        0.01
+    );
+    let parameters = policy["parameters"].as_array().unwrap();
+    assert!(!parameters.is_empty());
+    for parameter in parameters {
+        let name = parameter["name"].as_str().unwrap();
+        let first = &parameter["values"][0];
+        assert!(
+            first["from"].is_string() && first["source"].is_string(),
+            "{parameter}"
+        );
+        if first["from"].as_str().unwrap() <= policy["today"].as_str().unwrap() {
+            assert!(
+                policy["in_force"][name]["value"] != Value::Null,
+                "{name} has no value in force"
+            );
+        }
+    }
     drop(server);
     std::fs::remove_dir_all(&data).ok();
 }

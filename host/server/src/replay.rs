@@ -13,7 +13,7 @@ use crate::receipt::sha256;
 use crate::store::AuditStore;
 
 /// What a replay found.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReplayReport {
     /// The decision replayed.
     pub decision_id: String,
@@ -28,6 +28,7 @@ pub struct ReplayReport {
     /// sha256 of the envelope just computed.
     pub replayed_envelope_sha256: String,
     /// The JSON paths that differ, when not identical.
+    #[schema(value_type = Vec<Object>)]
     pub differences: Vec<eligo_core::diff::Change>,
 }
 

@@ -20,7 +20,7 @@ use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Path, Query, Reque
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use eligo_core::wire::{DecideRequest, ErrorKind, Mode};
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,8 @@ use serde_json::Value;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::{authorize, Caller};
 use crate::error::ApiError;
@@ -40,38 +42,99 @@ type AppResult<T> = Result<T, ApiError>;
 /// The state every handler gets.
 pub type SharedState = Arc<AppState>;
 
-/// The router over `state`.
+/// The router over `state`, and the OpenAPI document of its API routes
+/// (built from the same list, so neither can name a route the other lacks).
 pub fn app(state: SharedState) -> Router {
+    let (api, document) = api_routes().split_for_parts();
+    let document = Arc::new(document);
     let max_body = state.config().max_body_bytes;
-    Router::new()
+    api.route(
+        "/openapi.json",
+        get(move || {
+            let document = Arc::clone(&document);
+            async move { Json(document) }
+        }),
+    )
+    .fallback_service(web_page(&state))
+    .layer(DefaultBodyLimit::max(max_body))
+    .layer(middleware::from_fn_with_state(state.clone(), authorize))
+    .layer(CompressionLayer::new())
+    .layer(middleware::from_fn_with_state(state.clone(), observe))
+    .with_state(state)
+}
+
+/// The OpenAPI document alone (what `/openapi.json` serves).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Eligo decision service",
+        description = "Authoritative, audited eligibility decisions with signed receipts; previews; verification of what a browser computed; the policies and the engine served.",
+    ),
+    components(schemas(ErrorDoc, ErrorBodyDoc)),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+fn api_routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
         // One path, two meanings: POST decides for an entry, GET reads a
         // stored decision by id.
-        .route(
-            "/v1/decisions/{entry_or_id}",
-            post(decide_default).get(get_decision),
-        )
-        .route("/v1/decisions", get(list_decisions))
-        .route("/v1/decisions/{id}/replay", get(replay_decision))
-        .route("/v1/evaluate/{entry}", post(evaluate_default))
-        .route("/v1/verify", post(verify))
-        .route("/v1/policies", get(list_policies))
-        .route("/v1/policies/{name}", get(get_policy).put(publish))
-        .route("/v1/reload", post(reload))
-        .route("/v1/policies/{name}/decisions/{entry}", post(decide_named))
-        .route("/v1/policies/{name}/evaluate/{entry}", post(evaluate_named))
-        .route("/v1/keys", get(keys))
-        .route("/engine/current", get(engine_current))
-        .route("/engine/bundles/{file}", get(engine_bundle))
-        .route("/engine/{sha}/{file}", get(engine_file))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .fallback_service(web_page(&state))
-        .layer(DefaultBodyLimit::max(max_body))
-        .layer(middleware::from_fn_with_state(state.clone(), authorize))
-        .layer(CompressionLayer::new())
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .with_state(state)
+        .routes(routes!(decide_default, get_decision))
+        .routes(routes!(list_decisions))
+        .routes(routes!(replay_decision))
+        .routes(routes!(evaluate_default))
+        .routes(routes!(verify))
+        .routes(routes!(list_policies))
+        .routes(routes!(get_policy, publish))
+        .routes(routes!(decide_named))
+        .routes(routes!(evaluate_named))
+        .routes(routes!(reload))
+        .routes(routes!(keys))
+        .routes(routes!(engine_current))
+        .routes(routes!(engine_bundle))
+        .routes(routes!(engine_file))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+}
+
+/// The error body every route answers with (`ErrorKind` in the core).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ErrorDoc {
+    error: ErrorBodyDoc,
+}
+
+/// `kind` is one of bad_request, bad_json, invalid_input, missing_needed,
+/// rule_error, bundle_error, no_bundle, stopped, host_error.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ErrorBodyDoc {
+    kind: String,
+    message: String,
+    /// Invalid input: each problem with its JSON path.
+    #[schema(value_type = Option<Vec<Object>>)]
+    problems: Option<Vec<Value>>,
+    /// A bundle's problems, each with file, line and column.
+    #[schema(value_type = Option<Vec<Object>>)]
+    diagnostics: Option<Vec<Value>>,
 }
 
 /// The web page: static files from `--web-root`, `index.html` for `/`;
@@ -106,9 +169,11 @@ async fn observe(State(state): State<SharedState>, request: Request, next: Next)
 }
 
 /// The body of a decision or preview request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DecisionBody {
+    /// The entry's input, as its schema says.
+    #[schema(value_type = Object)]
     input: Value,
     #[serde(default)]
     as_of: Option<String>,
@@ -116,6 +181,7 @@ struct DecisionBody {
     lang: Option<String>,
     /// Previews only: `partial` for forms.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     mode: Option<Mode>,
 }
 
@@ -181,10 +247,14 @@ fn as_of_or_now(state: &AppState, as_of: Option<String>) -> String {
 
 /// `{"decision_id", "envelope", "receipt"}`, the envelope and receipt as
 /// the bytes stored.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct DecisionAnswer<'a> {
     decision_id: &'a str,
+    /// The decision envelope, byte for byte as stored and signed.
+    #[schema(value_type = Object)]
     envelope: &'a RawValue,
+    /// The signed receipt: `{attestation, signature}`.
+    #[schema(value_type = Object)]
     receipt: &'a RawValue,
 }
 
@@ -204,6 +274,15 @@ fn decision_answer(record: &DecisionRecord, status: StatusCode) -> AppResult<Res
     Ok((status, [(header::CONTENT_TYPE, "application/json")], text).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/decisions/{entry_or_id}", tag = "decisions",
+    params(("entry_or_id" = String, Path, description = "The entry point, e.g. household")),
+    request_body(content = DecisionBody, description = "`mode` must be absent or strict"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key answers the first decision")),
+    responses((status = 201, body = DecisionAnswer), (status = 200, description = "the first decision of this Idempotency-Key", body = DecisionAnswer),
+        (status = 409, description = "the Idempotency-Key was used for a different request", body = ErrorDoc),
+        (status = 413, body = ErrorDoc), (status = 415, body = ErrorDoc), (status = 422, description = "invalid input, a needed field missing, a rule error", body = ErrorDoc),
+        (status = 503, description = "saturated; see Retry-After", body = ErrorDoc), (status = 400, description = "malformed", body = ErrorDoc), (status = 401, description = "no or unknown token", body = ErrorDoc), (status = 403, description = "the token lacks the role", body = ErrorDoc)),
+    security(("bearer" = [])))]
 async fn decide_default(
     State(state): State<SharedState>,
     Path(entry): Path<String>,
@@ -214,6 +293,11 @@ async fn decide_default(
     decide(state, None, entry, caller, headers, body).await
 }
 
+#[utoipa::path(post, path = "/v1/policies/{name}/decisions/{entry}", tag = "decisions",
+    params(("name" = String, Path), ("entry" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    request_body = DecisionBody,
+    responses((status = 201, body = DecisionAnswer), (status = 200, body = DecisionAnswer), (status = 404, body = ErrorDoc), (status = 409, body = ErrorDoc), (status = 422, body = ErrorDoc), (status = 503, body = ErrorDoc), (status = 400, description = "malformed", body = ErrorDoc), (status = 401, description = "no or unknown token", body = ErrorDoc), (status = 403, description = "the token lacks the role", body = ErrorDoc)),
+    security(("bearer" = [])))]
 async fn decide_named(
     State(state): State<SharedState>,
     Path((name, entry)): Path<(String, String)>,
@@ -248,6 +332,7 @@ async fn decide(
                 .to_string(),
         ),
     };
+    let body: DecisionBody = json_body(&headers, &body)?;
     if let Some(key) = &idempotency_key {
         if let Some(first) = state
             .store()
@@ -255,10 +340,31 @@ async fn decide(
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?
         {
+            // A retry is the same request; anything else reusing the key
+            // is a client bug that must not silently get someone else's
+            // decision.
+            let same_input =
+                serde_json::from_str::<Value>(&first.input).ok().as_ref() == Some(&body.input);
+            let same = same_input
+                && first.entry == entry
+                && first.policy_name == policy.name
+                && body
+                    .as_of
+                    .as_ref()
+                    .is_none_or(|as_of| *as_of == first.as_of);
+            if !same {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    ErrorKind::BadRequest,
+                    format!(
+                        "Idempotency-Key `{key}` was used for a different request (decision {}); use a new key for a new request",
+                        first.id
+                    ),
+                ));
+            }
             return decision_answer(&first, StatusCode::OK);
         }
     }
-    let body: DecisionBody = json_body(&headers, &body)?;
     if body.mode.is_some_and(|mode| mode != Mode::Strict) {
         return Err(ApiError::bad_request(
             "authoritative decisions are strict; preview partial ones at /v1/evaluate",
@@ -311,6 +417,10 @@ async fn decide(
     decision_answer(&stored, StatusCode::CREATED)
 }
 
+#[utoipa::path(post, path = "/v1/evaluate/{entry}", tag = "decisions",
+    params(("entry" = String, Path)), request_body = DecisionBody,
+    responses((status = 200, description = "the envelope; not stored", body = Object), (status = 422, body = ErrorDoc), (status = 503, body = ErrorDoc), (status = 400, description = "malformed", body = ErrorDoc), (status = 401, description = "no or unknown token", body = ErrorDoc), (status = 403, description = "the token lacks the role", body = ErrorDoc)),
+    security(("bearer" = [])))]
 async fn evaluate_default(
     State(state): State<SharedState>,
     Path(entry): Path<String>,
@@ -320,6 +430,10 @@ async fn evaluate_default(
     evaluate(state, None, entry, headers, body).await
 }
 
+#[utoipa::path(post, path = "/v1/policies/{name}/evaluate/{entry}", tag = "decisions",
+    params(("name" = String, Path), ("entry" = String, Path)), request_body = DecisionBody,
+    responses((status = 200, body = Object), (status = 404, body = ErrorDoc), (status = 422, body = ErrorDoc), (status = 400, description = "malformed", body = ErrorDoc), (status = 401, description = "no or unknown token", body = ErrorDoc), (status = 403, description = "the token lacks the role", body = ErrorDoc)),
+    security(("bearer" = [])))]
 async fn evaluate_named(
     State(state): State<SharedState>,
     Path((name, entry)): Path<(String, String)>,
@@ -355,27 +469,36 @@ async fn evaluate(
 }
 
 /// What a client sends to have its decision checked.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct VerifyBody {
+    #[schema(value_type = Object)]
     input: Value,
     /// The envelope the client computed; its entry, as_of, mode and lang
     /// say what to recompute.
+    #[schema(value_type = Object)]
     envelope: Value,
     /// The policy it used, by served name (default: the default policy).
     #[serde(default)]
     policy: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct VerifyAnswer {
     agree: bool,
     same_policy: bool,
     same_engine: bool,
+    /// `{path, before, after}` for each JSON path that differs.
+    #[schema(value_type = Vec<Object>)]
     differences: Vec<eligo_core::diff::Change>,
+    /// The server's envelope.
+    #[schema(value_type = Object)]
     envelope: Value,
 }
 
+#[utoipa::path(post, path = "/v1/verify", tag = "decisions", request_body = VerifyBody,
+    responses((status = 200, body = VerifyAnswer), (status = 422, body = ErrorDoc), (status = 400, description = "malformed", body = ErrorDoc), (status = 401, description = "no or unknown token", body = ErrorDoc), (status = 403, description = "the token lacks the role", body = ErrorDoc)),
+    security(("bearer" = [])))]
 /// Recomputes a client's decision and compares it with the client's.
 async fn verify(
     State(state): State<SharedState>,
@@ -414,6 +537,10 @@ async fn verify(
     }))
 }
 
+#[utoipa::path(get, path = "/v1/decisions/{entry_or_id}", tag = "decisions",
+    params(("entry_or_id" = String, Path, description = "The decision's id")),
+    responses((status = 200, description = "the stored record: input, envelope and receipt as stored", body = Object), (status = 404, body = ErrorDoc), (status = 400, description = "malformed", body = ErrorDoc), (status = 401, description = "no or unknown token", body = ErrorDoc), (status = 403, description = "the token lacks the role", body = ErrorDoc)),
+    security(("bearer" = [])))]
 async fn get_decision(
     State(state): State<SharedState>,
     Path(id): Path<String>,
@@ -469,6 +596,10 @@ fn record_response(record: &DecisionRecord) -> AppResult<Response> {
     Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/decisions/{id}/replay", tag = "decisions",
+    params(("id" = String, Path)),
+    responses((status = 200, body = crate::replay::ReplayReport), (status = 404, body = ErrorDoc), (status = 400, description = "malformed", body = ErrorDoc), (status = 401, description = "no or unknown token", body = ErrorDoc), (status = 403, description = "the token lacks the role", body = ErrorDoc)),
+    security(("bearer" = [])))]
 /// Re-decides a stored decision with its kept bundle and artifact.
 async fn replay_decision(
     State(state): State<SharedState>,
@@ -492,6 +623,9 @@ struct Listing<'a> {
     next: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/decisions", tag = "decisions", params(DecisionFilter),
+    responses((status = 200, description = "`{decisions: [record], next?: cursor}`, newest first", body = Object), (status = 400, description = "malformed", body = ErrorDoc), (status = 401, description = "no or unknown token", body = ErrorDoc), (status = 403, description = "the token lacks the role", body = ErrorDoc)),
+    security(("bearer" = [])))]
 async fn list_decisions(
     State(state): State<SharedState>,
     filter: Result<Query<DecisionFilter>, axum::extract::rejection::QueryRejection>,
@@ -510,16 +644,20 @@ async fn list_decisions(
     Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct PolicySummary {
     name: String,
     /// `disk:<path>` or `api`.
     source: String,
     default: bool,
+    /// `{name, version, hash, entries}`.
+    #[schema(value_type = Object)]
     bundle: eligo_core::wire::BundleSummary,
     packed_url: String,
 }
 
+#[utoipa::path(get, path = "/v1/policies", tag = "policies",
+    responses((status = 200, body = Vec<PolicySummary>)))]
 async fn list_policies(State(state): State<SharedState>) -> Json<Vec<PolicySummary>> {
     let summaries = state
         .policies()
@@ -541,23 +679,50 @@ struct PolicyDetail {
     name: String,
     default: bool,
     packed_url: String,
+    /// Today (in the server's default offset) and each parameter's value
+    /// in force on it; the whole history is under `parameters`.
+    today: String,
+    in_force: std::collections::BTreeMap<String, eligo_core::wire::ParameterValueInfo>,
     #[serde(flatten)]
     info: eligo_core::wire::BundleInfo,
 }
 
+#[utoipa::path(get, path = "/v1/policies/{name}", tag = "policies", params(("name" = String, Path)),
+    responses((status = 200, description = "manifest, hash, entries with their input schemas (own form and JSON Schema), parameters with their history", body = Object), (status = 404, body = ErrorDoc)))]
 async fn get_policy(
     State(state): State<SharedState>,
     Path(name): Path<String>,
 ) -> AppResult<Json<PolicyDetail>> {
     let policy = find_policy(&state, Some(&name))?;
+    let info = eligo_core::api::describe(&policy.bundle);
+    let today = chrono::Utc::now()
+        .with_timezone(&state.config().default_offset)
+        .format("%Y-%m-%d")
+        .to_string();
+    // ISO dates compare as text: the latest value from on or before today.
+    let in_force = info
+        .parameters
+        .iter()
+        .filter_map(|param| {
+            let value = param.values.iter().rev().find(|v| v.from <= today)?;
+            Some((param.name.clone(), value.clone()))
+        })
+        .collect();
     Ok(Json(PolicyDetail {
         name: policy.name.clone(),
         default: Arc::ptr_eq(&policy, &state.policies()[0]),
         packed_url: format!("/engine/bundles/{}.json", policy.hash),
-        info: eligo_core::api::describe(&policy.bundle),
+        today,
+        in_force,
+        info,
     }))
 }
 
+#[utoipa::path(put, path = "/v1/policies/{name}", tag = "policies", params(("name" = String, Path)),
+    request_body(content = Object, description = "a packed bundle (`eligo pack`) or `{\"files\": {path: text}}`"),
+    responses((status = 200, description = "replaced", body = PolicySummary), (status = 201, description = "added", body = PolicySummary),
+        (status = 422, description = "the bundle does not load or its tests fail; the old one keeps serving", body = ErrorDoc), (status = 400, description = "malformed", body = ErrorDoc), (status = 401, description = "no or unknown token", body = ErrorDoc), (status = 403, description = "the token lacks the role", body = ErrorDoc)),
+    security(("bearer" = [])))]
 /// Publishes a bundle under `name`: a packed bundle (as `eligo pack`
 /// writes it) or `{"files": {…}}`. It must load and pass its own tests;
 /// then it replaces the policy of that name (or adds one) for every new
@@ -598,7 +763,7 @@ async fn publish(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ReloadOutcome {
     policy: String,
     /// `unchanged`, `published` or `refused`.
@@ -606,9 +771,13 @@ struct ReloadOutcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     hash: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<ErrorBodyDoc>)]
     error: Option<eligo_core::wire::ErrorBody>,
 }
 
+#[utoipa::path(post, path = "/v1/reload", tag = "policies",
+    responses((status = 200, body = Vec<ReloadOutcome>), (status = 400, description = "malformed", body = ErrorDoc), (status = 401, description = "no or unknown token", body = ErrorDoc), (status = 403, description = "the token lacks the role", body = ErrorDoc)),
+    security(("bearer" = [])))]
 /// Reads the bundles named on the command line again (what SIGHUP does):
 /// changed ones are checked, tested and swapped in; a broken one is
 /// refused with its diagnostics and the old one keeps serving.
@@ -638,13 +807,14 @@ async fn reload(
     )
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct KeyInfo {
     key_id: String,
     algorithm: &'static str,
     public_key_hex: String,
 }
 
+#[utoipa::path(get, path = "/v1/keys", tag = "receipts", responses((status = 200, body = Vec<KeyInfo>)))]
 async fn keys(State(state): State<SharedState>) -> Json<Vec<KeyInfo>> {
     let key = state.signer().verifying_key();
     Json(vec![KeyInfo {
@@ -654,6 +824,8 @@ async fn keys(State(state): State<SharedState>) -> Json<Vec<KeyInfo>> {
     }])
 }
 
+#[utoipa::path(get, path = "/engine/current", tag = "engine",
+    responses((status = 200, description = "the artifact's sha256 and URLs, and each policy's packed bundle URL", body = Object)))]
 /// Which artifact and bundles a browser should load, by hash.
 async fn engine_current(State(state): State<SharedState>) -> Json<Value> {
     let sha = state.artifact_sha256().trim_start_matches("sha256:");
@@ -705,6 +877,9 @@ fn artifact_response(state: &AppState, headers: &HeaderMap) -> Response {
     immutable("application/wasm", state.artifact().to_vec())
 }
 
+#[utoipa::path(get, path = "/engine/{sha}/{file}", tag = "engine",
+    params(("sha" = String, Path, description = "the artifact's sha256, hex"), ("file" = String, Path, description = "eligo_bg.wasm, index.js, eligo.js, index.d.ts or eligo.d.ts")),
+    responses((status = 200, description = "immutable; brotli or gzip as accepted"), (status = 404, body = ErrorDoc)))]
 async fn engine_file(
     State(state): State<SharedState>,
     Path((sha, file)): Path<(String, String)>,
@@ -727,6 +902,9 @@ async fn engine_file(
     Ok(immutable(content_type, text))
 }
 
+#[utoipa::path(get, path = "/engine/bundles/{file}", tag = "engine",
+    params(("file" = String, Path, description = "`<hash>.json`: any bundle this server ever served")),
+    responses((status = 200, description = "the packed bundle, immutable", body = Object), (status = 404, body = ErrorDoc)))]
 async fn engine_bundle(
     State(state): State<SharedState>,
     Path(file): Path<String>,
@@ -746,6 +924,12 @@ async fn engine_bundle(
     Ok(immutable("application/json", packed))
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "alive")))]
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "the audit store answers"), (status = 503, body = ErrorDoc)))]
 async fn readyz(State(state): State<SharedState>) -> AppResult<&'static str> {
     if state.store().ping().await {
         Ok("ready\n")
@@ -758,6 +942,7 @@ async fn readyz(State(state): State<SharedState>) -> AppResult<&'static str> {
     }
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text")))]
 async fn metrics(State(state): State<SharedState>) -> Response {
     let limit = state.config().max_in_flight;
     let in_flight = limit.saturating_sub(state.permits().available_permits());

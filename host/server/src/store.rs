@@ -82,7 +82,8 @@ struct WriteRequest {
 }
 
 /// Filters of the decision listing.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionFilter {
     /// Only this household.
