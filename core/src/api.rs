@@ -206,17 +206,49 @@ pub fn decide(bundle: &Bundle, request: &DecideRequest) -> Result<Envelope, Erro
 }
 
 /// [`decide`] from a decide request's JSON text: the envelope's canonical
-/// JSON, or the error answer's.
+/// JSON, or the error answer's. The input is read by [`input_value`], so a
+/// key named twice is refused here exactly as in every other host.
 pub fn decide_json(bundle: &Bundle, request: &str) -> JsonAnswer {
-    let request: DecideRequest = serde_json::from_str(request).map_err(|error| {
-        let problem = FieldProblem::new("$", "type", error.to_string());
+    let bad_request = |message: String| {
+        let problem = FieldProblem::new("$", "type", message);
         crate::DecideError::BadRequest(vec![problem])
             .body()
             .to_json()
-    })?;
+    };
+    let request: DecideRequest<Box<serde_json::value::RawValue>> =
+        serde_json::from_str(request).map_err(|error| bad_request(error.to_string()))?;
+    let input = input_value(request.input.get()).map_err(|body| body.to_json())?;
+    let request = DecideRequest {
+        entry: request.entry,
+        input,
+        as_of: request.as_of,
+        mode: request.mode,
+        lang: request.lang,
+    };
     decide(bundle, &request)
         .map(|envelope| envelope.to_json())
         .map_err(|error| error.to_json())
+}
+
+/// An input's JSON text as a value: refused (invalid input, with the path)
+/// when an object names a key twice, since an audited decision must rest
+/// on one reading of its input.
+pub fn input_value(text: &str) -> Result<serde_json::Value, ErrorBody> {
+    use crate::strict_json::{parse, StrictJsonError};
+    parse(text).map_err(|error| match error {
+        StrictJsonError::DuplicateKey(path) => {
+            crate::DecideError::InvalidInput(vec![FieldProblem::new(
+                path,
+                "duplicate_key",
+                "the key appears twice in one object; give each field once",
+            )])
+            .body()
+        }
+        StrictJsonError::Syntax(error) => {
+            crate::DecideError::BadRequest(vec![FieldProblem::new("$", "type", error.to_string())])
+                .body()
+        }
+    })
 }
 
 /// Runs the bundle's own test cases.

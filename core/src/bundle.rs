@@ -19,7 +19,7 @@ use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Scope, AST};
 use serde_json::Value;
 
 use crate::context::{RuleContext, Shared};
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{toml_definition_line, Diagnostic};
 use crate::envelope::{
     DecideError, EngineInfo, Envelope, Mode, Need, PolicyInfo, Reason, RuleLocation, Status,
 };
@@ -354,6 +354,7 @@ impl Bundle {
         ctx: &RuleContext,
     ) -> Result<Value, DecideError> {
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
+        crate::sandbox::reset_operations();
         let returned: Dynamic = engine
             .call_fn_with_options(
                 options,
@@ -411,7 +412,10 @@ fn rule_failure(error: &EvalAltResult, default_file: &str) -> RuleLocation {
         }
         current = inner;
     }
-    let mut message = current.to_string();
+    let mut message = match current {
+        EvalAltResult::ErrorTerminated(..) => crate::sandbox::OPERATIONS_EXCEEDED.to_string(),
+        other => other.to_string(),
+    };
     if let Some(index) = message.rfind(" (line ") {
         if message.ends_with(')') {
             message.truncate(index);
@@ -531,12 +535,20 @@ impl Loader<'_> {
         if manifest.entries.is_empty() {
             error("`entries` must define at least one entry point".to_string());
         }
-        let over = manifest.limits.over_ceiling();
-        if !over.is_empty() {
-            error(format!(
-                "limits over what the engine allows: {} (ceiling: {:?})",
-                over.join(", "),
-                crate::manifest::Limits::CEILING
+        let text = self.files.get(MANIFEST_FILE).unwrap_or_default();
+        for (name, value, ceiling) in manifest.limits.out_of_range() {
+            let line = match toml_definition_line(text, name) {
+                0 => toml_definition_line(text, "limits"),
+                line => line,
+            };
+            self.problems.push(Diagnostic::error(
+                "manifest-limit",
+                MANIFEST_FILE,
+                line,
+                usize::from(line > 0),
+                format!(
+                    "limits.{name} = {value}: must be from 1 to {ceiling} (0 would mean no limit)"
+                ),
             ));
         }
     }

@@ -20,6 +20,7 @@ pub mod params;
 pub mod path;
 pub mod sandbox;
 pub mod schema;
+pub mod strict_json;
 pub mod testcases;
 pub mod validate;
 pub mod values;

@@ -86,29 +86,42 @@ impl Limits {
         max_map_size: 1_000,
     };
 
-    /// Names of the limits that exceed the ceiling.
-    pub fn over_ceiling(&self) -> Vec<&'static str> {
+    /// Each limit outside `1..=` its ceiling, as (name, value, ceiling).
+    /// Zero is refused too: to Rhai it means "no limit at all".
+    pub fn out_of_range(&self) -> Vec<(&'static str, u64, u64)> {
         let c = Limits::CEILING;
-        let mut over = Vec::new();
-        if self.max_operations > c.max_operations {
-            over.push("max_operations");
-        }
-        if self.max_call_depth > c.max_call_depth {
-            over.push("max_call_depth");
-        }
-        if self.max_expr_depth > c.max_expr_depth {
-            over.push("max_expr_depth");
-        }
-        if self.max_string_size > c.max_string_size {
-            over.push("max_string_size");
-        }
-        if self.max_array_size > c.max_array_size {
-            over.push("max_array_size");
-        }
-        if self.max_map_size > c.max_map_size {
-            over.push("max_map_size");
-        }
-        over
+        let wide = |n: usize| n as u64;
+        [
+            ("max_operations", self.max_operations, c.max_operations),
+            (
+                "max_call_depth",
+                wide(self.max_call_depth),
+                wide(c.max_call_depth),
+            ),
+            (
+                "max_expr_depth",
+                wide(self.max_expr_depth),
+                wide(c.max_expr_depth),
+            ),
+            (
+                "max_string_size",
+                wide(self.max_string_size),
+                wide(c.max_string_size),
+            ),
+            (
+                "max_array_size",
+                wide(self.max_array_size),
+                wide(c.max_array_size),
+            ),
+            (
+                "max_map_size",
+                wide(self.max_map_size),
+                wide(c.max_map_size),
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, value, ceiling)| *value == 0 || value > ceiling)
+        .collect()
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use rhai::packages::{
     BasicArrayPackage, BasicMapPackage, BasicMathPackage, CorePackage, LogicPackage, Package,
 };
-use rhai::{Engine, EvalAltResult, Position, INT};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, NativeCallContext, Position, INT};
 use rust_decimal::Decimal;
 
 use crate::context::RuleContext;
@@ -19,6 +19,20 @@ use crate::params::Calendar;
 use crate::values::{round_half_up, Date, Timestamp};
 
 type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
+
+thread_local! {
+    /// Operations of the decision running on this thread, at every depth.
+    static OPERATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The message of a decision stopped by the bundle's operation limit
+/// (Rhai's own words for it, so both ways of stopping read the same).
+pub const OPERATIONS_EXCEEDED: &str = "Too many operations";
+
+/// Starts the operation count of a new run of the rules on this thread.
+pub fn reset_operations() {
+    OPERATIONS.with(|count| count.set(0));
+}
 
 fn fail<T>(message: impl Into<String>) -> RhaiResult<T> {
     Err(Box::new(EvalAltResult::ErrorRuntime(
@@ -41,6 +55,19 @@ pub fn build_engine(limits: &Limits) -> Engine {
     ] {
         engine.register_global_module(package);
     }
+    // Rhai counts operations per call context, and a function a native
+    // function calls back (a sort comparator) starts a fresh count: nested
+    // sorts ran for minutes under a limit of 200 000. Every operation of
+    // the decision, however deep, is counted here instead.
+    let max_operations = limits.max_operations;
+    engine.on_progress(move |_| {
+        let done = OPERATIONS.with(|count| {
+            let done = count.get() + 1;
+            count.set(done);
+            done
+        });
+        (done > max_operations).then(|| Dynamic::from(OPERATIONS_EXCEEDED))
+    });
     engine
         .set_max_strings_interned(256)
         .set_max_operations(limits.max_operations)
@@ -61,8 +88,95 @@ pub fn build_engine(limits: &Limits) -> Engine {
     register_timestamps(&mut engine);
     register_money(&mut engine);
     register_calendar(&mut engine);
+    register_comparators(&mut engine);
     RuleContext::register(&mut engine);
     engine
+}
+
+/// `sort` and `dedup` with a rule's own comparator, replacing Rhai's: its
+/// versions run the comparator inside Rust's sort and treat a failing call
+/// as "equal", so neither the operation limit nor a rule error inside the
+/// comparator stopped them (nested sorts ran for minutes and decisions
+/// came back with wrong data). Here every call's error, limits included,
+/// ends the sort and the decision.
+fn register_comparators(engine: &mut Engine) {
+    fn ordering(
+        context: &NativeCallContext,
+        comparator: &FnPtr,
+        a: &Dynamic,
+        b: &Dynamic,
+    ) -> RhaiResult<INT> {
+        let answer: Dynamic = comparator.call_raw(context, None, [a.clone(), b.clone()])?;
+        answer.as_int().or_else(|_| {
+            fail(format!(
+                "the sort comparator `{}` must return an integer (negative, 0 or positive), not {}",
+                comparator.fn_name(),
+                answer.type_name()
+            ))
+        })
+    }
+
+    /// Stable merge sort over a fallible comparison.
+    fn merge_sort(
+        items: Vec<Dynamic>,
+        less_or_equal: &mut dyn FnMut(&Dynamic, &Dynamic) -> RhaiResult<bool>,
+    ) -> RhaiResult<Vec<Dynamic>> {
+        if items.len() <= 1 {
+            return Ok(items);
+        }
+        let mut left = items;
+        let right = left.split_off(left.len() / 2);
+        let left = merge_sort(left, less_or_equal)?;
+        let right = merge_sort(right, less_or_equal)?;
+        let mut merged = Vec::with_capacity(left.len() + right.len());
+        let (mut left, mut right) = (left.into_iter().peekable(), right.into_iter().peekable());
+        while let (Some(a), Some(b)) = (left.peek(), right.peek()) {
+            if less_or_equal(a, b)? {
+                merged.extend(left.next());
+            } else {
+                merged.extend(right.next());
+            }
+        }
+        merged.extend(left);
+        merged.extend(right);
+        Ok(merged)
+    }
+
+    // In a module registered after the standard packages: the last module
+    // registered is searched first, so these shadow Rhai's own.
+    let mut module = rhai::Module::new();
+    rhai::FuncRegistration::new("sort").set_into_module(
+        &mut module,
+        |context: NativeCallContext, array: &mut Array, comparator: FnPtr| -> RhaiResult<()> {
+            let items = std::mem::take(array);
+            let sorted = merge_sort(items, &mut |a, b| {
+                Ok(ordering(&context, &comparator, a, b)? <= 0)
+            })?;
+            *array = sorted;
+            Ok(())
+        },
+    );
+    rhai::FuncRegistration::new("dedup").set_into_module(
+        &mut module,
+        |context: NativeCallContext, array: &mut Array, comparator: FnPtr| -> RhaiResult<()> {
+            let mut kept: Array = Vec::with_capacity(array.len());
+            for item in std::mem::take(array) {
+                let duplicate = match kept.last() {
+                    Some(last) => comparator
+                        .call_raw(&context, None, [last.clone(), item.clone()])?
+                        .as_bool()
+                        .or_else(|_| fail("the dedup comparator must return true or false"))?,
+                    None => false,
+                };
+                if !duplicate {
+                    kept.push(item);
+                }
+            }
+            *array = kept;
+            Ok(())
+        },
+    );
+    engine.register_global_module(module.into());
 }
 
 /// Where a rule was when a sandbox limit stopped it.
@@ -183,6 +297,8 @@ fn register_money(engine: &mut Engine) {
 }
 
 fn register_calendar(engine: &mut Engine) {
+    /// The most working days one `add_working_days` may step over.
+    const MAX_WORKING_DAYS: INT = 2_500;
     engine
         .register_type_with_name::<Calendar>("Calendar")
         .register_fn("is_working_day", |calendar: &mut Calendar, date: Date| {
@@ -191,9 +307,35 @@ fn register_calendar(engine: &mut Engine) {
         .register_fn(
             "add_working_days",
             |calendar: &mut Calendar, date: Date, days: INT| -> RhaiResult<Date> {
+                // Counted, not timed: the walk is one step per day, so the
+                // count bounds the work (ten years of working days).
+                if !(0..=MAX_WORKING_DAYS).contains(&days) {
+                    return fail(format!(
+                        "add_working_days: {days} is outside 0 to {MAX_WORKING_DAYS} working days"
+                    ));
+                }
                 calendar
                     .add_working_days(date, days)
                     .map_or_else(|| fail("working-day arithmetic out of range"), Ok)
             },
         );
+}
+
+#[cfg(test)]
+mod comparator_tests {
+    use super::*;
+
+    #[test]
+    fn sort_with_a_comparator_is_ours() {
+        let engine = build_engine(&Limits::default());
+        let result = engine.eval::<Array>("let a = [3, 1, 2]; a.sort(|p, q| q - p); a");
+        assert_eq!(format!("{:?}", result.unwrap()), "[3, 2, 1]");
+        let error = engine
+            .eval::<Array>("let a = [3, 1, 2]; a.sort(|p, q| true); a")
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("must return an integer"),
+            "{error}"
+        );
+    }
 }

@@ -26,6 +26,10 @@ assert.equal(fromFiles.pack(), packedText.trimEnd(), 'pack() writes what eligo p
 assert.deepEqual(fromFiles.entries().map((e) => e.name), ['community', 'household']);
 const household = fromFiles.entries().find((e) => e.name === 'household');
 assert.equal(household.schema.root.fields.members.type, 'array');
+assert.equal(household.json_schema.properties.members.items.$ref, '#/$defs/Member');
+assert.ok(fromFiles.info.parameters.some((p) => p.values.length > 0 && p.values[0].source));
+// One text, one reading: a key named twice is refused, as the engine refuses it.
+assert.throws(() => parse('{"age": 40, "age": 41}'), /the key "age" appears twice/);
 
 const input = parse(readFileSync(inputFile, 'utf8'));
 const request = { entry: 'household', input, as_of: AS_OF };

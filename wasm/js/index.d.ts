@@ -368,7 +368,7 @@ export declare function initSync(module: BufferSource | WebAssembly.Module): voi
 export declare function engineVersion(): string;
 /** Checks a bundle without loading it; throws an EligoError only for a malformed request. */
 export declare function check(bundle: BundleSource): CheckReport;
-/** JSON text → value; numbers that are not safe integers become Decimal. */
+/** JSON text → value; numbers that are not safe integers become Decimal; a key named twice in one object is a SyntaxError. */
 export declare function parse(text: string): Json;
 /** Value → JSON text; a Decimal is written as its exact number. */
 export declare function stringify(value: unknown): string;

@@ -52,11 +52,11 @@ export class EligoError extends Error {
   }
 }
 
-/** JSON text → value; numbers that are not safe integers become Decimal. */
+/** JSON text → value; numbers that are not safe integers become Decimal; a key named twice in one object is a SyntaxError. */
 export function parse(text) {
   let at = 0;
   const fail = (what) => {
-    throw new SyntaxError(`${what} at offset ${at} of the engine's answer`);
+    throw new SyntaxError(`${what} at offset ${at} of the JSON text`);
   };
   const space = () => {
     while (at < text.length) {
@@ -100,6 +100,9 @@ export function parse(text) {
           space();
           if (text[at] !== '"') fail('expected a key');
           const key = string();
+          // A key named twice is refused, as the engine refuses it in an
+          // input: one text, one reading.
+          if (Object.prototype.hasOwnProperty.call(object, key)) fail(`the key ${JSON.stringify(key)} appears twice`);
           expect(':');
           // defineProperty: a "__proto__" key stays an own property.
           Object.defineProperty(object, key, {

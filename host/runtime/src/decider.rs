@@ -112,12 +112,15 @@ impl Decider {
     pub fn decide<I: Serialize>(&self, worker: usize, request: &DecideRequest<I>) -> Answer {
         match self {
             Decider::Native(copies) => {
-                let input = serde_json::to_value(&request.input).map_err(|error| {
+                // Through the input's text, as the artifact reads it: the
+                // same refusals (a key named twice) in both runtimes.
+                let text = serde_json::to_string(&request.input).map_err(|error| {
                     ErrorBody::new(
                         ErrorKind::BadRequest,
                         format!("the input is not a JSON value: {error}"),
                     )
                 })?;
+                let input = api::input_value(&text)?;
                 let request = DecideRequest {
                     entry: request.entry.clone(),
                     input,

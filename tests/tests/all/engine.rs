@@ -374,6 +374,91 @@ fn field_labels_help_and_value_names_must_name_real_fields_and_values() {
 }
 
 #[test]
+fn a_key_named_twice_in_the_input_is_refused_with_its_path() {
+    let bundle = load(files_of(&default_bundle_dir()));
+    let request = r#"{"entry":"household","input":{"id":"d","district":"urban","members":[{"age":40,"monthly_income":0},{"age":7,"monthly_income":0,"age":8}]},"as_of":"2026-11-20T09:00:00+08:00"}"#;
+    let answer = eligo_core::api::decide_json(&bundle, request).unwrap_err();
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["error"]["kind"], "invalid_input", "{answer}");
+    assert_eq!(answer["error"]["problems"][0]["path"], "members[1].age");
+    assert_eq!(answer["error"]["problems"][0]["rule"], "duplicate_key");
+}
+
+#[test]
+fn sort_comparators_are_bounded_and_their_errors_stop_the_decision() {
+    // Every comparison sorts 300 items again: without the operation limit
+    // reaching inside comparators this runs for minutes.
+    let nested = "fn cmp(a, b) { let x = []; for i in 0..300 { x.push(300 - i); } x.sort(|p, q| p - q); a - b }\n\
+                  fn decide(input, ctx) { let a = []; for i in 0..300 { a.push(300 - i); } a.sort(cmp); #{ ok: ctx.fire(\"OK\", #{ n: a[0] }) } }";
+    let started = std::time::Instant::now();
+    let stopped = rule_error(run_tiny(nested, 0));
+    assert!(stopped.message.contains("operations"), "{stopped}");
+    eprintln!(
+        "nested sorts stopped by the operation limit in {:?}",
+        started.elapsed()
+    );
+
+    let failing = "fn decide(input, ctx) { let a = [3, 1, 2]; a.sort(|p, q| p.nope); #{ ok: ctx.fire(\"OK\", #{ n: a[0] }) } }";
+    rule_error(run_tiny(failing, 0));
+    let not_int = "fn decide(input, ctx) { let a = [3, 1, 2]; a.sort(|p, q| true); #{ ok: ctx.fire(\"OK\", #{ n: a[0] }) } }";
+    assert!(rule_error(run_tiny(not_int, 0))
+        .message
+        .contains("must return an integer"));
+
+    let fine = "fn decide(input, ctx) { let a = [3, 1, 2, 1]; a.sort(|p, q| p - q); a.dedup(|p, q| p == q); if a != [1, 2, 3] { throw `not sorted: ${a}`; } #{ ok: ctx.fire(\"OK\", #{ n: 1 }) } }";
+    run_tiny(fine, 0).unwrap();
+    let by_name = "fn cmp(a, b) { b - a }\nfn decide(input, ctx) { let a = [1, 3, 2]; a.sort(cmp); if a != [3, 2, 1] { throw \"not sorted\"; } #{ ok: ctx.fire(\"OK\", #{ n: 1 }) } }";
+    run_tiny(by_name, 0).unwrap();
+}
+
+#[test]
+fn add_working_days_is_bounded_by_count() {
+    let rhai = "fn decide(input, ctx) { let c = ctx.param(\"cal\"); let n = if input.n == 0 { 9223372036854775807 } else if input.n == 1 { -1 } else { input.n }; let d = c.add_working_days(date(\"2026-01-05\"), n); #{ ok: ctx.fire(\"OK\", #{ n: d.days_until(date(\"2026-01-05\")) }) } }";
+    let calendar = "[cal]\ntype = \"calendar\"\n[[cal.values]]\nfrom = \"2025-01-01\"\nsource = \"s\"\n[cal.values.value]\ndays_off = [\"2026-01-06\"]\nmake_up_working_days = []\n";
+    let bundle = load(tiny_bundle_files(rhai, &[("params/cal.toml", calendar)]));
+    assert!(
+        decide_job(&bundle, 2).is_ok(),
+        "{:?}",
+        decide_job(&bundle, 2)
+    );
+    // Refused by its count before any stepping (it used to walk for seconds).
+    let huge = rule_error(decide_job(&bundle, 0));
+    assert!(huge.message.contains("outside 0 to 2500"), "{huge}");
+    assert!(rule_error(decide_job(&bundle, 1))
+        .message
+        .contains("outside"));
+}
+
+#[test]
+fn limits_of_zero_or_over_the_ceiling_are_located_errors() {
+    let manifest = "name = \"tiny\"\nversion = \"1\"\nlanguages = [\"en\"]\n[entries.job]\nrules = \"job.rhai\"\nschema = \"schema/job.toml\"\n[limits]\nmax_operations = 0\nmax_expr_depth = 100000\n";
+    let files = tiny_bundle_files(
+        "fn decide(input, ctx) { #{} }",
+        &[("bundle.toml", manifest)],
+    );
+    let problems = Bundle::load(files).unwrap_err();
+    let limits: Vec<_> = problems
+        .iter()
+        .filter(|p| p.code == "manifest-limit")
+        .collect();
+    assert_eq!(limits.len(), 2, "{problems:#?}");
+    assert_eq!(limits[0].line, 8, "{}", limits[0]);
+    assert!(
+        limits[0]
+            .message
+            .contains("max_operations = 0: must be from 1 to 10000000"),
+        "{}",
+        limits[0]
+    );
+    assert_eq!(limits[1].line, 9);
+    assert!(
+        !limits[1].message.contains("Limits {"),
+        "no Debug dump: {}",
+        limits[1]
+    );
+}
+
+#[test]
 fn static_check_finds_undeclared_rule_ids() {
     let files = tiny_bundle_files("fn decide(input, ctx) {\n  ctx.fire(\"OK\", #{ n: 1 });\n    ctx.fire(\"GHOST\");\n  #{}\n}", &[]);
     let problems = Bundle::load(files).unwrap_err();

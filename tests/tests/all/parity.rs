@@ -306,6 +306,10 @@ fn generated_requests(households: usize, communities: usize) -> Vec<String> {
     requests.push(json!({ "entry": "household", "input": { "id": "", "members": [{ "age": 131, "monthly_income": 1.005 }] }, "as_of": AS_OF }).to_string());
     requests.push(json!({ "entry": "household", "input": {}, "as_of": "yesterday" }).to_string());
     requests.push("{not json".to_string());
+    // A key named twice: refused with its path, the same in every runtime.
+    requests.push(format!(
+        r#"{{"entry":"household","input":{{"id":"d","district":"urban","members":[{{"age":40,"monthly_income":0,"age":41}}]}},"as_of":"{AS_OF}"}}"#
+    ));
     requests
 }
 
