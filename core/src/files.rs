@@ -2,7 +2,7 @@
 //!
 //! The hash is sha256 over a canonical serialisation: files sorted by their
 //! `/`-separated relative path, each text normalised (UTF-8 byte-order mark
-//! dropped, CRLF → LF) so a checkout on any OS hashes the same.
+//! dropped, CRLF and lone CR → LF) so a checkout on any OS hashes the same.
 
 use std::collections::BTreeMap;
 
@@ -72,7 +72,10 @@ impl BundleFiles {
             )
         })?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        self.files.insert(path, text.replace("\r\n", "\n"));
+        // CRLF and lone CR (old Mac files) both end a line: parsers that
+        // only count LF put every diagnostic of a CR-only file on line 1.
+        self.files
+            .insert(path, text.replace("\r\n", "\n").replace('\r', "\n"));
         Ok(())
     }
 
@@ -170,6 +173,8 @@ mod tests {
         let windows =
             BundleFiles::from_pairs([("a\\b.toml", "\u{feff}x = 1\r\ny = 2\r\n")]).unwrap();
         assert_eq!(unix.hash(), windows.hash());
+        let old_mac = BundleFiles::from_pairs([("a/b.toml", "x = 1\ry = 2\r")]).unwrap();
+        assert_eq!(unix.hash(), old_mac.hash());
         assert!(unix.hash().starts_with("sha256:"));
     }
 

@@ -176,7 +176,74 @@ fn register_comparators(engine: &mut Engine) {
             Ok(())
         },
     );
+    // `==` and `!=` on arrays and maps, without recursion: Rhai's compare
+    // element by element through nested calls, and values ~1,000 levels
+    // deep (which the size limits allow) exhausted the stack in wasm but
+    // not natively. A comparison deeper than MAX_COMPARE_DEPTH is a rule
+    // error, the same everywhere.
+    for (name, equal) in [("==", true), ("!=", false)] {
+        rhai::FuncRegistration::new(name).set_into_module(
+            &mut module,
+            move |context: NativeCallContext, a: &mut Array, b: Array| -> RhaiResult<bool> {
+                let a = Dynamic::from_array(a.clone());
+                Ok(deep_equal(&context, a, Dynamic::from_array(b))? == equal)
+            },
+        );
+        rhai::FuncRegistration::new(name).set_into_module(
+            &mut module,
+            move |context: NativeCallContext,
+                  a: &mut rhai::Map,
+                  b: rhai::Map|
+                  -> RhaiResult<bool> {
+                let a = Dynamic::from_map(a.clone());
+                Ok(deep_equal(&context, a, Dynamic::from_map(b))? == equal)
+            },
+        );
+    }
     engine.register_global_module(module.into());
+}
+
+/// How deep two values may be nested for `==` to compare them.
+const MAX_COMPARE_DEPTH: usize = 64;
+
+/// Structural equality with an explicit stack; scalars compare with the
+/// engine's own `==` (so `1 == 1.0` stays true), containers of different
+/// kinds are unequal.
+fn deep_equal(context: &NativeCallContext, a: Dynamic, b: Dynamic) -> RhaiResult<bool> {
+    let mut pending = vec![(a, b, 0_usize)];
+    while let Some((a, b, depth)) = pending.pop() {
+        if depth > MAX_COMPARE_DEPTH {
+            return fail(format!(
+                "values nested deeper than {MAX_COMPARE_DEPTH} levels cannot be compared"
+            ));
+        }
+        if a.is_array() && b.is_array() {
+            let (x, y) = (a.cast::<Array>(), b.cast::<Array>());
+            if x.len() != y.len() {
+                return Ok(false);
+            }
+            pending.extend(x.into_iter().zip(y).map(|(x, y)| (x, y, depth + 1)));
+        } else if a.is_map() && b.is_map() {
+            let (x, mut y) = (a.cast::<rhai::Map>(), b.cast::<rhai::Map>());
+            if x.len() != y.len() {
+                return Ok(false);
+            }
+            for (key, x) in x {
+                match y.remove(&key) {
+                    Some(y) => pending.push((x, y, depth + 1)),
+                    None => return Ok(false),
+                }
+            }
+        } else if a.is_array() || a.is_map() || b.is_array() || b.is_map() {
+            return Ok(false);
+        } else if !context
+            .call_native_fn::<bool>("==", (a, b))
+            .unwrap_or(false)
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Where a rule was when a sandbox limit stopped it.
@@ -335,6 +402,30 @@ mod comparator_tests {
             .unwrap_err();
         assert!(
             error.to_string().contains("must return an integer"),
+            "{error}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod equality_tests {
+    use super::*;
+
+    #[test]
+    fn deep_equality_is_structural_and_bounded() {
+        let engine = build_engine(&Limits::default());
+        let yes = |script: &str| engine.eval::<bool>(script).unwrap();
+        assert!(yes("[1, [2, #{a: 3}]] == [1, [2, #{a: 3}]]"));
+        assert!(!yes("[1, [2, #{a: 3}]] == [1, [2, #{a: 4}]]"));
+        assert!(yes("[1, [2]] != [1, [3]]"));
+        assert!(yes("#{a: [1], b: \"x\"} == #{b: \"x\", a: [1]}"));
+        assert!(!yes("#{a: 1} == #{b: 1}"));
+        assert!(!yes("[1] == [1, 2]"));
+        assert!(!yes("[[1]] == [#{}]"));
+        let deep = "let a = []; for i in 0..100 { a = [a]; } let b = []; for i in 0..100 { b = [b]; } a == b";
+        let error = engine.eval::<bool>(deep).unwrap_err();
+        assert!(
+            error.to_string().contains("nested deeper than 64"),
             "{error}"
         );
     }

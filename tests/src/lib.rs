@@ -53,6 +53,8 @@ fn decide(input, ctx) {
     if input.n == 2 { deep(0); }
     if input.n == 3 { let s = "xxxxxxxxxx"; loop { s += s; } }
     if input.n == 4 { let a = []; loop { a.push(1); } }
+    if input.n == 11 { let a = []; for i in 0..999 { a = [a]; } let b = []; for i in 0..999 { b = [b]; } if a == b { throw "equal"; } }
+    if input.n == 12 { let a = [5, 3, 9, 1]; for i in 0..200 { a.push(i); } a.sort(|x, y| { let b = [3, 2, 1]; b.sort(|p, q| { let c = []; for j in 0..500 { c.push(j); } p - q }); x - y }); }
     #{ ok: ctx.fire("OK", #{ n: input.n }) }
 }
 "#;

@@ -205,6 +205,8 @@ fn sandbox_stops_runaway_rules_with_located_errors_and_keeps_working() {
         (2, 2, "Stack overflow"),
         (3, 6, "Length of string too large"),
         (4, 7, "Size of array"),
+        (11, 8, "nested deeper than 64"),
+        (12, 9, "Too many operations"),
     ];
     for (n, line, message) in cases {
         let failure = rule_error(run(n));

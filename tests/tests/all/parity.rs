@@ -215,6 +215,8 @@ fn runaway_rules_stop_with_clear_errors_and_the_host_keeps_working() {
         (2, "Stack overflow"),
         (3, "Length of string"),
         (4, "Size of array"),
+        (11, "nested deeper than 64"),
+        (12, "Too many operations"),
     ] {
         let error = runtime.decide_json(&job_request(n)).unwrap_err();
         assert_eq!(error.kind, ErrorKind::RuleError, "case {n}: {error}");
