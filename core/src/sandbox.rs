@@ -234,13 +234,15 @@ fn deep_equal(context: &NativeCallContext, a: Dynamic, b: Dynamic) -> RhaiResult
                     None => return Ok(false),
                 }
             }
-        } else if a.is_array() || a.is_map() || b.is_array() || b.is_map() {
-            return Ok(false);
-        } else if !context
-            .call_native_fn::<bool>("==", (a, b))
-            .unwrap_or(false)
-        {
-            return Ok(false);
+        } else {
+            let containers = a.is_array() || a.is_map() || b.is_array() || b.is_map();
+            if containers
+                || !context
+                    .call_native_fn::<bool>("==", (a, b))
+                    .unwrap_or(false)
+            {
+                return Ok(false);
+            }
         }
     }
     Ok(true)
