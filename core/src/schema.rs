@@ -532,7 +532,7 @@ impl Builder<'_> {
                 })
                 .transpose()
         };
-        Ok(match ty {
+        let kind = match ty {
             "string" => Kind::String {
                 min_len: raw.min_len.unwrap_or(0),
                 max_len: raw.max_len.unwrap_or(DEFAULT_MAX_LEN),
@@ -603,7 +603,41 @@ impl Builder<'_> {
                 stack.pop();
                 Kind::Object { object }
             }
-        })
+        };
+        check_ranges(at, &kind)?;
+        Ok(kind)
+    }
+}
+
+/// A lower bound above its upper bound would make every value invalid:
+/// a mistake in the schema, reported where the field is defined.
+fn check_ranges(at: &str, kind: &Kind) -> Result<(), String> {
+    let crossed = |low: &str, high: &str| {
+        Err(format!(
+            "{at}: {low} is greater than {high}, so no value is valid"
+        ))
+    };
+    match kind {
+        Kind::String { min_len, max_len } if min_len > max_len => crossed("min_len", "max_len"),
+        Kind::Integer {
+            min: Some(min),
+            max: Some(max),
+        } if min > max => crossed("min", "max"),
+        Kind::Money {
+            min: Some(min),
+            max: Some(max),
+        }
+        | Kind::Decimal {
+            min: Some(min),
+            max: Some(max),
+            ..
+        } if min > max => crossed("min", "max"),
+        Kind::Array {
+            min_items,
+            max_items,
+            ..
+        } if min_items > max_items => crossed("min_items", "max_items"),
+        _ => Ok(()),
     }
 }
 
@@ -700,5 +734,38 @@ mod tests {
             Kind::Integer { .. }
         ));
         assert!(schema.field_at("m[3].nope").is_none());
+    }
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+
+    #[test]
+    fn crossed_bounds_are_schema_errors() {
+        for (field, says) in [
+            (
+                "age = { type = \"integer\", min = 10, max = 5 }",
+                "input.age: min is greater than max",
+            ),
+            (
+                "pay = { type = \"money\", min = \"10.00\", max = 5 }",
+                "input.pay: min is greater than max",
+            ),
+            (
+                "name = { type = \"string\", min_len = 3, max_len = 2 }",
+                "min_len is greater than max_len",
+            ),
+        ] {
+            let text = format!("[fields]\n{field}\n");
+            let error = Schema::parse("schema/x.toml", &text).unwrap_err();
+            assert!(error.message.contains(says), "{field}: {error}");
+            assert_eq!(error.line, 2, "{error}");
+        }
+        assert!(Schema::parse(
+            "schema/x.toml",
+            "[fields]\nage = { type = \"integer\", min = 5, max = 5 }\n"
+        )
+        .is_ok());
     }
 }

@@ -29,13 +29,17 @@ impl Date {
     }
 
     /// The date `days` later (earlier when negative); `None` past year 262143.
+    /// `None` outside the years 1 to 9999: dates are written `YYYY-MM-DD`
+    /// everywhere (year 10000 would print as `+10000-…`).
     pub fn add_days(self, days: i64) -> Option<Date> {
+        use chrono::Datelike;
         let magnitude = Days::new(days.unsigned_abs());
-        if days >= 0 {
-            self.0.checked_add_days(magnitude).map(Date)
+        let date = if days >= 0 {
+            self.0.checked_add_days(magnitude)
         } else {
-            self.0.checked_sub_days(magnitude).map(Date)
-        }
+            self.0.checked_sub_days(magnitude)
+        }?;
+        (1..=9999).contains(&date.year()).then_some(Date(date))
     }
 
     /// Whole days from `self` to `later` (negative when `later` is earlier).
@@ -269,6 +273,16 @@ pub fn text(value: &str) -> Dynamic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_stay_within_four_digit_years() {
+        let last = Date(NaiveDate::from_ymd_opt(9999, 12, 31).unwrap());
+        assert!(last.add_days(1).is_none());
+        assert_eq!(last.add_days(-1).unwrap().to_string(), "9999-12-30");
+        let first = Date(NaiveDate::from_ymd_opt(1, 1, 1).unwrap());
+        assert!(first.add_days(-1).is_none());
+        assert!(first.add_days(i64::MAX).is_none());
+    }
 
     #[test]
     fn money_round_trips_exactly_through_json() {

@@ -368,3 +368,46 @@ fn a_packed_variant_decides_and_tests_like_its_directory_and_refuses_tampering()
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Inputs longer than the engine reads are refused without being read to
+/// the end: an endless `/dev/zero` costs neither time nor memory, in `eval`
+/// and on one `batch` line (the lines around it still decide). A key named
+/// twice is refused with its path in both runtimes.
+#[test]
+fn oversized_and_ambiguous_inputs_are_refused_the_same_way_everywhere() {
+    for runtime in ["native", "wasm"] {
+        let out = eligo(&eval_household(&["--runtime", runtime, "/dev/zero"]), None);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(answer["error"]["kind"], "invalid_input");
+        assert_eq!(answer["error"]["problems"][0]["rule"], "max_bytes");
+
+        let ambiguous =
+            r#"{"id":"d","district":"urban","members":[{"age":40,"monthly_income":0,"age":41}]}"#;
+        let out = eligo(
+            &eval_household(&["--runtime", runtime, "-"]),
+            Some(ambiguous),
+        );
+        assert_eq!(out.status.code(), Some(1));
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            answer["error"]["problems"][0]["path"], "members[0].age",
+            "{answer}"
+        );
+        assert_eq!(answer["error"]["problems"][0]["rule"], "duplicate_key");
+    }
+    let good = std::fs::read_to_string(repo().join("examples/household.json")).unwrap();
+    let good = good.replace('\n', "");
+    let huge = format!("[{}]", "0,".repeat(600_000) + "0");
+    let lines = format!("{good}\n{huge}\n{good}\n");
+    let out = eligo(&household("batch", "rules", &[]), Some(&lines));
+    let answers: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 3, "{}", text(&out.stderr));
+    assert_eq!(answers[0]["status"], "decided");
+    assert_eq!(answers[1]["line"], 2);
+    assert_eq!(answers[1]["error"]["problems"][0]["rule"], "max_bytes");
+    assert_eq!(answers[2]["status"], "decided");
+}

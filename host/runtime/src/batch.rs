@@ -86,6 +86,52 @@ pub fn decide_line(
     }
 }
 
+/// One input line, or the news that it was longer than an input may be.
+enum Line {
+    Text(Vec<u8>),
+    TooLong,
+}
+
+/// The next line without its `\n`, keeping at most `cap` bytes: a longer
+/// line is skipped to its end without being kept, so an endless line
+/// (`/dev/zero`) costs no memory. `None` at the end of the input.
+fn next_line(input: &mut impl BufRead, cap: usize) -> io::Result<Option<Line>> {
+    let mut line = Vec::new();
+    let mut too_long = false;
+    let mut read_any = false;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(available) => available,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        if available.is_empty() {
+            break;
+        }
+        read_any = true;
+        let newline = available.iter().position(|&byte| byte == b'\n');
+        let part = &available[..newline.unwrap_or(available.len())];
+        if !too_long {
+            if line.len() + part.len() > cap {
+                too_long = true;
+                line = Vec::new();
+            } else {
+                line.extend_from_slice(part);
+            }
+        }
+        let used = newline.map_or(available.len(), |at| at + 1);
+        input.consume(used);
+        if newline.is_some() {
+            break;
+        }
+    }
+    Ok(match (read_any, too_long) {
+        (false, _) => None,
+        (true, true) => Some(Line::TooLong),
+        (true, false) => Some(Line::Text(line)),
+    })
+}
+
 /// Decides every line of `input` on `pool`, writing one result line per
 /// input line.
 pub fn run(
@@ -96,15 +142,20 @@ pub fn run(
     mut output: impl Write,
 ) -> io::Result<BatchSummary> {
     let mut summary = BatchSummary::default();
-    let mut lines = input.split(b'\n');
+    let mut input = input;
     loop {
         let mut chunk = Vec::with_capacity(CHUNK_LINES);
-        for line in lines.by_ref().take(CHUNK_LINES) {
-            let mut line = line?;
-            if line.last() == Some(&b'\r') {
-                line.pop();
+        while chunk.len() < CHUNK_LINES {
+            match next_line(&mut input, eligo_core::api::MAX_INPUT_BYTES)? {
+                None => break,
+                Some(Line::Text(mut line)) => {
+                    if line.last() == Some(&b'\r') {
+                        line.pop();
+                    }
+                    chunk.push(Some(line));
+                }
+                Some(Line::TooLong) => chunk.push(None),
             }
-            chunk.push(line);
         }
         if chunk.is_empty() {
             break;
@@ -114,9 +165,15 @@ pub fn run(
             chunk
                 .par_iter()
                 .enumerate()
-                .map(|(i, line)| {
-                    let worker = rayon::current_thread_index().unwrap_or(0);
-                    decide_line(decider, worker, options, first + i, line)
+                .map(|(i, line)| match line {
+                    Some(line) => {
+                        let worker = rayon::current_thread_index().unwrap_or(0);
+                        decide_line(decider, worker, options, first + i, line)
+                    }
+                    None => (
+                        line_error(&eligo_core::api::input_too_large(), first + i),
+                        false,
+                    ),
                 })
                 .collect()
         });

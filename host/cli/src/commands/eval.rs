@@ -24,14 +24,18 @@ pub struct Args {
     input: PathBuf,
 }
 
-fn read_input(path: &Path) -> Result<String, Failure> {
+/// The input file's text, or `None` when it is longer than the engine
+/// reads (reading stops there: `/dev/zero` is not read until memory ends).
+fn read_input(path: &Path) -> Result<Option<String>, Failure> {
+    let cap = eligo_core::api::MAX_INPUT_BYTES as u64 + 1;
+    let mut text = String::new();
     let result = if path.as_os_str() == "-" {
-        let mut text = String::new();
-        io::stdin().read_to_string(&mut text).map(|_| text)
+        io::stdin().take(cap).read_to_string(&mut text)
     } else {
-        std::fs::read_to_string(path)
+        std::fs::File::open(path).and_then(|file| file.take(cap).read_to_string(&mut text))
     };
-    result.map_err(|error| Failure::Io(format!("cannot read {}: {error}", path.display())))
+    result.map_err(|error| Failure::Io(format!("cannot read {}: {error}", path.display())))?;
+    Ok(((text.len() as u64) < cap).then_some(text))
 }
 
 /// Prints an error answer on stdout; the failure carries the text for stderr.
@@ -55,8 +59,11 @@ pub fn run(args: &Args) -> CommandResult {
             );
         }
     })?;
-    let text = read_input(&args.input)?;
-    let input: serde_json::Value = serde_json::from_str(&text).map_err(|error| {
+    let Some(text) = read_input(&args.input)? else {
+        return Err(refuse(&eligo_core::api::input_too_large()));
+    };
+    // The text as it is: the engine reads it (and refuses a key named twice).
+    let input: &serde_json::value::RawValue = serde_json::from_str(&text).map_err(|error| {
         refuse(&ErrorBody::new(
             ErrorKind::BadJson,
             format!("{} is not JSON: {error}", args.input.display()),
