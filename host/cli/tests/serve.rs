@@ -341,6 +341,21 @@ fn decisions_are_stored_signed_idempotent_and_verifiable() {
     let (_, listing) = server.get("/v1/decisions?household=h-2");
     assert!(listing["decisions"].as_array().unwrap().is_empty());
 
+    // Metrics: requests by route and status, decisions, the pools, the audit writer.
+    let (status, metrics) = server.get("/metrics");
+    assert_eq!(status, 200);
+    let metrics = metrics.as_str().unwrap().to_string();
+    for needle in [
+        "eligo_http_request_duration_seconds_bucket{route=\"/v1/decisions/{entry_or_id}\",status=\"201\"",
+        "eligo_decisions_total{policy=\"default\",entry=\"household\",outcome=\"ok\"}",
+        "eligo_pool_instances{policy=\"default\"}",
+        "eligo_pool_waits_total{policy=\"quarterly\"}",
+        "eligo_audit_records_total",
+        "eligo_policy_reloads_total",
+    ] {
+        assert!(metrics.contains(needle), "no {needle} in\n{metrics}");
+    }
+
     // A body over --max-body-bytes (1 MiB by default) is a 413.
     let big = format!(r#"{{"input":{{"id":"{}"}}}}"#, "x".repeat(2 << 20));
     let (status, error) = server.post("/v1/decisions/household", &big, None);

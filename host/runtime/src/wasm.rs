@@ -241,6 +241,21 @@ struct Pool {
     idle: Vec<Warm>,
     live: usize,
     peak: usize,
+    /// Calls that found every instance busy and waited.
+    waits: u64,
+}
+
+/// A snapshot of a runtime's instance pool (for metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Instances that exist now.
+    pub live: usize,
+    /// Of those, waiting for a call.
+    pub idle: usize,
+    /// Most that may exist.
+    pub limit: usize,
+    /// Calls so far that had to wait for an instance.
+    pub waits: u64,
 }
 
 impl WasmRuntime {
@@ -372,6 +387,18 @@ impl WasmRuntime {
         self.lock_pool().peak
     }
 
+    /// The pool now: instances alive, idle, and how many calls so far had
+    /// to wait for one to come free.
+    pub fn pool_stats(&self) -> PoolStats {
+        let pool = self.lock_pool();
+        PoolStats {
+            live: pool.live,
+            idle: pool.idle.len(),
+            limit: self.limits.max_instances.clamp(1, MAX_INSTANCES),
+            waits: pool.waits,
+        }
+    }
+
     fn lock_pool(&self) -> std::sync::MutexGuard<'_, Pool> {
         self.pool.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -390,6 +417,7 @@ impl WasmRuntime {
                 pool.peak = pool.peak.max(pool.live);
                 break;
             }
+            pool.waits += 1;
             pool = self.freed.wait(pool).unwrap_or_else(|p| p.into_inner());
         }
         // Instantiating takes milliseconds: not under the lock.

@@ -117,3 +117,21 @@ impl Metrics {
         out
     }
 }
+
+/// Each policy's instance pool: instances alive and idle, the limit, and
+/// the calls that waited for a free instance.
+pub fn render_pools(policies: &[std::sync::Arc<crate::state::Policy>]) -> String {
+    let mut out = String::from(
+        "# TYPE eligo_pool_instances gauge\n# TYPE eligo_pool_idle gauge\n# TYPE eligo_pool_limit gauge\n# TYPE eligo_pool_waits_total counter\n",
+    );
+    for policy in policies {
+        let stats = policy.runtime.pool_stats();
+        let name = &policy.name;
+        let _ = writeln!(
+            out,
+            "eligo_pool_instances{{policy=\"{name}\"}} {}\neligo_pool_idle{{policy=\"{name}\"}} {}\neligo_pool_limit{{policy=\"{name}\"}} {}\neligo_pool_waits_total{{policy=\"{name}\"}} {}",
+            stats.live, stats.idle, stats.limit, stats.waits
+        );
+    }
+    out
+}

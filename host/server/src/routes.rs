@@ -964,6 +964,7 @@ async fn readyz(State(state): State<SharedState>) -> AppResult<&'static str> {
 async fn metrics(State(state): State<SharedState>) -> Response {
     let limit = state.config().max_in_flight;
     let in_flight = limit.saturating_sub(state.permits().available_permits());
-    let text = state.metrics().render(in_flight, limit);
+    let mut text = state.metrics().render(in_flight, limit);
+    text.push_str(&crate::metrics::render_pools(&state.policies()));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
