@@ -15,6 +15,7 @@ pub mod diagnostics;
 pub mod diff;
 pub mod envelope;
 pub mod files;
+pub mod impact;
 pub mod manifest;
 pub mod params;
 pub mod path;

@@ -7,6 +7,7 @@
 mod commands;
 mod json_pretty;
 mod render;
+mod report_html;
 
 use std::process::ExitCode;
 

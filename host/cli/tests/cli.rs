@@ -411,3 +411,104 @@ fn oversized_and_ambiguous_inputs_are_refused_the_same_way_everywhere() {
     assert_eq!(answers[1]["error"]["problems"][0]["rule"], "max_bytes");
     assert_eq!(answers[2]["status"], "decided");
 }
+
+/// `eligo population` is reproducible; `eligo impact` of a raised relief
+/// standard (600 → 650 yuan per person) finds exactly the money it must:
+/// the same households stay eligible and every amount grows by 650/600.
+/// Both runtimes give the same report; a bad line is counted by number;
+/// the HTML report is one self-contained page.
+#[test]
+fn impact_of_a_raised_standard_is_exact_and_the_same_in_both_runtimes() {
+    let draft = bundle_copy("impact-draft");
+    let relief = draft.join("params/relief.toml");
+    let params = std::fs::read_to_string(&relief).unwrap();
+    assert!(params.contains("value = 600,"));
+    std::fs::write(&relief, params.replacen("value = 600,", "value = 650,", 1)).unwrap();
+    let dir = draft.join("out");
+    std::fs::create_dir_all(&dir).unwrap();
+    let population = dir.join("population.jsonl");
+    let again = dir.join("again.jsonl");
+    for path in [&population, &again] {
+        let out = eligo(
+            &[
+                "population",
+                "--households",
+                "400",
+                "--seed",
+                "3",
+                "-o",
+                path.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let bytes = std::fs::read(&population).unwrap();
+    assert_eq!(
+        bytes,
+        std::fs::read(&again).unwrap(),
+        "same seed, same bytes"
+    );
+    // One bad line in the middle.
+    let mut with_bad = bytes.clone();
+    let cut = with_bad.iter().position(|&b| b == b'\n').unwrap() + 1;
+    with_bad.splice(cut..cut, b"{not json\n".iter().copied());
+    std::fs::write(&population, &with_bad).unwrap();
+
+    let report = |runtime: &str, format: &str| {
+        let out = eligo(
+            &[
+                "impact",
+                "--base",
+                "rules",
+                "--draft",
+                draft.to_str().unwrap(),
+                "--population",
+                population.to_str().unwrap(),
+                "--as-of",
+                AS_OF,
+                "--by",
+                "district,class",
+                "--runtime",
+                runtime,
+                "--format",
+                format,
+            ],
+            None,
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("line 2: not JSON"),
+            "{}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    let native = report("native", "json");
+    assert_eq!(native, report("wasm", "json"), "both runtimes, one report");
+    let json: serde_json::Value = serde_json::from_str(&native).unwrap();
+    assert_eq!(json["households"], 400);
+    assert_eq!(json["bad_lines"], 1);
+    let eligible = &json["transitions"]["programs.temporary_relief.eligible"];
+    assert!(
+        eligible["changed"].as_array().unwrap().is_empty(),
+        "{eligible}"
+    );
+    let money = &json["totals"]["programs.temporary_relief.monthly_amount"];
+    let before: f64 = money["before"].to_string().parse().unwrap();
+    let after: f64 = money["after"].to_string().parse().unwrap();
+    assert!(before > 0.0, "some households get relief: {money}");
+    assert_eq!(after * 600.0, before * 650.0, "{money}");
+    assert_eq!(json["changed"], money["changed"]);
+    let urban = &json["groups"]["district"]["urban"];
+    assert!(urban["households"].as_u64().unwrap() > 100);
+
+    let html = report("native", "html");
+    assert!(html.starts_with("<!doctype html>") && html.contains("<svg"));
+    assert!(html.contains("programs.temporary_relief.monthly_amount"));
+    assert!(
+        !html.contains("<script") && !html.contains("http"),
+        "self-contained"
+    );
+    std::fs::remove_dir_all(&draft).ok();
+}

@@ -87,7 +87,7 @@ pub fn decide_line(
 }
 
 /// One input line, or the news that it was longer than an input may be.
-enum Line {
+pub(crate) enum Line {
     Text(Vec<u8>),
     TooLong,
 }
@@ -95,7 +95,7 @@ enum Line {
 /// The next line without its `\n`, keeping at most `cap` bytes: a longer
 /// line is skipped to its end without being kept, so an endless line
 /// (`/dev/zero`) costs no memory. `None` at the end of the input.
-fn next_line(input: &mut impl BufRead, cap: usize) -> io::Result<Option<Line>> {
+pub(crate) fn next_line(input: &mut impl BufRead, cap: usize) -> io::Result<Option<Line>> {
     let mut line = Vec::new();
     let mut too_long = false;
     let mut read_any = false;

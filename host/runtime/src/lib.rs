@@ -8,10 +8,15 @@
 //!   answering with the core's wire types.
 //! - [`bundle_dir`]: reading a bundle directory or a packed bundle file.
 //! - [`batch`]: deciding a stream of JSON Lines on every core.
+//! - [`impact`]: a population decided under two policies, the differences
+//!   accumulated.
+//! - [`population`]: a synthetic population for demos and benchmarks.
 
 pub mod batch;
 pub mod bundle_dir;
 pub mod decider;
+pub mod impact;
+pub mod population;
 pub mod wasm;
 
 pub use decider::{Answer, Decider, EnvelopeJson, RuntimeKind};

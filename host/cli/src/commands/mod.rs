@@ -5,7 +5,9 @@
 mod batch;
 mod check;
 mod eval;
+mod impact;
 mod pack;
+mod population;
 #[cfg(feature = "server")]
 mod receipt;
 #[cfg(feature = "server")]
@@ -244,6 +246,14 @@ enum Command {
     /// Decide JSON Lines from stdin; one envelope (or error object) per line
     /// on stdout, in input order, using every core.
     Batch(batch::Args),
+    /// What a draft policy (or the same policy at another date) does to a
+    /// population: eligibility gained and lost per program, money before and
+    /// after, the visit workload, escalations, by any grouping, with example
+    /// households; a self-contained HTML page or JSON.
+    Impact(Box<impact::Args>),
+    /// Write a synthetic population of households (JSON Lines) with
+    /// documented distributions; the same seed gives the same bytes.
+    Population(population::Args),
     /// Serve decisions over HTTP: authoritative decisions with an audit log
     /// and signed receipts, previews, verification, and the web page.
     #[cfg(feature = "server")]
@@ -271,6 +281,8 @@ pub fn run(cli: Cli) -> CommandResult {
         Command::Eval(args) => eval::run(&args),
         Command::Pack(args) => pack::run(&args),
         Command::Batch(args) => batch::run(&args),
+        Command::Impact(args) => impact::run(&args),
+        Command::Population(args) => population::run(&args),
         #[cfg(feature = "server")]
         Command::Serve(args) => serve::run(*args),
         #[cfg(feature = "server")]

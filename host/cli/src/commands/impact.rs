@@ -1,0 +1,217 @@
+//! `eligo impact`: what a draft policy (or the same policy at another date)
+//! does to a population, before it ships: eligibility flips per program,
+//! money before and after, the visit workload, escalations, rules fired,
+//! errors, by any grouping, with example households.
+
+use std::io::{self, BufReader, IsTerminal};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use eligo_core::wire::{DecideRequest, ErrorKind};
+use eligo_core::Mode;
+use eligo_runtime::impact::{self, ImpactOptions, Side};
+
+use super::{load, out, CommandResult, Failure, Lang, RuntimeArgs};
+use crate::report_html;
+
+/// The report's form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// One self-contained HTML page (opens offline).
+    Html,
+    /// The same numbers as JSON.
+    Json,
+}
+
+/// `eligo impact` arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The policy in force: a bundle directory or packed file.
+    #[arg(long, value_name = "BUNDLE")]
+    base: PathBuf,
+    /// The draft (default: the base, compared at two dates).
+    #[arg(long, value_name = "BUNDLE")]
+    draft: Option<PathBuf>,
+    /// The households: JSON Lines of inputs, or - for standard input.
+    #[arg(long, value_name = "FILE")]
+    population: PathBuf,
+    /// The entry point.
+    #[arg(long, default_value = "household")]
+    entry: String,
+    /// When both decide (RFC 3339 with offset).
+    #[arg(long, value_name = "RFC3339", required_unless_present_all = ["base_as_of", "draft_as_of"], conflicts_with_all = ["base_as_of", "draft_as_of"])]
+    as_of: Option<String>,
+    /// When the base decides (with --draft-as-of: what changes between two dates).
+    #[arg(long, value_name = "RFC3339", requires = "draft_as_of")]
+    base_as_of: Option<String>,
+    /// When the draft decides.
+    #[arg(long, value_name = "RFC3339", requires = "base_as_of")]
+    draft_as_of: Option<String>,
+    /// Break the numbers down by these, comma-separated: input fields
+    /// (`district`) or result fields of the base decision (`class`, `size`).
+    #[arg(long, value_delimiter = ',', value_name = "FIELD,…")]
+    by: Vec<String>,
+    /// Partial mode (missing fields make a decision undetermined).
+    #[arg(long)]
+    partial: bool,
+    /// Language of the example reasons.
+    #[arg(long, value_enum)]
+    lang: Option<Lang>,
+    /// The report's form (default: html when -o ends in .html, else json).
+    #[arg(long, value_enum)]
+    format: Option<ReportFormat>,
+    /// Write the report here instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Worker threads (default: one per core; at most 256).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: Option<u16>,
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+}
+
+pub fn run(args: &Args) -> CommandResult {
+    let base_bundle = load(&args.base)?;
+    let draft_path = args.draft.as_ref().unwrap_or(&args.base);
+    let draft_bundle = load(draft_path)?;
+    let (base_as_of, draft_as_of) = match (&args.as_of, &args.base_as_of, &args.draft_as_of) {
+        (Some(t), _, _) => (t.clone(), t.clone()),
+        (None, Some(b), Some(d)) => (b.clone(), d.clone()),
+        _ => {
+            return Err(Failure::Usage(
+                "give --as-of, or --base-as-of and --draft-as-of".into(),
+            ))
+        }
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.map_or(0, usize::from))
+        .build()
+        .map_err(|error| Failure::failed(format!("cannot start worker threads: {error}")))?;
+    let workers = pool.current_num_threads();
+    let (base_hash, draft_hash) = (
+        base_bundle.hash().to_string(),
+        draft_bundle.hash().to_string(),
+    );
+    let base = args.runtime.decider(base_bundle, workers)?;
+    let draft = args.runtime.decider(draft_bundle, workers)?;
+    let mode = if args.partial {
+        Mode::Partial
+    } else {
+        Mode::Strict
+    };
+    let lang = args.lang.map(Lang::code);
+    // A wrong entry, date or language would fail every line: say it once.
+    for (decider, as_of) in [(&base, &base_as_of), (&draft, &draft_as_of)] {
+        let probe = DecideRequest {
+            entry: args.entry.clone(),
+            input: serde_json::Value::Null,
+            as_of: as_of.clone(),
+            mode,
+            lang: lang.map(str::to_string),
+        };
+        if let Err(error) = decider.decide(0, &probe) {
+            if error.kind == ErrorKind::BadRequest {
+                return Err(Failure::Usage(error.to_string()));
+            }
+        }
+    }
+    let options = ImpactOptions {
+        entry: &args.entry,
+        mode,
+        lang,
+        by: &args.by,
+    };
+    let reader: Box<dyn io::BufRead> = if args.population.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(&args.population).map_err(|error| {
+            Failure::Io(format!(
+                "cannot read {}: {error}",
+                args.population.display()
+            ))
+        })?;
+        Box::new(BufReader::with_capacity(1 << 20, file))
+    };
+    let bar = progress_bar(&args.population);
+    let stop = AtomicBool::new(false);
+    let started = std::time::Instant::now();
+    let result = impact::run(
+        Side {
+            decider: &base,
+            as_of: &base_as_of,
+        },
+        Side {
+            decider: &draft,
+            as_of: &draft_as_of,
+        },
+        &options,
+        &pool,
+        reader,
+        &|done| bar.set_position(done as u64),
+        &stop,
+    )
+    .map_err(|error| {
+        Failure::Io(format!(
+            "cannot read {}: {error}",
+            args.population.display()
+        ))
+    })?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{} household(s) in {:.1} s ({:.0}/s), {} changed; {} bad line(s){}",
+        result.impact.households,
+        seconds,
+        result.lines as f64 / seconds.max(1e-9),
+        result.impact.changed,
+        result.bad_count,
+        if result.bad_count > result.bad_lines.len() {
+            " (first ones below)"
+        } else {
+            ""
+        }
+    );
+    for bad in &result.bad_lines {
+        eprintln!("  line {}: {}", bad.line, bad.message);
+    }
+    let format = args
+        .format
+        .unwrap_or(match args.output.as_ref().and_then(|p| p.extension()) {
+            Some(extension) if extension == "html" => ReportFormat::Html,
+            _ => ReportFormat::Json,
+        });
+    let mut report = result.impact.to_json();
+    report["base"] = serde_json::json!({ "bundle": args.base.display().to_string(), "hash": base_hash, "as_of": base_as_of });
+    report["draft"] = serde_json::json!({ "bundle": draft_path.display().to_string(), "hash": draft_hash, "as_of": draft_as_of });
+    report["entry"] = args.entry.clone().into();
+    report["lines"] = result.lines.into();
+    report["bad_lines"] = result.bad_count.into();
+    let text = match format {
+        ReportFormat::Json => serde_json::to_string_pretty(&report).expect("a report serialises"),
+        ReportFormat::Html => report_html::render(&report),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|error| Failure::Io(format!("cannot write {}: {error}", path.display()))),
+        None => {
+            out!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// Rate and ETA on a terminal (the file's size in lines is unknown, so
+/// the ETA comes from bytes when it is a file); nothing otherwise.
+fn progress_bar(population: &std::path::Path) -> indicatif::ProgressBar {
+    if !io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    let _ = population;
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} households  {per_sec}  {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}

@@ -1,0 +1,233 @@
+//! The impact job: every household of a population decided under a base
+//! and a draft policy (or one policy at two dates), the differences
+//! accumulated by [`eligo_core::impact::Impact`].
+//!
+//! Lines are read in chunks, each chunk decided in parallel and folded
+//! into accumulators that are merged in input order, so memory stays
+//! bounded (counts, totals, a few example ids) whatever the population
+//! size, and the examples are the first households in the file.
+
+use std::io::{self, BufRead};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use eligo_core::impact::{Impact, Outcome};
+use eligo_core::wire::DecideRequest;
+use eligo_core::Mode;
+use rayon::prelude::*;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::batch::{next_line, Line, CHUNK_LINES};
+use crate::decider::Decider;
+
+/// One side of the comparison.
+#[derive(Debug, Clone, Copy)]
+pub struct Side<'a> {
+    pub decider: &'a Decider,
+    pub as_of: &'a str,
+}
+
+/// What every household shares.
+#[derive(Debug, Clone, Copy)]
+pub struct ImpactOptions<'a> {
+    pub entry: &'a str,
+    pub mode: Mode,
+    pub lang: Option<&'a str>,
+    /// Groupings: an input field path (`district`) or a base result path
+    /// (`class`, `size`); a list counts as its length.
+    pub by: &'a [String],
+}
+
+/// A line that is not a household (not UTF-8, not JSON, too long).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadLine {
+    pub line: usize,
+    pub message: String,
+}
+
+/// What a run found.
+#[derive(Debug, Default)]
+pub struct ImpactRun {
+    pub impact: Impact,
+    /// Lines read.
+    pub lines: usize,
+    /// Bad lines, counted; the first [`KEPT_BAD_LINES`] kept.
+    pub bad_count: usize,
+    pub bad_lines: Vec<BadLine>,
+    /// Stopped early (by the caller's stop flag): the counts cover the
+    /// lines before.
+    pub stopped: bool,
+}
+
+/// Bad lines reported by number, at most.
+pub const KEPT_BAD_LINES: usize = 20;
+
+/// The value at a dotted path, as a group label.
+fn label_at(value: &Value, path: &str) -> Option<String> {
+    let found = path
+        .split('.')
+        .try_fold(value, |value, key| value.get(key))?;
+    Some(match found {
+        Value::String(text) => text.clone(),
+        Value::Array(items) => items.len().to_string(),
+        Value::Null => "(none)".to_string(),
+        other => other.to_string(),
+    })
+}
+
+enum Decided {
+    Household {
+        id: String,
+        groups: Vec<(String, String)>,
+        before: Result<Value, String>,
+        after: Result<Value, String>,
+    },
+    Bad(BadLine),
+}
+
+fn decide(
+    base: Side<'_>,
+    draft: Side<'_>,
+    options: &ImpactOptions<'_>,
+    number: usize,
+    line: Option<&[u8]>,
+) -> Decided {
+    let bad = |message: String| {
+        Decided::Bad(BadLine {
+            line: number,
+            message,
+        })
+    };
+    let Some(line) = line else {
+        return bad(eligo_core::api::input_too_large().to_string());
+    };
+    let text = match std::str::from_utf8(line) {
+        Ok(text) => text,
+        Err(error) => return bad(format!("not UTF-8: {error}")),
+    };
+    let input: &RawValue = match serde_json::from_str(text) {
+        Ok(input) => input,
+        Err(error) => return bad(format!("not JSON: {error}")),
+    };
+    let worker = rayon::current_thread_index().unwrap_or(0);
+    let run = |side: Side<'_>| {
+        let request = DecideRequest {
+            entry: options.entry.to_string(),
+            input,
+            as_of: side.as_of.to_string(),
+            mode: options.mode,
+            lang: options.lang.map(str::to_string),
+        };
+        match side.decider.decide(worker, &request) {
+            Ok(envelope) => serde_json::from_str::<Value>(envelope.as_str())
+                .map_err(|error| format!("host_error: {error}")),
+            Err(error) => Err(error.kind.to_string()),
+        }
+    };
+    let (before, after) = (run(base), run(draft));
+    let input_value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let id = label_at(&input_value, "id").unwrap_or_else(|| format!("line {number}"));
+    let groups = options
+        .by
+        .iter()
+        .map(|name| {
+            let label = label_at(&input_value, name)
+                .or_else(|| {
+                    before
+                        .as_ref()
+                        .ok()
+                        .and_then(|envelope| label_at(&envelope["result"], name))
+                })
+                .unwrap_or_else(|| "(none)".to_string());
+            (name.clone(), label)
+        })
+        .collect();
+    Decided::Household {
+        id,
+        groups,
+        before,
+        after,
+    }
+}
+
+fn outcome(side: &Result<Value, String>) -> Outcome<'_> {
+    match side {
+        Ok(envelope) => Outcome::Envelope(envelope),
+        Err(kind) => Outcome::Error(kind),
+    }
+}
+
+/// Decides every line of `input` under both sides and accumulates the
+/// differences. `progress` hears the number of lines done after each
+/// chunk; setting `stop` ends the run after the chunk in progress.
+pub fn run(
+    base: Side<'_>,
+    draft: Side<'_>,
+    options: &ImpactOptions<'_>,
+    pool: &rayon::ThreadPool,
+    mut input: impl BufRead,
+    progress: &(dyn Fn(usize) + Sync),
+    stop: &AtomicBool,
+) -> io::Result<ImpactRun> {
+    let mut run = ImpactRun::default();
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            run.stopped = true;
+            break;
+        }
+        let mut chunk: Vec<Option<Vec<u8>>> = Vec::with_capacity(CHUNK_LINES);
+        while chunk.len() < CHUNK_LINES {
+            match next_line(&mut input, eligo_core::api::MAX_INPUT_BYTES)? {
+                None => break,
+                Some(Line::Text(mut line)) => {
+                    if line.last() == Some(&b'\r') {
+                        line.pop();
+                    }
+                    chunk.push(Some(line));
+                }
+                Some(Line::TooLong) => chunk.push(None),
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        let first = run.lines + 1;
+        let (impact, bad): (Impact, Vec<BadLine>) = pool.install(|| {
+            chunk
+                .par_iter()
+                .enumerate()
+                .fold(
+                    || (Impact::new(), Vec::new()),
+                    |(mut impact, mut bad), (i, line)| {
+                        match decide(base, draft, options, first + i, line.as_deref()) {
+                            Decided::Bad(line) => bad.push(line),
+                            Decided::Household {
+                                id,
+                                groups,
+                                before,
+                                after,
+                            } => {
+                                impact.add(&id, &groups, outcome(&before), outcome(&after));
+                            }
+                        }
+                        (impact, bad)
+                    },
+                )
+                .reduce(
+                    || (Impact::new(), Vec::new()),
+                    |(mut impact, mut bad), (other, other_bad)| {
+                        impact.merge(other);
+                        bad.extend(other_bad);
+                        (impact, bad)
+                    },
+                )
+        });
+        run.impact.merge(impact);
+        run.bad_count += bad.len();
+        let room = KEPT_BAD_LINES.saturating_sub(run.bad_lines.len());
+        run.bad_lines.extend(bad.into_iter().take(room));
+        run.lines += chunk.len();
+        progress(run.lines);
+    }
+    Ok(run)
+}
