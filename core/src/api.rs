@@ -13,6 +13,8 @@ use crate::diagnostics::Diagnostic;
 use crate::files::BundleFiles;
 use crate::testcases::run_tests;
 use crate::validate::FieldProblem;
+use std::collections::BTreeMap;
+
 use crate::wire::{
     BundleInfo, BundleSource, BundleSummary, CheckReport, DecideRequest, EntryInfo, ErrorAnswer,
     ErrorBody, ErrorKind, LoadRequest, PackedBundle, ParameterInfo, ParameterValueInfo, TestReport,
@@ -311,6 +313,61 @@ pub fn error_text(answer: &str) -> Option<String> {
     serde_json::from_str::<ErrorAnswer>(answer)
         .ok()
         .map(|answer| answer.error.to_string())
+}
+
+/// The paths where two envelopes (or any two JSON texts) differ, as JSON:
+/// `[{"path", "before", "after"}]`.
+pub fn diff_json(before: &str, after: &str) -> JsonAnswer {
+    let parse = |text: &str| {
+        serde_json::from_str::<serde_json::Value>(text).map_err(|error| {
+            ErrorBody::new(ErrorKind::BadJson, format!("not JSON: {error}")).to_json()
+        })
+    };
+    let changes = crate::diff::changes(&parse(before)?, &parse(after)?);
+    Ok(serde_json::to_string(&changes).expect("changes serialise"))
+}
+
+/// A decision's JSON as the impact reads it: an error answer's kind, or
+/// the envelope.
+fn impact_outcome(value: &serde_json::Value) -> crate::impact::Outcome<'_> {
+    match value
+        .pointer("/error/kind")
+        .and_then(serde_json::Value::as_str)
+    {
+        Some(kind) => crate::impact::Outcome::Error(kind),
+        None => crate::impact::Outcome::Envelope(value),
+    }
+}
+
+/// Adds one household to an impact from JSON texts: each decision an
+/// envelope or an error answer (`{"error": {"kind", …}}`), the groups a
+/// JSON object of grouping name → value.
+pub fn impact_add_json(
+    impact: &mut crate::impact::Impact,
+    id: &str,
+    groups: &str,
+    before: &str,
+    after: &str,
+) -> Result<(), String> {
+    let bad = |what: &str, error: serde_json::Error| {
+        ErrorBody::new(ErrorKind::BadJson, format!("{what} is not JSON: {error}")).to_json()
+    };
+    let groups: BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(groups).map_err(|e| bad("groups", e))?;
+    let groups: Vec<(String, String)> = groups
+        .into_iter()
+        .map(|(name, value)| {
+            let label = match value {
+                serde_json::Value::String(text) => text,
+                other => other.to_string(),
+            };
+            (name, label)
+        })
+        .collect();
+    let before: serde_json::Value = serde_json::from_str(before).map_err(|e| bad("before", e))?;
+    let after: serde_json::Value = serde_json::from_str(after).map_err(|e| bad("after", e))?;
+    impact.add(id, &groups, impact_outcome(&before), impact_outcome(&after));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 
 const [, , pkgDir, packedFile, inputFile] = process.argv;
 const eligo = await import(pathToFileURL(join(pkgDir, 'index.js')).href);
-const { Engine, EligoError, Decimal, check, parse, stringify } = eligo;
+const { Engine, EligoError, Decimal, Impact, check, diff, parse, stringify } = eligo;
 const AS_OF = '2026-11-20T09:00:00+08:00';
 
 // No argument: the artifact next to the module, read from disk in Node.
@@ -95,6 +95,36 @@ assert.throws(() => Engine.load(tampered), (e) => e instanceof EligoError && e.d
 const tests = fromPacked.test();
 assert.equal(tests.failed, 0);
 assert.ok(tests.passed > 0 && tests.passed === tests.cases.length);
+
+// Impact and diff through the engine: a raised relief standard.
+const draft = Engine.load({ files: { ...packed.files, 'params/relief.toml': packed.files['params/relief.toml'].replace('value = 600,', 'value = 650,') } });
+const impact = new Impact();
+const half = new Impact();
+const households = [input, { ...input, id: 'second', on_dibao: true }];
+households.forEach((household, i) => {
+  const decide = (engine) => {
+    try {
+      return engine.decide({ ...request, input: household });
+    } catch (error) {
+      return error;
+    }
+  };
+  const [before, after] = [decide(fromFiles), decide(draft)];
+  (i === 0 ? impact : half).add(household.id, before, after, { district: household.district });
+  if (i === 0) {
+    const changes = diff(before, after);
+    assert.ok(changes.some((c) => c.path === 'result.programs.temporary_relief.monthly_amount'), JSON.stringify(changes));
+  }
+});
+impact.merge(half);
+const impactReport = impact.report();
+assert.equal(impactReport.households, 2);
+const relief = impactReport.totals['programs.temporary_relief.monthly_amount'];
+assert.ok(relief.delta instanceof Decimal || typeof relief.delta === 'number');
+assert.ok(Number(String(relief.delta)) > 0, `relief delta ${relief.delta}`);
+assert.equal(impactReport.groups.district[input.district].households, 2);
+impact.free();
+draft.free();
 
 fromFiles.free();
 fromPacked.free();

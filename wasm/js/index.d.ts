@@ -394,3 +394,42 @@ export declare class Engine {
   free(): void;
   [Symbol.dispose](): void;
 }
+
+/** One change between two decisions. */
+export interface Change {
+  path: string;
+  before: Json;
+  after: Json;
+}
+
+/** The JSON paths where two decisions differ. */
+export declare function diff(before: Envelope | EligoError, after: Envelope | EligoError): Change[];
+
+/** How one yes/no or text leaf of the result changed across households. */
+export interface ImpactTransitions {
+  unchanged: number;
+  changed: { from: string; to: string; count: number; examples: string[] }[];
+  /** Value → households; null once a leaf has too many distinct values. */
+  before: Record<string, number> | null;
+  after: Record<string, number> | null;
+}
+
+/** An impact report, as `eligo impact --format json` gives it (without the run's own fields). */
+export interface ImpactReport {
+  households: number;
+  changed: number;
+  transitions: Record<string, ImpactTransitions>;
+  totals: Record<string, { before: Num; after: Num; delta: Num; changed: number }>;
+  rules: Record<string, { before: number; after: number }>;
+  errors: { before: string; after: string; count: number }[];
+  groups?: Record<string, Record<string, ImpactReport>>;
+}
+
+/** A policy change's impact over households, accumulated in the engine. */
+export declare class Impact {
+  constructor();
+  add(id: string, before: Envelope | EligoError, after: Envelope | EligoError, groups?: Record<string, string>): void;
+  merge(other: Impact): void;
+  report(): ImpactReport;
+  free(): void;
+}

@@ -11,6 +11,8 @@ import initGlue, {
   check as rawCheck,
   engineVersion as rawEngineVersion,
   errorText,
+  diff as rawDiff,
+  RawImpact,
 } from './eligo.js';
 
 const DECIMAL = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
@@ -307,5 +309,47 @@ export class Engine {
 
   [Symbol.dispose]() {
     this.free();
+  }
+}
+
+/** The text of a decision for the impact and diff functions: an envelope, or an EligoError's answer. */
+function decisionText(decision) {
+  return decision instanceof EligoError ? decision.answer : stringify(decision);
+}
+
+/** The JSON paths where two decisions differ: `[{ path, before, after }]`. */
+export function diff(before, after) {
+  return parse(engineCall(() => rawDiff(decisionText(before), decisionText(after))));
+}
+
+/**
+ * What a policy change does to many households, accumulated in the engine
+ * exactly as `eligo impact` does: add each household's two decisions (an
+ * envelope or the EligoError it threw), merge accumulators in order, read
+ * the report.
+ */
+export class Impact {
+  #raw = new RawImpact();
+
+  /** Adds one household; `groups` maps a grouping name to its value. */
+  add(id, before, after, groups = {}) {
+    const raw = this.#raw;
+    engineCall(() => raw.add(String(id), stringify(groups), decisionText(before), decisionText(after)));
+  }
+
+  /** Adds everything `other` counted (its households after these); `other` is used up. */
+  merge(other) {
+    this.#raw.merge(other.#raw);
+    other.#raw = new RawImpact();
+  }
+
+  /** The report: households, changed, transitions, totals, rules, errors, groups. */
+  report() {
+    return parse(this.#raw.report());
+  }
+
+  /** Frees the accumulator's memory in the wasm instance. */
+  free() {
+    this.#raw.free();
   }
 }

@@ -4,6 +4,7 @@
 //! `index.d.ts`) parses answers and turns errors into `EligoError`s; numbers
 //! cross as JSON text so `1801.0` stays a decimal.
 
+use eligo_core::impact::Impact;
 use eligo_core::{api, Bundle, ENGINE_VERSION};
 use wasm_bindgen::prelude::*;
 
@@ -62,4 +63,57 @@ pub fn check(load_request: &str) -> Result<String, JsError> {
 #[wasm_bindgen(js_name = engineVersion)]
 pub fn engine_version() -> String {
     ENGINE_VERSION.to_string()
+}
+
+/// The JSON paths where two JSON texts (two envelopes) differ.
+#[wasm_bindgen]
+pub fn diff(before: &str, after: &str) -> Result<String, JsError> {
+    api::diff_json(before, after).map_err(|answer| JsError::new(&answer))
+}
+
+/// An impact accumulator (see `eligo impact`): households added one by
+/// one, accumulators merged in order, the report as JSON.
+#[wasm_bindgen(js_name = RawImpact)]
+pub struct RawImpact {
+    impact: Impact,
+}
+
+#[wasm_bindgen(js_class = RawImpact)]
+impl RawImpact {
+    /// An empty accumulator.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> RawImpact {
+        RawImpact {
+            impact: Impact::new(),
+        }
+    }
+
+    /// Adds one household: `groups` a JSON object of grouping → value,
+    /// `before`/`after` envelope or error answer JSON texts.
+    pub fn add(
+        &mut self,
+        id: &str,
+        groups: &str,
+        before: &str,
+        after: &str,
+    ) -> Result<(), JsError> {
+        api::impact_add_json(&mut self.impact, id, groups, before, after)
+            .map_err(|answer| JsError::new(&answer))
+    }
+
+    /// Adds everything `other` counted (its households after these).
+    pub fn merge(&mut self, other: RawImpact) {
+        self.impact.merge(other.impact);
+    }
+
+    /// The report's JSON.
+    pub fn report(&self) -> String {
+        self.impact.to_json().to_string()
+    }
+}
+
+impl Default for RawImpact {
+    fn default() -> Self {
+        RawImpact::new()
+    }
 }

@@ -30,17 +30,17 @@ fn bars(rows: &[(String, f64)], unit: &str) -> String {
         .max(1e-9);
     let height = rows.len() * 22 + 4;
     let mut svg = format!(
-        r#"<svg class="chart" role="img" viewBox="0 0 600 {height}" width="600" height="{height}">"#
+        r#"<svg class="chart" role="img" viewBox="0 0 800 {height}" width="800" height="{height}">"#
     );
     for (i, (label, value)) in rows.iter().enumerate() {
         let y = i * 22 + 2;
-        let width = (value / max * 360.0).max(1.0);
+        let width = (value / max * 380.0).max(1.0);
         let _ = write!(
             svg,
-            r##"<text x="0" y="{}" font-size="12">{}</text><rect x="170" y="{y}" width="{width:.1}" height="16" fill="#1f6f5c"/><text x="{:.1}" y="{}" font-size="12">{} {unit}</text>"##,
+            r##"<text x="0" y="{}" font-size="12">{}</text><rect x="260" y="{y}" width="{width:.1}" height="16" fill="#1f6f5c"/><text x="{:.1}" y="{}" font-size="12">{} {unit}</text>"##,
             y + 13,
             escape(label),
-            170.0 + width + 6.0,
+            260.0 + width + 6.0,
             y + 13,
             value
         );
@@ -150,7 +150,10 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.cards{display:flex;flex
         );
         if path.ends_with("_amount") {
             let delta = t["delta"].to_string().parse::<f64>().unwrap_or(0.0);
-            chart.push((format!("{path} Δ"), delta.abs()));
+            let short = path
+                .trim_start_matches("programs.")
+                .trim_end_matches(".monthly_amount");
+            chart.push((format!("Δ {short}"), delta.abs()));
         }
     }
     html.push_str("</table>");
