@@ -3,6 +3,7 @@
 
 mod bundle_cases;
 mod engine;
+mod fuzz;
 mod generated;
 mod js_api;
 mod parity;
