@@ -242,11 +242,11 @@ impl AppState {
                 .iter()
                 .rev()
                 .find(|p| p.name == name && p.source.starts_with("disk:"));
-            let keep_published = latest.is_some_and(|latest| {
+            // The published bundle stays when the files are as last read.
+            let published = latest.filter(|latest| {
                 latest.hash != from_disk.hash && last_disk.is_some_and(|d| d.hash == from_disk.hash)
             });
-            let policy = if keep_published {
-                let latest = latest.expect("checked");
+            let policy = if let Some(latest) = published {
                 tracing::info!(
                     policy = %name, hash = %latest.hash, published_at = %latest.at,
                     "serving the published bundle; {} is unchanged since it was last read (reload to serve it)",
@@ -329,7 +329,8 @@ impl AppState {
     /// Every policy served; the first is the default. The set is a
     /// snapshot: a publication after this call does not change it.
     pub fn policies(&self) -> PolicySet {
-        Arc::clone(&self.policies.read().expect("the policy set lock"))
+        // A poisoned lock still holds a whole set: swaps replace it in one step.
+        Arc::clone(&self.policies.read().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The policy named `name`, or the default.
@@ -343,7 +344,7 @@ impl AppState {
 
     /// Installs `policy` under its name (replacing or adding), atomically.
     fn install(&self, policy: Arc<Policy>) {
-        let mut guard = self.policies.write().expect("the policy set lock");
+        let mut guard = self.policies.write().unwrap_or_else(|p| p.into_inner());
         let mut next: Vec<Arc<Policy>> = guard.as_ref().clone();
         match next.iter_mut().find(|p| p.name == policy.name) {
             Some(slot) => *slot = policy,
@@ -398,7 +399,7 @@ impl AppState {
     /// those whose files changed since they were last read (a policy
     /// published through the API is not undone by an unchanged file).
     pub async fn reload_from_disk(self: &Arc<Self>, by: &str) -> Vec<(String, Reloaded)> {
-        let disk = self.disk.lock().expect("the disk list lock").clone();
+        let disk = self.disk.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let mut outcomes = Vec::new();
         for policy in disk {
             let outcome = match read_disk(&policy.path) {
@@ -408,7 +409,7 @@ impl AppState {
                     let source = format!("disk:{}", policy.path.display());
                     match self.publish(&policy.name, files, source, by).await {
                         Ok(published) => {
-                            let mut disk = self.disk.lock().expect("the disk list lock");
+                            let mut disk = self.disk.lock().unwrap_or_else(|p| p.into_inner());
                             if let Some(entry) = disk.iter_mut().find(|d| d.name == policy.name) {
                                 entry.last_hash = published.hash.clone();
                             }

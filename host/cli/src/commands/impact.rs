@@ -132,7 +132,7 @@ pub fn run(args: &Args) -> CommandResult {
         })?;
         Box::new(BufReader::with_capacity(1 << 20, file))
     };
-    let bar = progress_bar(&args.population);
+    let bar = progress_bar();
     let stop = AtomicBool::new(false);
     let started = std::time::Instant::now();
     let result = impact::run(
@@ -200,14 +200,13 @@ pub fn run(args: &Args) -> CommandResult {
     }
 }
 
-/// Rate and ETA on a terminal (the file's size in lines is unknown, so
-/// the ETA comes from bytes when it is a file); nothing otherwise.
-fn progress_bar(population: &std::path::Path) -> indicatif::ProgressBar {
+/// Households done, the rate and the time taken, on a terminal only (a
+/// JSON Lines stream does not say how long it is).
+fn progress_bar() -> indicatif::ProgressBar {
     if !io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new_spinner();
-    let _ = population;
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} {pos} households  {per_sec}  {elapsed}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
