@@ -87,7 +87,7 @@ pub fn decide_line(
 }
 
 /// One input line, or the news that it was longer than an input may be.
-pub(crate) enum Line {
+enum Line {
     Text(Vec<u8>),
     TooLong,
 }
@@ -95,7 +95,7 @@ pub(crate) enum Line {
 /// The next line without its `\n`, keeping at most `cap` bytes: a longer
 /// line is skipped to its end without being kept, so an endless line
 /// (`/dev/zero`) costs no memory. `None` at the end of the input.
-pub(crate) fn next_line(input: &mut impl BufRead, cap: usize) -> io::Result<Option<Line>> {
+fn next_line(input: &mut impl BufRead, cap: usize) -> io::Result<Option<Line>> {
     let mut line = Vec::new();
     let mut too_long = false;
     let mut read_any = false;
@@ -132,6 +132,26 @@ pub(crate) fn next_line(input: &mut impl BufRead, cap: usize) -> io::Result<Opti
     })
 }
 
+/// The next [`CHUNK_LINES`] lines (fewer at the end, none when done),
+/// each without its line ending; `None` for a line longer than an input
+/// may be.
+pub(crate) fn read_chunk(input: &mut impl BufRead) -> io::Result<Vec<Option<Vec<u8>>>> {
+    let mut chunk = Vec::with_capacity(CHUNK_LINES);
+    while chunk.len() < CHUNK_LINES {
+        match next_line(input, eligo_core::api::MAX_INPUT_BYTES)? {
+            None => break,
+            Some(Line::Text(mut line)) => {
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                chunk.push(Some(line));
+            }
+            Some(Line::TooLong) => chunk.push(None),
+        }
+    }
+    Ok(chunk)
+}
+
 /// Decides every line of `input` on `pool`, writing one result line per
 /// input line.
 pub fn run(
@@ -144,19 +164,7 @@ pub fn run(
     let mut summary = BatchSummary::default();
     let mut input = input;
     loop {
-        let mut chunk = Vec::with_capacity(CHUNK_LINES);
-        while chunk.len() < CHUNK_LINES {
-            match next_line(&mut input, eligo_core::api::MAX_INPUT_BYTES)? {
-                None => break,
-                Some(Line::Text(mut line)) => {
-                    if line.last() == Some(&b'\r') {
-                        line.pop();
-                    }
-                    chunk.push(Some(line));
-                }
-                Some(Line::TooLong) => chunk.push(None),
-            }
-        }
+        let chunk = read_chunk(&mut input)?;
         if chunk.is_empty() {
             break;
         }

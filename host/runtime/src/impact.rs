@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::batch::{next_line, Line, CHUNK_LINES};
+use crate::batch::read_chunk;
 use crate::decider::Decider;
 
 /// One side of the comparison.
@@ -175,19 +175,7 @@ pub fn run(
             run.stopped = true;
             break;
         }
-        let mut chunk: Vec<Option<Vec<u8>>> = Vec::with_capacity(CHUNK_LINES);
-        while chunk.len() < CHUNK_LINES {
-            match next_line(&mut input, eligo_core::api::MAX_INPUT_BYTES)? {
-                None => break,
-                Some(Line::Text(mut line)) => {
-                    if line.last() == Some(&b'\r') {
-                        line.pop();
-                    }
-                    chunk.push(Some(line));
-                }
-                Some(Line::TooLong) => chunk.push(None),
-            }
-        }
+        let chunk = read_chunk(&mut input)?;
         if chunk.is_empty() {
             break;
         }
