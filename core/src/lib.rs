@@ -17,6 +17,7 @@ pub mod envelope;
 pub mod files;
 pub mod impact;
 pub mod manifest;
+pub mod param_changes;
 pub mod params;
 pub mod path;
 pub mod sandbox;

@@ -29,6 +29,12 @@ thread_local! {
 /// (Rhai's own words for it, so both ways of stopping read the same).
 pub const OPERATIONS_EXCEEDED: &str = "Too many operations";
 
+/// Operations the rules have run on this thread since the last
+/// [`reset_operations`]: what a decision costs, in the unit its limit counts.
+pub fn operations() -> u64 {
+    OPERATIONS.with(|count| count.get())
+}
+
 /// Starts the operation count of a new run of the rules on this thread.
 pub fn reset_operations() {
     OPERATIONS.with(|count| count.set(0));

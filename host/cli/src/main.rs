@@ -15,6 +15,13 @@ use clap::Parser;
 
 use commands::Cli;
 
+// mimalloc instead of glibc's malloc: the rules allocate many small maps
+// and strings per decision. A 20,000-household `eligo batch --runtime
+// native`, best of two: 1.45 → 1.32 s on one thread, 0.80 → 0.67 s on two
+// (glibc's arenas contend across threads).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match commands::run(cli) {

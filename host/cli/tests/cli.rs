@@ -512,3 +512,71 @@ fn impact_of_a_raised_standard_is_exact_and_the_same_in_both_runtimes() {
     );
     std::fs::remove_dir_all(&draft).ok();
 }
+
+/// A draft that changes only a parameter some households read (the
+/// frontline health pack, 300 → 320 yuan a week): households whose base
+/// decision did not read it keep their base decision without being decided
+/// again, and the report is byte-for-byte the one full re-evaluation gives.
+#[test]
+fn impact_skips_only_households_a_parameter_change_cannot_reach() {
+    let draft = bundle_copy("impact-skip");
+    let care = draft.join("params/care.toml");
+    let params = std::fs::read_to_string(&care).unwrap();
+    assert!(params.contains("value = 300,"));
+    std::fs::write(&care, params.replacen("value = 300,", "value = 320,", 1)).unwrap();
+    let population = draft.join("population.jsonl");
+    let out = eligo(
+        &[
+            "population",
+            "--households",
+            "300",
+            "--seed",
+            "5",
+            "-o",
+            population.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = |extra: &[&str]| {
+        let mut args = vec![
+            "impact",
+            "--base",
+            "rules",
+            "--draft",
+            draft.to_str().unwrap(),
+            "--population",
+            population.to_str().unwrap(),
+            "--as-of",
+            AS_OF,
+            "--by",
+            "district",
+            "--runtime",
+            "native",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let out = eligo(&args, None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        (text(&out.stdout), text(&out.stderr))
+    };
+    let (skipping, said) = report(&[]);
+    let (full, said_full) = report(&["--decide-all"]);
+    assert_eq!(skipping, full, "skipping changes nothing in the report");
+    let kept = |said: &str| -> usize {
+        let at = said.find(" kept their base decision").expect(said);
+        let start = said[..at].rfind('(').unwrap() + 1;
+        said[start..at].parse().unwrap()
+    };
+    let json: serde_json::Value = serde_json::from_str(&skipping).unwrap();
+    let households = json["households"].as_u64().unwrap() as usize;
+    let changed = json["changed"].as_u64().unwrap() as usize;
+    assert!(changed > 0, "some households have frontline workers");
+    assert!(
+        kept(&said) > 0 && kept(&said) <= households - changed,
+        "{said}"
+    );
+    assert_eq!(kept(&said_full), 0, "{said_full}");
+    std::fs::remove_dir_all(&draft).ok();
+}

@@ -15,6 +15,10 @@ use eligo_runtime::wasm::{read_artifact, stages, CallLimits, WasmRuntime};
 use eligo_runtime::{Decider, RuntimeKind};
 use serde_json::json;
 
+// The allocator the `eligo` binary uses, so the numbers are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const AS_OF: &str = "2026-11-24T10:01:00+08:00";
 
 fn bundle() -> Bundle {

@@ -11,6 +11,7 @@ use std::io::{self, BufRead};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use eligo_core::impact::{Impact, Outcome};
+use eligo_core::param_changes::ParamChanges;
 use eligo_core::wire::DecideRequest;
 use eligo_core::Mode;
 use rayon::prelude::*;
@@ -36,6 +37,10 @@ pub struct ImpactOptions<'a> {
     /// Groupings: an input field path (`district`) or a base result path
     /// (`class`, `size`); a list counts as its length.
     pub by: &'a [String],
+    /// When the draft differs from the base only in these parameters
+    /// ([`ParamChanges::between`]), a household whose base decision read
+    /// none of them keeps its base decision instead of being decided again.
+    pub param_changes: Option<&'a ParamChanges>,
 }
 
 /// A line that is not a household (not UTF-8, not JSON, too long).
@@ -54,6 +59,9 @@ pub struct ImpactRun {
     /// Bad lines, counted; the first [`KEPT_BAD_LINES`] kept.
     pub bad_count: usize,
     pub bad_lines: Vec<BadLine>,
+    /// Households whose draft decision was known from the base decision
+    /// (see [`ImpactOptions::param_changes`]).
+    pub reused: usize,
     /// Stopped early (by the caller's stop flag): the counts cover the
     /// lines before.
     pub stopped: bool,
@@ -81,6 +89,7 @@ enum Decided {
         groups: Vec<(String, String)>,
         before: Result<Value, String>,
         after: Result<Value, String>,
+        reused: bool,
     },
     Bad(BadLine),
 }
@@ -124,7 +133,12 @@ fn decide(
             Err(error) => Err(error.kind.to_string()),
         }
     };
-    let (before, after) = (run(base), run(draft));
+    let before = run(base);
+    let reused = match (&before, options.param_changes) {
+        (Ok(envelope), Some(changes)) => changes.leaves_unchanged(envelope),
+        _ => false,
+    };
+    let after = if reused { before.clone() } else { run(draft) };
     let input_value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
     let id = label_at(&input_value, "id").unwrap_or_else(|| format!("line {number}"));
     let groups = options
@@ -147,6 +161,7 @@ fn decide(
         groups,
         before,
         after,
+        reused,
     }
 }
 
@@ -180,13 +195,13 @@ pub fn run(
             break;
         }
         let first = run.lines + 1;
-        let (impact, bad): (Impact, Vec<BadLine>) = pool.install(|| {
+        let (impact, bad, reused): (Impact, Vec<BadLine>, usize) = pool.install(|| {
             chunk
                 .par_iter()
                 .enumerate()
                 .fold(
-                    || (Impact::new(), Vec::new()),
-                    |(mut impact, mut bad), (i, line)| {
+                    || (Impact::new(), Vec::new(), 0),
+                    |(mut impact, mut bad, mut reused_count), (i, line)| {
                         match decide(base, draft, options, first + i, line.as_deref()) {
                             Decided::Bad(line) => bad.push(line),
                             Decided::Household {
@@ -194,24 +209,27 @@ pub fn run(
                                 groups,
                                 before,
                                 after,
+                                reused,
                             } => {
                                 impact.add(&id, &groups, outcome(&before), outcome(&after));
+                                reused_count += usize::from(reused);
                             }
                         }
-                        (impact, bad)
+                        (impact, bad, reused_count)
                     },
                 )
                 .reduce(
-                    || (Impact::new(), Vec::new()),
-                    |(mut impact, mut bad), (other, other_bad)| {
+                    || (Impact::new(), Vec::new(), 0),
+                    |(mut impact, mut bad, reused), (other, other_bad, other_reused)| {
                         impact.merge(other);
                         bad.extend(other_bad);
-                        (impact, bad)
+                        (impact, bad, reused + other_reused)
                     },
                 )
         });
         run.impact.merge(impact);
         run.bad_count += bad.len();
+        run.reused += reused;
         let room = KEPT_BAD_LINES.saturating_sub(run.bad_lines.len());
         run.bad_lines.extend(bad.into_iter().take(room));
         run.lines += chunk.len();

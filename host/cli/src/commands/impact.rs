@@ -7,6 +7,7 @@ use std::io::{self, BufReader, IsTerminal};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
+use eligo_core::param_changes::ParamChanges;
 use eligo_core::wire::{DecideRequest, ErrorKind};
 use eligo_core::Mode;
 use eligo_runtime::impact::{self, ImpactOptions, Side};
@@ -63,6 +64,11 @@ pub struct Args {
     /// Write the report here instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Decide every household under the draft, even when the draft differs
+    /// only in parameters the household's base decision did not read (by
+    /// default such a household keeps its base decision: it cannot change).
+    #[arg(long)]
+    decide_all: bool,
     /// Worker threads (default: one per core; at most 256).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     threads: Option<u16>,
@@ -92,6 +98,11 @@ pub fn run(args: &Args) -> CommandResult {
         base_bundle.hash().to_string(),
         draft_bundle.hash().to_string(),
     );
+    let param_changes = if args.decide_all {
+        None
+    } else {
+        ParamChanges::between(&base_bundle, &draft_bundle, &base_as_of, &draft_as_of)
+    };
     let base = args.runtime.decider(base_bundle, workers)?;
     let draft = args.runtime.decider(draft_bundle, workers)?;
     let mode = if args.partial {
@@ -120,6 +131,7 @@ pub fn run(args: &Args) -> CommandResult {
         mode,
         lang,
         by: &args.by,
+        param_changes: param_changes.as_ref(),
     };
     let reader: Box<dyn io::BufRead> = if args.population.as_os_str() == "-" {
         Box::new(io::stdin().lock())
@@ -159,11 +171,13 @@ pub fn run(args: &Args) -> CommandResult {
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
-        "{} household(s) in {:.1} s ({:.0}/s), {} changed; {} bad line(s){}",
+        "{} household(s) in {:.1} s ({:.0}/s), {} changed ({} kept their base decision: \
+         they read no changed parameter); {} bad line(s){}",
         result.impact.households,
         seconds,
         result.lines as f64 / seconds.max(1e-9),
         result.impact.changed,
+        result.reused,
         result.bad_count,
         if result.bad_count > result.bad_lines.len() {
             " (first ones below)"
