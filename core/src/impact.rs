@@ -29,6 +29,9 @@ use crate::values::{decimal_from_number, decimal_to_json};
 /// Household ids kept per changed cell.
 pub const EXAMPLES: usize = 5;
 
+/// Changed households kept with their changes and reasons before and after.
+pub const DETAILED_EXAMPLES: usize = 20;
+
 /// Distinct values whose counts are kept per leaf (an id-like text leaf,
 /// different for every household, is counted as changed/unchanged only).
 const MAX_DISTINCT: usize = 32;
@@ -91,6 +94,78 @@ pub struct Impact {
     pub errors: BTreeMap<(String, String), u64>,
     /// Grouping name → group value → the impact within that group.
     pub groups: BTreeMap<String, BTreeMap<String, Impact>>,
+    /// The first [`DETAILED_EXAMPLES`] changed households, in order, with
+    /// what changed and why (top level only, not per group).
+    pub examples: Vec<Example>,
+}
+
+/// A changed household: each changed leaf, and the reasons (or the error)
+/// before and after.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    pub id: String,
+    /// (leaf path, before, after), for every leaf that differs.
+    pub changes: Vec<(String, String, String)>,
+    pub before: Explanation,
+    pub after: Explanation,
+}
+
+/// Why a decision came out as it did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Explanation {
+    /// The decision's status and its reasons: (rule, text).
+    Reasons {
+        status: String,
+        reasons: Vec<(String, String)>,
+    },
+    /// The error kind.
+    Error(String),
+}
+
+impl Explanation {
+    fn of(outcome: Outcome<'_>) -> Explanation {
+        match outcome {
+            Outcome::Error(kind) => Explanation::Error(kind.to_string()),
+            Outcome::Envelope(envelope) => Explanation::Reasons {
+                status: kind_of(outcome).to_string(),
+                reasons: envelope
+                    .get("reasons")
+                    .and_then(Value::as_array)
+                    .map(|reasons| {
+                        reasons
+                            .iter()
+                            .map(|reason| {
+                                let text = |key| {
+                                    reason.get(key).and_then(Value::as_str).unwrap_or_default()
+                                };
+                                (text("rule").to_string(), text("text").to_string())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            },
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        match self {
+            Explanation::Reasons { status, reasons } => json!({
+                "status": status,
+                "reasons": reasons
+                    .iter()
+                    .map(|(rule, text)| json!({ "rule": rule, "text": text }))
+                    .collect::<Vec<_>>(),
+            }),
+            Explanation::Error(kind) => json!({ "error": kind }),
+        }
+    }
+}
+
+fn leaf_text(leaf: &Leaf) -> String {
+    match leaf {
+        Leaf::State(state) => state.clone(),
+        Leaf::Number(number) => number.normalize().to_string(),
+    }
 }
 
 /// A leaf of a result: its state for transitions, or a number.
@@ -268,8 +343,28 @@ impl Impact {
                 .or_default()
                 .entry(value.clone())
                 .or_default()
-                .add(id, &[], before, after);
+                .count(id, before, after);
         }
+        let changes = self.count(id, before, after);
+        if !changes.is_empty() && self.examples.len() < DETAILED_EXAMPLES {
+            self.examples.push(Example {
+                id: id.to_string(),
+                changes,
+                before: Explanation::of(before),
+                after: Explanation::of(after),
+            });
+        }
+    }
+
+    /// Counts one household; returns the leaves that changed (with the
+    /// kind of outcome, when that changed).
+    fn count(
+        &mut self,
+        id: &str,
+        before: Outcome<'_>,
+        after: Outcome<'_>,
+    ) -> Vec<(String, String, String)> {
+        let mut changes = Vec::new();
         self.households += 1;
         let (kind_before, kind_after) = (kind_of(before), kind_of(after));
         let is_error = |o: Outcome<'_>| matches!(o, Outcome::Error(_));
@@ -293,7 +388,13 @@ impl Impact {
             .keys()
             .chain(leaves_after.as_ref().unwrap_or(&empty).keys())
             .collect();
-        let mut any_change = kind_before != kind_after;
+        if kind_before != kind_after {
+            changes.push((
+                "status".to_string(),
+                kind_before.to_string(),
+                kind_after.to_string(),
+            ));
+        }
         for path in paths {
             let side = |leaves: &Result<BTreeMap<String, Leaf>, String>, outcome| match leaves {
                 Err(state) => Some(Leaf::State(state.clone())),
@@ -306,13 +407,21 @@ impl Impact {
             let (b, a) = (side(&leaves_before, before), side(&leaves_after, after));
             match (b, a) {
                 (Some(Leaf::Number(b)), Some(Leaf::Number(a))) => {
-                    any_change |= b != a;
+                    if b != a {
+                        changes.push((
+                            path.clone(),
+                            leaf_text(&Leaf::Number(b)),
+                            leaf_text(&Leaf::Number(a)),
+                        ));
+                    }
                     self.add_number(path, b, a);
                 }
                 (Some(Leaf::Number(b)), _) => self.add_number(path, b, Decimal::ZERO),
                 (_, Some(Leaf::Number(a))) => self.add_number(path, Decimal::ZERO, a),
                 (Some(Leaf::State(b)), Some(Leaf::State(a))) => {
-                    any_change |= b != a;
+                    if b != a {
+                        changes.push((path.clone(), b.clone(), a.clone()));
+                    }
                     self.transitions
                         .entry(path.clone())
                         .or_default()
@@ -321,9 +430,10 @@ impl Impact {
                 _ => {}
             }
         }
-        if any_change {
+        if !changes.is_empty() {
             self.changed += 1;
         }
+        changes
     }
 
     fn add_number(&mut self, path: &str, before: Decimal, after: Decimal) {
@@ -387,6 +497,8 @@ impl Impact {
                 mine.entry(value).or_default().merge(impact);
             }
         }
+        let room = DETAILED_EXAMPLES.saturating_sub(self.examples.len());
+        self.examples.extend(other.examples.into_iter().take(room));
     }
 
     /// The report as JSON: counts, exact totals (as JSON numbers, with the
@@ -463,6 +575,24 @@ impl Impact {
         if !groups.is_empty() {
             report["groups"] = Value::Object(groups);
         }
+        if !self.examples.is_empty() {
+            report["examples"] = self
+                .examples
+                .iter()
+                .map(|example| {
+                    json!({
+                        "id": example.id,
+                        "changes": example
+                            .changes
+                            .iter()
+                            .map(|(path, before, after)| json!({ "path": path, "before": before, "after": after }))
+                            .collect::<Vec<_>>(),
+                        "before": example.before.to_json(),
+                        "after": example.after.to_json(),
+                    })
+                })
+                .collect();
+        }
         report
     }
 }
@@ -473,7 +603,7 @@ mod tests {
 
     fn envelope(eligible: bool, amount: &str, class: &str, interval: u32) -> Value {
         let text = format!(
-            r#"{{"status":"decided","result":{{"class":"{class}","household_id":"x","programs":{{"relief":{{"eligible":{eligible},"monthly_amount":{amount},"rules":["R"]}}}},"visits":{{"interval_days":{interval}}}}},"reasons":[{{"rule":"R"}}]}}"#
+            r#"{{"status":"decided","result":{{"class":"{class}","household_id":"x","programs":{{"relief":{{"eligible":{eligible},"monthly_amount":{amount},"rules":["R"]}}}},"visits":{{"interval_days":{interval}}}}},"reasons":[{{"rule":"R","text":"R fired for {class}"}}]}}"#
         );
         serde_json::from_str(&text).unwrap()
     }
@@ -527,6 +657,36 @@ mod tests {
             json["totals"]["programs.relief.monthly_amount"]["delta"].to_string(),
             "1250.05"
         );
+        // Each changed household, with what changed and why.
+        let ids: Vec<&str> = impact.examples.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["h1", "h2", "h3"]);
+        let h1 = &impact.examples[0];
+        assert!(h1.changes.contains(&(
+            "programs.relief.eligible".into(),
+            "false".into(),
+            "true".into()
+        )));
+        assert!(h1
+            .changes
+            .contains(&("class".into(), "key".into(), "special".into())));
+        assert_eq!(
+            h1.after,
+            Explanation::Reasons {
+                status: "decided".into(),
+                reasons: vec![("R".into(), "R fired for special".into())]
+            }
+        );
+        assert_eq!(
+            impact.examples[2].after,
+            Explanation::Error("rule_error".into())
+        );
+        assert_eq!(
+            json["examples"][0]["before"]["reasons"][0]["text"],
+            "R fired for key"
+        );
+        assert_eq!(json["examples"][2]["after"]["error"], "rule_error");
+        // Groups count, but keep no detailed examples of their own.
+        assert!(impact.groups["district"]["urban"].examples.is_empty());
     }
 
     #[test]
@@ -565,6 +725,7 @@ mod tests {
         for part in parts {
             merged.merge(part);
         }
+        assert_eq!(whole.examples.len(), DETAILED_EXAMPLES);
         assert_eq!(merged, whole);
         assert_eq!(merged.to_json(), whole.to_json());
     }

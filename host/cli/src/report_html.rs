@@ -49,6 +49,56 @@ fn bars(rows: &[(String, f64)], unit: &str) -> String {
     svg
 }
 
+/// Why a decision came out as it did: its status and reasons, or its error.
+fn explanation(side: &Value) -> String {
+    if let Some(kind) = side["error"].as_str() {
+        return format!("<p>error: <code>{}</code></p>", escape(kind));
+    }
+    let mut html = format!(
+        "<p>{}</p><ul>",
+        escape(side["status"].as_str().unwrap_or(""))
+    );
+    for reason in side["reasons"].as_array().into_iter().flatten() {
+        let _ = write!(
+            html,
+            "<li><b>{}</b> {}</li>",
+            escape(reason["rule"].as_str().unwrap_or("")),
+            escape(reason["text"].as_str().unwrap_or(""))
+        );
+    }
+    html.push_str("</ul>");
+    html
+}
+
+/// The first changed households: what changed, and the reasons before and
+/// after side by side.
+fn examples_section(examples: &[Value]) -> String {
+    let mut html = String::from("<h2>Example households, before and after</h2>");
+    for example in examples {
+        let id = escape(example["id"].as_str().unwrap_or(""));
+        let _ = write!(
+            html,
+            "<h3 id=\"example-{id}\">{id}</h3><table><tr><th>changed</th><th>before</th><th>after</th></tr>"
+        );
+        for change in example["changes"].as_array().into_iter().flatten() {
+            let _ = write!(
+                html,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                escape(change["path"].as_str().unwrap_or("")),
+                escape(change["before"].as_str().unwrap_or("")),
+                escape(change["after"].as_str().unwrap_or(""))
+            );
+        }
+        let _ = write!(
+            html,
+            "</table><div class=pair><div><h4>before</h4>{}</div><div><h4>after</h4>{}</div></div>",
+            explanation(&example["before"]),
+            explanation(&example["after"])
+        );
+    }
+    html
+}
+
 fn transitions_table(path: &str, t: &Value) -> String {
     let mut html = format!("<h3><code>{}</code></h3>", escape(path));
     let _ = write!(html, "<p>{} unchanged.</p>", num(&t["unchanged"]));
@@ -86,7 +136,8 @@ body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding
 h1{color:#0f4d3f}table{border-collapse:collapse;margin:.5rem 0 1rem}td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums}.cards{display:flex;flex-wrap:wrap;gap:1rem}
 .card{border:1px solid #ccc;border-radius:8px;padding:.6rem 1rem;min-width:12rem}.big{font-size:1.6rem;font-weight:600}
-.up{color:#0a6b2f}.down{color:#a11}code{background:#f2f2f2;padding:0 .2rem}</style></head><body>"#,
+.up{color:#0a6b2f}.down{color:#a11}code{background:#f2f2f2;padding:0 .2rem}
+.pair{display:grid;grid-template-columns:1fr 1fr;gap:1rem}.stopped{background:#fff3cd;border:1px solid #e0c36a;padding:.5rem 1rem}</style></head><body>"#,
     );
     let _ = write!(
         html,
@@ -99,6 +150,9 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.cards{display:flex;flex
         escape(report["draft"]["hash"].as_str().unwrap_or("")),
         escape(report["draft"]["as_of"].as_str().unwrap_or("")),
     );
+    if report["stopped"] == true {
+        html.push_str("<p class=stopped>Stopped by Ctrl-C: these numbers cover only the households decided before it.</p>");
+    }
     // Headline: households, changed, eligibility gained and lost per program.
     html.push_str("<div class=cards>");
     let _ = write!(
@@ -190,6 +244,9 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.cards{display:flex;flex
         if t["changed"].as_array().is_some_and(|c| !c.is_empty()) {
             html.push_str(&transitions_table(path, t));
         }
+    }
+    if let Some(examples) = report["examples"].as_array().filter(|e| !e.is_empty()) {
+        html.push_str(&examples_section(examples));
     }
     html.push_str("<h2>Rules fired</h2><table><tr><th>rule</th><th>before</th><th>after</th></tr>");
     for (rule, counts) in report["rules"].as_object().into_iter().flatten() {

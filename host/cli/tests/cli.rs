@@ -2,7 +2,7 @@
 //! codes.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn eligo(args: &[&str], stdin: Option<&str>) -> Output {
@@ -579,4 +579,168 @@ fn impact_skips_only_households_a_parameter_change_cannot_reach() {
     );
     assert_eq!(kept(&said_full), 0, "{said_full}");
     std::fs::remove_dir_all(&draft).ok();
+}
+
+/// Ctrl-C during `eligo impact` ends the run after the households in
+/// progress: exit 130, and the report of the households done, marked as
+/// stopped, is still written.
+#[test]
+fn impact_stops_cleanly_on_ctrl_c_with_a_report_of_what_was_done() {
+    let dir = std::env::temp_dir().join(format!("eligo-cli-ctrl-c-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let population = dir.join("population.jsonl");
+    let report = dir.join("report.json");
+    // Far more than a debug build decides in the second before Ctrl-C.
+    let out = eligo(
+        &[
+            "population",
+            "--households",
+            "200000",
+            "--seed",
+            "1",
+            "-o",
+            population.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let child = Command::new(env!("CARGO_BIN_EXE_eligo"))
+        .args([
+            "impact",
+            "--base",
+            "rules",
+            "--draft",
+            "rules/variants/quarterly",
+            "--population",
+            population.to_str().unwrap(),
+            "--as-of",
+            AS_OF,
+            "--runtime",
+            "native",
+            "--threads",
+            "1",
+            "-o",
+            report.to_str().unwrap(),
+        ])
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("stopped by Ctrl-C"),
+        "{}",
+        text(&out.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["stopped"], true);
+    let lines = json["lines"].as_u64().unwrap();
+    assert!(lines > 0 && lines < 200_000, "{lines}");
+    assert_eq!(json["households"], lines);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The same population as CSV (one row per member, written by `eligo
+/// population --format csv`) gives the same impact report as JSON Lines,
+/// with each changed example household's reasons before and after.
+#[test]
+fn impact_reads_csv_populations_like_json_lines() {
+    let dir = std::env::temp_dir().join(format!("eligo-cli-csv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let jsonl = dir.join("population.jsonl");
+    let csv = dir.join("population.csv");
+    for (path, extra) in [
+        (&jsonl, vec![]),
+        (&csv, vec!["--format", "csv", "--policy", "rules"]),
+    ] {
+        let mut args = vec![
+            "population",
+            "--households",
+            "150",
+            "--seed",
+            "9",
+            "-o",
+            path.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let out = eligo(&args, None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let header = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        header.starts_with("cases,district,id,"),
+        "{}",
+        &header[..80]
+    );
+    let report = |population: &Path| {
+        let out = eligo(
+            &[
+                "impact",
+                "--base",
+                "rules",
+                "--draft",
+                "rules/variants/quarterly",
+                "--population",
+                population.to_str().unwrap(),
+                "--as-of",
+                AS_OF,
+                "--runtime",
+                "native",
+                "--lang",
+                "en",
+            ],
+            None,
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let from_jsonl = report(&jsonl);
+    assert_eq!(from_jsonl, report(&csv));
+    let json: serde_json::Value = serde_json::from_str(&from_jsonl).unwrap();
+    assert_eq!(json["households"], 150);
+    let example = &json["examples"][0];
+    assert!(example["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["path"] == "visits.interval_days"));
+    let reasons = |side: &str| example[side]["reasons"].to_string();
+    assert_ne!(reasons("before"), reasons("after"), "{example}");
+    assert!(
+        reasons("after").contains("visit every"),
+        "English reasons: {example}"
+    );
+
+    // A CSV whose header does not fit the schema stops before any decision.
+    std::fs::write(dir.join("bad.csv"), "id,district,colour\nh1,urban,red\n").unwrap();
+    let out = eligo(
+        &[
+            "impact",
+            "--base",
+            "rules",
+            "--population",
+            dir.join("bad.csv").to_str().unwrap(),
+            "--as-of",
+            AS_OF,
+            "--runtime",
+            "native",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("line 1: unknown column `colour`"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -7,7 +7,7 @@
 //! bounded (counts, totals, a few example ids) whatever the population
 //! size, and the examples are the first households in the file.
 
-use std::io::{self, BufRead};
+use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use eligo_core::impact::{Impact, Outcome};
@@ -18,8 +18,8 @@ use rayon::prelude::*;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::batch::read_chunk;
 use crate::decider::Decider;
+use crate::sources::{Household, Population};
 
 /// One side of the comparison.
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +43,8 @@ pub struct ImpactOptions<'a> {
     pub param_changes: Option<&'a ParamChanges>,
 }
 
-/// A line that is not a household (not UTF-8, not JSON, too long).
+/// A household that cannot be decided (not UTF-8, not JSON, too long, a bad
+/// CSV cell), by the line it starts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadLine {
     pub line: usize,
@@ -54,7 +55,7 @@ pub struct BadLine {
 #[derive(Debug, Default)]
 pub struct ImpactRun {
     pub impact: Impact,
-    /// Lines read.
+    /// Households read (lines of JSON Lines), bad ones included.
     pub lines: usize,
     /// Bad lines, counted; the first [`KEPT_BAD_LINES`] kept.
     pub bad_count: usize,
@@ -98,17 +99,18 @@ fn decide(
     base: Side<'_>,
     draft: Side<'_>,
     options: &ImpactOptions<'_>,
-    number: usize,
-    line: Option<&[u8]>,
+    household: &Household,
 ) -> Decided {
+    let number = household.line;
     let bad = |message: String| {
         Decided::Bad(BadLine {
             line: number,
             message,
         })
     };
-    let Some(line) = line else {
-        return bad(eligo_core::api::input_too_large().to_string());
+    let line = match &household.input {
+        Ok(line) => line,
+        Err(message) => return bad(message.clone()),
     };
     let text = match std::str::from_utf8(line) {
         Ok(text) => text,
@@ -172,15 +174,16 @@ fn outcome(side: &Result<Value, String>) -> Outcome<'_> {
     }
 }
 
-/// Decides every line of `input` under both sides and accumulates the
-/// differences. `progress` hears the number of lines done after each
-/// chunk; setting `stop` ends the run after the chunk in progress.
+/// Decides every household of `population` under both sides and
+/// accumulates the differences. `progress` hears the number of households
+/// done after each chunk; setting `stop` ends the run after the chunk in
+/// progress.
 pub fn run(
     base: Side<'_>,
     draft: Side<'_>,
     options: &ImpactOptions<'_>,
     pool: &rayon::ThreadPool,
-    mut input: impl BufRead,
+    population: &mut dyn Population,
     progress: &(dyn Fn(usize) + Sync),
     stop: &AtomicBool,
 ) -> io::Result<ImpactRun> {
@@ -190,19 +193,17 @@ pub fn run(
             run.stopped = true;
             break;
         }
-        let chunk = read_chunk(&mut input)?;
+        let chunk = population.next_chunk()?;
         if chunk.is_empty() {
             break;
         }
-        let first = run.lines + 1;
         let (impact, bad, reused): (Impact, Vec<BadLine>, usize) = pool.install(|| {
             chunk
                 .par_iter()
-                .enumerate()
                 .fold(
                     || (Impact::new(), Vec::new(), 0),
-                    |(mut impact, mut bad, mut reused_count), (i, line)| {
-                        match decide(base, draft, options, first + i, line.as_deref()) {
+                    |(mut impact, mut bad, mut reused_count), household| {
+                        match decide(base, draft, options, household) {
                             Decided::Bad(line) => bad.push(line),
                             Decided::Household {
                                 id,

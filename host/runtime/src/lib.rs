@@ -11,12 +11,15 @@
 //! - [`impact`]: a population decided under two policies, the differences
 //!   accumulated.
 //! - [`population`]: a synthetic population for demos and benchmarks.
+//! - [`sources`], [`population_csv`]: populations as JSON Lines or CSV.
 
 pub mod batch;
 pub mod bundle_dir;
 pub mod decider;
 pub mod impact;
 pub mod population;
+pub mod population_csv;
+pub mod sources;
 pub mod wasm;
 
 pub use decider::{Answer, Decider, EnvelopeJson, RuntimeKind};

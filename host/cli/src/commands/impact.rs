@@ -5,12 +5,15 @@
 
 use std::io::{self, BufReader, IsTerminal};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use eligo_core::param_changes::ParamChanges;
 use eligo_core::wire::{DecideRequest, ErrorKind};
 use eligo_core::Mode;
 use eligo_runtime::impact::{self, ImpactOptions, Side};
+use eligo_runtime::population_csv::CsvPopulation;
+use eligo_runtime::sources::{JsonLines, Population};
 
 use super::{load, out, CommandResult, Failure, Lang, RuntimeArgs};
 use crate::report_html;
@@ -24,6 +27,15 @@ pub enum ReportFormat {
     Json,
 }
 
+/// How a population file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PopulationFormat {
+    /// One JSON input per line.
+    Jsonl,
+    /// One row per member, the household's columns repeated.
+    Csv,
+}
+
 /// `eligo impact` arguments.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -33,9 +45,15 @@ pub struct Args {
     /// The draft (default: the base, compared at two dates).
     #[arg(long, value_name = "BUNDLE")]
     draft: Option<PathBuf>,
-    /// The households: JSON Lines of inputs, or - for standard input.
+    /// The households: JSON Lines of inputs, or CSV with one row per member
+    /// and the household's columns repeated (columns named after the
+    /// entry's schema: `id`, `district`, `members.age`, …), or - for
+    /// standard input.
     #[arg(long, value_name = "FILE")]
     population: PathBuf,
+    /// The population's format (default: csv for a `.csv` file, else jsonl).
+    #[arg(long, value_enum)]
+    population_format: Option<PopulationFormat>,
     /// The entry point.
     #[arg(long, default_value = "household")]
     entry: String,
@@ -77,6 +95,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> CommandResult {
+    stop_on_ctrl_c();
     let base_bundle = load(&args.base)?;
     let draft_path = args.draft.as_ref().unwrap_or(&args.base);
     let draft_bundle = load(draft_path)?;
@@ -103,6 +122,7 @@ pub fn run(args: &Args) -> CommandResult {
     } else {
         ParamChanges::between(&base_bundle, &draft_bundle, &base_as_of, &draft_as_of)
     };
+    let schema = base_bundle.schema(&args.entry).cloned();
     let base = args.runtime.decider(base_bundle, workers)?;
     let draft = args.runtime.decider(draft_bundle, workers)?;
     let mode = if args.partial {
@@ -133,8 +153,9 @@ pub fn run(args: &Args) -> CommandResult {
         by: &args.by,
         param_changes: param_changes.as_ref(),
     };
-    let reader: Box<dyn io::BufRead> = if args.population.as_os_str() == "-" {
-        Box::new(io::stdin().lock())
+    let read = Arc::new(AtomicU64::new(0));
+    let (reader, size): (Box<dyn io::Read>, Option<u64>) = if args.population.as_os_str() == "-" {
+        (Box::new(io::stdin().lock()), None)
     } else {
         let file = std::fs::File::open(&args.population).map_err(|error| {
             Failure::Io(format!(
@@ -142,10 +163,32 @@ pub fn run(args: &Args) -> CommandResult {
                 args.population.display()
             ))
         })?;
-        Box::new(BufReader::with_capacity(1 << 20, file))
+        let size = file.metadata().ok().map(|meta| meta.len());
+        let counted = CountingReader {
+            inner: file,
+            read: Arc::clone(&read),
+        };
+        (Box::new(counted), size)
     };
-    let bar = progress_bar();
-    let stop = AtomicBool::new(false);
+    let format = args
+        .population_format
+        .unwrap_or(match args.population.extension() {
+            Some(extension) if extension.eq_ignore_ascii_case("csv") => PopulationFormat::Csv,
+            _ => PopulationFormat::Jsonl,
+        });
+    let reader = BufReader::with_capacity(1 << 20, reader);
+    let mut population: Box<dyn Population> = match format {
+        PopulationFormat::Jsonl => Box::new(JsonLines::new(reader)),
+        PopulationFormat::Csv => {
+            let schema = schema.ok_or_else(|| {
+                Failure::Usage(format!("the base bundle has no entry `{}`", args.entry))
+            })?;
+            Box::new(CsvPopulation::new(&schema, reader).map_err(|message| {
+                Failure::failed(format!("{}: {message}", args.population.display()))
+            })?)
+        }
+    };
+    let bar = progress_bar(size);
     let started = std::time::Instant::now();
     let result = impact::run(
         Side {
@@ -158,9 +201,16 @@ pub fn run(args: &Args) -> CommandResult {
         },
         &options,
         &pool,
-        reader,
-        &|done| bar.set_position(done as u64),
-        &stop,
+        population.as_mut(),
+        &|done| {
+            let seconds = started.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!("{done} households  {:.0}/s", done as f64 / seconds));
+            match size {
+                Some(_) => bar.set_position(read.load(Ordering::Relaxed)),
+                None => bar.set_position(done as u64),
+            }
+        },
+        &STOP,
     )
     .map_err(|error| {
         Failure::Io(format!(
@@ -200,30 +250,80 @@ pub fn run(args: &Args) -> CommandResult {
     report["entry"] = args.entry.clone().into();
     report["lines"] = result.lines.into();
     report["bad_lines"] = result.bad_count.into();
+    if result.stopped {
+        report["stopped"] = true.into();
+    }
     let text = match format {
         ReportFormat::Json => serde_json::to_string_pretty(&report).expect("a report serialises"),
         ReportFormat::Html => report_html::render(&report),
     };
     match &args.output {
         Some(path) => std::fs::write(path, text)
-            .map_err(|error| Failure::Io(format!("cannot write {}: {error}", path.display()))),
-        None => {
-            out!("{text}");
-            Ok(())
+            .map_err(|error| Failure::Io(format!("cannot write {}: {error}", path.display())))?,
+        None => out!("{text}"),
+    }
+    if result.stopped {
+        return Err(Failure::Interrupted(format!(
+            "stopped by Ctrl-C after {} line(s); the report covers those only",
+            result.lines
+        )));
+    }
+    Ok(())
+}
+
+/// Set by Ctrl-C: the run ends after the chunk in progress and the report
+/// of the households done is still written.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// The first Ctrl-C stops the run cleanly; a second one ends the program
+/// at once.
+fn stop_on_ctrl_c() {
+    let installed = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            std::process::exit(i32::from(super::exit::INTERRUPTED));
         }
+        eprintln!("\nstopping after the households in progress (Ctrl-C again to quit now)");
+    });
+    if let Err(error) = installed {
+        eprintln!("warning: Ctrl-C will end the run without a report: {error}");
     }
 }
 
-/// Households done, the rate and the time taken, on a terminal only (a
-/// JSON Lines stream does not say how long it is).
-fn progress_bar() -> indicatif::ProgressBar {
+/// Counts the bytes read from the population file, for the progress bar's
+/// percentage and time left.
+struct CountingReader<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: io::Read> io::Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// On a terminal only: for a file, a bar over its bytes with the
+/// households done, the rate and the time left; for standard input (whose
+/// length is unknown), a spinner with the households done and the rate.
+fn progress_bar(size: Option<u64>) -> indicatif::ProgressBar {
     if !io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
-    let bar = indicatif::ProgressBar::new_spinner();
+    let (bar, template) = match size {
+        Some(size) => (
+            indicatif::ProgressBar::new(size),
+            "{bar:30} {percent:>3}%  {msg}  {elapsed} elapsed, {eta} left",
+        ),
+        None => (
+            indicatif::ProgressBar::new_spinner(),
+            "{spinner} {msg}  {elapsed}",
+        ),
+    };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {pos} households  {per_sec}  {elapsed}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar

@@ -38,6 +38,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// A file or stream could not be read or written.
     pub const IO: u8 = 3;
+    /// Stopped by Ctrl-C (128 + SIGINT, as shells report it).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 const EXIT_CODES: &str = "Exit codes:
@@ -45,7 +47,9 @@ const EXIT_CODES: &str = "Exit codes:
   1  the bundle has errors, a test failed, or the decision could not be made
      (invalid input, a needed field missing in strict mode, a rule error)
   2  the command line is wrong (also a bad --entry, --as-of or --lang)
-  3  a file or stream could not be read or written";
+  3  a file or stream could not be read or written
+  130  stopped by Ctrl-C (`eligo impact` first writes the report of the
+     households done)";
 
 /// Why a command did not succeed: the exit code, and a message for
 /// stderr unless the command already said everything.
@@ -57,6 +61,8 @@ pub enum Failure {
     Usage(String),
     /// Exit 3: a file or stream could not be read or written.
     Io(String),
+    /// Exit 130: stopped by Ctrl-C.
+    Interrupted(String),
 }
 
 impl Failure {
@@ -76,6 +82,7 @@ impl Failure {
             Failure::Failed(_) => exit::FAILED,
             Failure::Usage(_) => exit::USAGE,
             Failure::Io(_) => exit::IO,
+            Failure::Interrupted(_) => exit::INTERRUPTED,
         }
     }
 
@@ -83,7 +90,9 @@ impl Failure {
     pub fn message(&self) -> Option<&str> {
         match self {
             Failure::Failed(message) => message.as_deref(),
-            Failure::Usage(message) | Failure::Io(message) => Some(message),
+            Failure::Usage(message) | Failure::Io(message) | Failure::Interrupted(message) => {
+                Some(message)
+            }
         }
     }
 }
