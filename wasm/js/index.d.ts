@@ -423,6 +423,21 @@ export interface ImpactReport {
   rules: Record<string, { before: number; after: number }>;
   errors: { before: string; after: string; count: number }[];
   groups?: Record<string, Record<string, ImpactReport>>;
+  /** The first changed households, with what changed and why (top level only). */
+  examples?: ImpactExample[];
+}
+
+/** Why a decision came out as it did: its status and reasons, or its error kind. */
+export type ImpactExplanation =
+  | { status: Status; reasons: { rule: string; text: string }[] }
+  | { error: ErrorKind };
+
+/** A changed household: each changed leaf, and the reasons before and after. */
+export interface ImpactExample {
+  id: string;
+  changes: { path: string; before: string; after: string }[];
+  before: ImpactExplanation;
+  after: ImpactExplanation;
 }
 
 /** A policy change's impact over households, accumulated in the engine. */

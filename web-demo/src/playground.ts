@@ -37,7 +37,7 @@ interface Case {
   input: Json;
 }
 
-type Outcome = { envelope: Eligo.Envelope } | { error: { kind: string; message: string } };
+type Outcome = { envelope: Eligo.Envelope } | { error: Eligo.EligoError };
 
 interface Link {
   v: 1;
@@ -206,9 +206,14 @@ function run(engine: Eligo.Engine, c: Case): Outcome {
   try {
     return { envelope: engine.decide({ entry: c.entry, input: c.input as Obj, as_of: c.as_of, mode: c.mode, lang: c.lang ?? S.lang }) };
   } catch (error) {
-    const e = error as Eligo.EligoError;
-    return { error: { kind: e.kind ?? 'error', message: e.message } };
+    if (error instanceof S.mod.EligoError) return { error };
+    throw error;
   }
+}
+
+/** The decision as the engine's diff and impact functions take it. */
+function decision(outcome: Outcome): Eligo.Envelope | Eligo.EligoError {
+  return 'envelope' in outcome ? outcome.envelope : outcome.error;
 }
 
 async function openPacked(text: string, changes?: Record<string, string | null>): Promise<void> {
@@ -346,26 +351,22 @@ function showTests(report: Eligo.TestReport | undefined): void {
   );
 }
 
-function flatten(value: Json, prefix: string, out: Map<string, string>): Map<string, string> {
-  if (value !== null && typeof value === 'object' && !(value instanceof S.mod.Decimal)) {
-    if (Array.isArray(value)) {
-      out.set(prefix, S.mod.stringify(value));
-    } else {
-      for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
-    }
-  } else {
-    out.set(prefix, S.mod.stringify(value));
-  }
-  return out;
+/** What a reader compares: the result's leaves, the status or the error, not the rule lists. */
+function decisive(change: Eligo.Change): boolean {
+  const { path } = change;
+  return (path === 'status' || path.startsWith('result.') || path.startsWith('error.')) && !/\.rules(\[|$)/.test(path);
 }
 
-function summary(outcome: Outcome): Map<string, string> {
-  if ('error' in outcome) return new Map([['error', `${outcome.error.kind}: ${outcome.error.message}`]]);
-  const map = flatten(outcome.envelope.result, '', new Map());
-  map.set('status', outcome.envelope.status);
-  return map;
+/** Exact text of a changed value (money keeps its decimals). */
+function shown(value: Json | undefined): string {
+  return value === undefined ? '—' : typeof value === 'string' ? value : S.mod.stringify(value);
 }
 
+/**
+ * The behavioural diff: every case decided by the base and by the draft,
+ * compared by the engine itself (`diff` per case, `Impact` over all of
+ * them, the same code as `eligo impact`), with no server round trip.
+ */
 function showDiff(after: Outcome[] | undefined): void {
   const box = $('diff');
   if (!after) {
@@ -375,22 +376,25 @@ function showDiff(after: Outcome[] | undefined): void {
   const changed: HTMLElement[] = [];
   let tests = 0;
   let samples = 0;
+  const impact = new S.mod.Impact();
   S.cases.forEach((c, i) => {
-    const before = summary(S.baseOutcomes[i]);
-    const now = summary(after[i]);
-    const keys = [...new Set([...before.keys(), ...now.keys()])].filter((k) => before.get(k) !== now.get(k) && !k.endsWith('.rules') && k !== 'rules');
-    if (keys.length === 0) return;
+    const [before, now] = [decision(S.baseOutcomes[i]), decision(after[i])];
+    if (c.kind === 'sample') impact.add(c.name, before, now);
+    const changes = S.mod.diff(before, now).filter(decisive);
+    if (changes.length === 0) return;
     if (c.kind === 'test') tests++;
     else samples++;
     const rows = el('tbody');
-    for (const k of keys) rows.append(el('tr', {}, el('td', {}, k), el('td', { class: 'before' }, before.get(k) ?? '—'), el('td', { class: 'after' }, now.get(k) ?? '—')));
-    const reasons = (o: Outcome) => ('envelope' in o ? o.envelope.reasons.map((r) => `${r.rule}: ${r.text}`) : [`${o.error.message}`]);
+    for (const change of changes) {
+      rows.append(el('tr', {}, el('td', {}, change.path.replace(/^result\./, '')), el('td', { class: 'before' }, shown(change.before)), el('td', { class: 'after' }, shown(change.after))));
+    }
+    const reasons = (o: Outcome) => ('envelope' in o ? o.envelope.reasons.map((r) => `${r.rule}: ${r.text}`) : [o.error.message]);
     const rb = reasons(S.baseOutcomes[i]);
     const ra = reasons(after[i]);
     const gone = rb.filter((r) => !ra.includes(r));
     const came = ra.filter((r) => !rb.includes(r));
-    const first = keys[0];
-    const headline = `${first}: ${before.get(first) ?? '—'} → ${now.get(first) ?? '—'}${keys.length > 1 ? ` (+${keys.length - 1} more)` : ''}`;
+    const first = changes[0];
+    const headline = `${first.path.replace(/^result\./, '')}: ${shown(first.before)} → ${shown(first.after)}${changes.length > 1 ? ` (+${changes.length - 1} more)` : ''}`;
     changed.push(
       el('li', { class: `changed-case kind-${c.kind}`, 'data-case': c.name },
         el('details', {},
@@ -401,15 +405,38 @@ function showDiff(after: Outcome[] | undefined): void {
             : undefined)),
     );
   });
+  const report = impact.report();
+  impact.free();
   const nTests = S.cases.filter((c) => c.kind === 'test').length;
   const nSamples = S.cases.length - nTests;
   box.replaceChildren(
     el('h2', {}, 'Behavioural diff'),
     el('p', { id: 'diff-summary', 'data-tests': String(tests), 'data-samples': String(samples) },
       `${tests} of ${nTests} test cases and ${samples} of ${nSamples} sample inputs change decision.`),
+    impactSummary(report),
     el('ul', { class: 'changes' }, ...changed.slice(0, 40)),
     changed.length > 40 ? el('p', { class: 'muted' }, `… and ${changed.length - 40} more`) : '',
   );
+}
+
+/** The sample population's impact: eligibility gained and lost, and money before and after. */
+function impactSummary(report: Eligo.ImpactReport): HTMLElement {
+  const rows = el('tbody');
+  for (const [path, t] of Object.entries(report.transitions)) {
+    if (!path.endsWith('.eligible') && path !== 'class' && !path.endsWith('.level')) continue;
+    const count = (from: string, to: string) => t.changed.filter((c) => c.from === from && c.to === to).reduce((n, c) => n + c.count, 0);
+    const moved = t.changed.reduce((n, c) => n + c.count, 0);
+    const detail = path.endsWith('.eligible') ? `+${count('false', 'true')} / −${count('true', 'false')}` : `${moved} changed`;
+    rows.append(el('tr', { 'data-path': path }, el('td', {}, path), el('td', {}, detail), el('td', {}, String(t.unchanged))));
+  }
+  for (const [path, totals] of Object.entries(report.totals)) {
+    if (!totals.changed) continue;
+    rows.append(el('tr', { 'data-path': path }, el('td', {}, path), el('td', {}, `${shown(totals.before)} → ${shown(totals.after)} (${shown(totals.delta)})`), el('td', {}, String(report.households - totals.changed))));
+  }
+  return el('table', { id: 'impact-summary', class: 'mismatch', 'data-changed': String(report.changed), 'data-households': String(report.households) },
+    el('caption', {}, `Impact over the ${report.households} sample inputs (the engine's Impact): eligibility gained / lost, totals before → after`),
+    el('thead', {}, el('tr', {}, el('th', {}, 'leaf'), el('th', {}, 'change'), el('th', {}, 'unchanged'))),
+    rows);
 }
 
 function recompute(): void {

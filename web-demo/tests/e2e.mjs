@@ -336,6 +336,10 @@ await scenario('playground: edit a parameter, see a test fail with its diff and 
   check(failure.includes('monthly_amount') && failure.includes('1300.00'), `the failure shows no expected/actual diff: ${failure}`);
   const samples = Number(await play.getAttribute('#diff-summary', 'data-samples'));
   check(samples > 0, 'no sample household changes decision');
+  // The engine's Impact over the samples: the relief total moves.
+  const total = await play.locator('#impact-summary tr[data-path="programs.temporary_relief.monthly_amount"]').innerText();
+  check(/→/.test(total) && total.includes('('), `the impact summary shows no relief total: ${total}`);
+  check(Number(await play.getAttribute('#impact-summary', 'data-changed')) === samples, 'the engine\'s Impact and the per-case diff disagree on how many samples changed');
   const sample = play.locator('.changed-case[data-case="household HH-2026-0117"]');
   await sample.locator('summary').click();
   const text = await sample.innerText();

@@ -3,6 +3,10 @@
 //! loading (compiling) the default bundle, and the artifact's way to a
 //! running instance (compile vs deserialize vs instantiate).
 //!
+//! Last, the impact of two policies (the default bundle against its
+//! quarterly variant) over a synthetic population, timed once: 1,000,000
+//! households by default (`ELIGO_BENCH_HOUSEHOLDS` to change it).
+//!
 //! Run: `cargo bench -p eligo-runtime --bench decide` (after `cargo xtask wasm`).
 
 use std::path::Path;
@@ -59,6 +63,11 @@ fn request(entry: &str, input: &serde_json::Value) -> DecideRequest {
 fn decisions(c: &mut Criterion) {
     let bundle = bundle();
     let input = request("household", &household(1));
+    bundle.decide(&input).unwrap();
+    println!(
+        "household decision: {} Rhai operations",
+        eligo_core::sandbox::operations()
+    );
     c.bench_function(
         "household decision (validate + rules + envelope JSON)",
         |b| {
@@ -264,12 +273,71 @@ fn loading(c: &mut Criterion) {
     group.finish();
 }
 
+/// Policy impact over a whole population, timed once (criterion's repeated
+/// sampling would take hours): households per second and the wall time,
+/// natively on every core.
+fn impact_population(_: &mut Criterion) {
+    use eligo_runtime::impact::{self, ImpactOptions, Side};
+    use eligo_runtime::sources::JsonLines;
+
+    let households: u64 = std::env::var("ELIGO_BENCH_HOUSEHOLDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("population.jsonl");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    eligo_runtime::population::write(households, 1, &mut file).unwrap();
+    drop(file);
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
+    let variant = rules.join("variants/quarterly");
+    let pool = rayon::ThreadPoolBuilder::new().build().unwrap();
+    let workers = pool.current_num_threads();
+    let load = |dir: &Path| Bundle::load(read_bundle_dir(dir).unwrap()).unwrap();
+    let base = Decider::new(RuntimeKind::Native, load(&rules), workers, None).unwrap();
+    let draft = Decider::new(RuntimeKind::Native, load(&variant), workers, None).unwrap();
+    let options = ImpactOptions {
+        entry: "household",
+        mode: Mode::Strict,
+        lang: None,
+        by: &[],
+        param_changes: None,
+    };
+    let started = std::time::Instant::now();
+    let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&path).unwrap());
+    let run = impact::run(
+        Side {
+            decider: &base,
+            as_of: AS_OF,
+        },
+        Side {
+            decider: &draft,
+            as_of: AS_OF,
+        },
+        &options,
+        &pool,
+        &mut JsonLines::new(reader),
+        &|_| {},
+        &std::sync::atomic::AtomicBool::new(false),
+    )
+    .unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(run.impact.households, households);
+    println!(
+        "impact, default vs quarterly, {households} households, native on {workers} thread(s): \
+         {seconds:.1} s ({:.0} households/s, {} changed)",
+        households as f64 / seconds,
+        run.impact.changed
+    );
+}
+
 criterion_group!(
     benches,
     decisions,
     runtimes,
     batch_throughput,
     loading,
-    artifact_stages
+    artifact_stages,
+    impact_population
 );
 criterion_main!(benches);
