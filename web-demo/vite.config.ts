@@ -5,6 +5,8 @@ import { resolve } from 'node:path';
 // import it at runtime from the server's /engine/<sha256>/ path.
 export default defineConfig({
   server: { fs: { allow: ['..'] } },
+  // The playground's impact worker is an ES module (it imports the engine).
+  worker: { format: 'es' },
   build: {
     target: 'es2022',
     outDir: 'dist',

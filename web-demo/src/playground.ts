@@ -10,6 +10,7 @@ import householdsJsonl from '../../examples/households.jsonl?raw';
 import { parseDocument, visit, isScalar } from 'yaml';
 import { fetchJson, loadModule, sha256, type Eligo, type EligoModule, type EngineCurrent } from './engine';
 import { el } from './form';
+import type { ImpactJob, ImpactMessage } from './impact-worker';
 import { renderEnvelope } from './results';
 import { labelsFor } from './labels';
 import { words } from './i18n';
@@ -59,6 +60,7 @@ const S = {
   lang: 'en',
   policyName: '',
   base: undefined as unknown as Eligo.PackedBundle,
+  baseText: '',
   baseEngine: undefined as unknown as Eligo.Engine,
   baseOutcomes: [] as Outcome[],
   cases: [] as Case[],
@@ -110,6 +112,14 @@ function layout(): void {
       el('section', { class: 'side' },
         el('section', { id: 'tests', 'aria-live': 'polite' }),
         el('section', { id: 'diff' }),
+        el('section', { id: 'impact', 'aria-labelledby': 'impact-h' },
+          el('h2', { id: 'impact-h' }, 'Impact over a population'),
+          el('p', { class: 'muted' }, 'A JSON Lines file of inputs (one household per line, as eligo population writes), decided in this browser by the base and by the draft. The file never leaves the browser.'),
+          el('div', { class: 'try-bar' },
+            el('label', { for: 'population-file' }, 'Population ', el('input', { type: 'file', id: 'population-file', accept: '.jsonl,.ndjson,.txt,application/x-ndjson' })),
+            el('button', { type: 'button', id: 'impact-run' }, 'Run impact')),
+          el('progress', { id: 'impact-progress', max: '1', value: '0', hidden: '' }),
+          el('div', { id: 'impact-out', 'aria-live': 'polite' })),
         el('section', { id: 'try' },
           el('h2', {}, 'Try an input'),
           el('div', { class: 'try-bar' },
@@ -119,6 +129,7 @@ function layout(): void {
           el('textarea', { id: 'try-input', rows: '8', spellcheck: 'false' }),
           el('div', { id: 'try-out' })))),
   );
+  $('impact-run').addEventListener('click', () => runImpact());
   const code = $('code') as HTMLTextAreaElement;
   let timer: number | undefined;
   code.addEventListener('input', () => {
@@ -221,6 +232,7 @@ async function openPacked(text: string, changes?: Record<string, string | null>)
   S.baseEngine?.free();
   S.baseEngine = S.mod.Engine.load(text, { artifact: S.current.artifact });
   S.base = packed;
+  S.baseText = text;
   S.files = { ...packed.files };
   for (const [path, content] of Object.entries(changes ?? {})) {
     if (content === null) delete S.files[path];
@@ -420,7 +432,7 @@ function showDiff(after: Outcome[] | undefined): void {
 }
 
 /** The sample population's impact: eligibility gained and lost, and money before and after. */
-function impactSummary(report: Eligo.ImpactReport): HTMLElement {
+function impactSummary(report: Eligo.ImpactReport, id = 'impact-summary'): HTMLElement {
   const rows = el('tbody');
   for (const [path, t] of Object.entries(report.transitions)) {
     if (!path.endsWith('.eligible') && path !== 'class' && !path.endsWith('.level')) continue;
@@ -433,8 +445,8 @@ function impactSummary(report: Eligo.ImpactReport): HTMLElement {
     if (!totals.changed) continue;
     rows.append(el('tr', { 'data-path': path }, el('td', {}, path), el('td', {}, `${shown(totals.before)} → ${shown(totals.after)} (${shown(totals.delta)})`), el('td', {}, String(report.households - totals.changed))));
   }
-  return el('table', { id: 'impact-summary', class: 'mismatch', 'data-changed': String(report.changed), 'data-households': String(report.households) },
-    el('caption', {}, `Impact over the ${report.households} sample inputs (the engine's Impact): eligibility gained / lost, totals before → after`),
+  return el('table', { id, class: 'mismatch', 'data-changed': String(report.changed), 'data-households': String(report.households) },
+    el('caption', {}, `Impact over ${report.households} inputs (the engine's Impact): eligibility gained / lost, totals before → after`),
     el('thead', {}, el('tr', {}, el('th', {}, 'leaf'), el('th', {}, 'change'), el('th', {}, 'unchanged'))),
     rows);
 }
@@ -458,6 +470,88 @@ function recompute(): void {
   showDiff(S.draft ? S.cases.map((c) => run(S.draft!, c)) : undefined);
   tryInput();
   document.body.dataset.computed = String(Number(document.body.dataset.computed ?? 0) + 1);
+}
+
+// ---- impact over an uploaded population, in a worker --------------------------------
+
+let impactWorker: Worker | undefined;
+
+function runImpact(): void {
+  const out = $('impact-out');
+  const file = ($('population-file') as HTMLInputElement).files?.[0];
+  if (!file) {
+    out.replaceChildren(el('p', { class: 'error', role: 'alert' }, 'Choose a population file first.'));
+    return;
+  }
+  if (!S.draft) {
+    out.replaceChildren(el('p', { class: 'error', role: 'alert' }, 'The draft does not load; fix its errors first.'));
+    return;
+  }
+  impactWorker?.terminate();
+  const worker = new Worker(new URL('./impact-worker.ts', import.meta.url), { type: 'module' });
+  impactWorker = worker;
+  const progress = $('impact-progress') as HTMLProgressElement;
+  progress.hidden = false;
+  progress.value = 0;
+  const entry = ($('try-entry') as HTMLSelectElement).value || 'household';
+  const asOf = ($('try-as-of') as HTMLInputElement).value || AS_OF_DEFAULT;
+  out.replaceChildren(el('p', { id: 'impact-status' }, `Deciding ${file.name} with the base and the draft…`));
+  worker.onmessage = (event: MessageEvent<ImpactMessage>) => {
+    const message = event.data;
+    if (message.kind === 'progress') {
+      progress.value = message.total ? message.bytes / message.total : 0;
+      $('impact-status').textContent = `${message.households} households decided…`;
+      return;
+    }
+    worker.terminate();
+    impactWorker = undefined;
+    progress.hidden = true;
+    if (message.kind === 'failed') {
+      out.replaceChildren(el('p', { class: 'error', role: 'alert' }, `The impact run failed: ${message.message}`));
+      return;
+    }
+    const { report } = message;
+    out.replaceChildren(
+      el('p', { id: 'impact-result', 'data-households': String(report.households), 'data-changed': String(report.changed), 'data-bad': String(message.badCount) },
+        `${report.households} households in ${message.seconds.toFixed(1)} s: ${report.changed} change decision; ${message.badCount} bad line(s).`),
+      ...message.bad.map((b) => el('p', { class: 'error' }, `line ${b.line}: ${b.message}`)),
+      impactSummary(report, 'population-impact'),
+      impactExamples(report),
+    );
+  };
+  const job: ImpactJob = {
+    module: new URL(S.current.module, location.href).href,
+    wasm: new URL(S.current.wasm, location.href).href,
+    artifact: S.current.artifact,
+    base: S.baseText,
+    draft: { ...S.files },
+    file,
+    entry,
+    as_of: asOf,
+    lang: S.lang,
+  };
+  worker.postMessage(job);
+}
+
+/** The first changed households: what changed, and the reasons before and after. */
+function impactExamples(report: Eligo.ImpactReport): HTMLElement {
+  const explain = (side: Eligo.ImpactExplanation) =>
+    'error' in side
+      ? el('p', { class: 'error' }, `error: ${side.error}`)
+      : el('ul', {}, ...side.reasons.map((r) => el('li', {}, `${r.rule}: ${r.text}`)));
+  const list = el('ul', { class: 'changes', id: 'impact-examples' });
+  for (const example of report.examples ?? []) {
+    const rows = el('tbody');
+    for (const c of example.changes) rows.append(el('tr', {}, el('td', {}, c.path), el('td', { class: 'before' }, c.before), el('td', { class: 'after' }, c.after)));
+    list.append(
+      el('li', { class: 'changed-case', 'data-case': example.id },
+        el('details', {},
+          el('summary', {}, el('strong', {}, example.id)),
+          el('table', { class: 'mismatch' }, el('thead', {}, el('tr', {}, el('th', {}, 'result'), el('th', {}, 'before'), el('th', {}, 'after'))), rows),
+          el('div', { class: 'pair' }, el('div', {}, el('h4', {}, 'before'), explain(example.before)), el('div', {}, el('h4', {}, 'after'), explain(example.after))))),
+    );
+  }
+  return list;
 }
 
 // ---- an input, decided by the draft ----------------------------------------------

@@ -7,7 +7,7 @@
 // /usr/bin/chromium). Screenshots go to <repo>/target/web-demo-e2e/.
 // One line per scenario; exit 1 on any failure.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -347,6 +347,30 @@ await scenario('playground: edit a parameter, see a test fail with its diff and 
   check(text.includes('− TR-2') && text.includes('+ TR-2'), 'no before/after reasons');
   await play.locator('.failure').first().scrollIntoViewIfNeeded();
   await play.screenshot({ path: join(shots, '10-playground-tests-and-diff.png'), fullPage: false });
+  // Impact over an uploaded population, in a worker: the same numbers as `eligo impact`.
+  const work = mkdtempSync(join(tmpdir(), 'eligo-web-impact-'));
+  const populationFile = join(work, 'population.jsonl');
+  const made = spawnSync(bin, ['population', '--households', '1500', '--seed', '2', '-o', populationFile]);
+  check(made.status === 0, `eligo population failed: ${made.stderr}`);
+  cpSync(join(repo, 'rules'), join(work, 'draft'), { recursive: true, filter: (path) => !path.includes('variants') });
+  const reliefPath = join(work, 'draft/params/relief.toml');
+  writeFileSync(reliefPath, readFileSync(reliefPath, 'utf8').replace('value = 600,', 'value = 650,'));
+  const cli = spawnSync(bin, ['impact', '--base', 'rules', '--draft', join(work, 'draft'), '--population', populationFile, '--as-of', AS_OF, '--runtime', 'native', '--lang', 'en'], { cwd: repo, maxBuffer: 1 << 26 });
+  check(cli.status === 0, `eligo impact failed: ${cli.stderr}`);
+  const expected = JSON.parse(cli.stdout.toString());
+  await play.setInputFiles('#population-file', populationFile);
+  await play.click('#impact-run');
+  const result = play.locator('#impact-result');
+  await result.waitFor({ timeout: 120_000 });
+  check(Number(await result.getAttribute('data-households')) === expected.households, `the browser decided ${await result.getAttribute('data-households')} households, eligo impact ${expected.households}`);
+  check(Number(await result.getAttribute('data-changed')) === expected.changed, `the browser found ${await result.getAttribute('data-changed')} changed, eligo impact ${expected.changed}`);
+  const money = expected.totals['programs.temporary_relief.monthly_amount'];
+  const row = await play.locator('#population-impact tr[data-path="programs.temporary_relief.monthly_amount"]').innerText();
+  check(row.includes(`${money.before} → ${money.after} (${money.delta})`), `relief totals differ from eligo impact's ${JSON.stringify(money)}: ${row}`);
+  check((await play.locator('#impact-examples li').count()) > 0, 'no example households');
+  await play.locator('#impact').scrollIntoViewIfNeeded();
+  await play.screenshot({ path: join(shots, '10b-playground-population-impact.png'), fullPage: false });
+  rmSync(work, { recursive: true, force: true });
   // The try-an-input panel decides the sample with the draft: 3 × 650.
   check((await play.locator('#try-out').innerText()).includes('¥1950.00'), 'the draft does not decide the input');
   await play.click('#make-link');
