@@ -744,3 +744,203 @@ fn impact_reads_csv_populations_like_json_lines() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The impact accumulator against an independent recount: the same
+/// population decided by `eligo batch` under the base and under the draft
+/// (the quarterly variant), and the flips, transitions, exact money totals
+/// and rules fired counted here from the two outputs, must equal the report
+/// of `eligo impact`.
+#[test]
+fn impact_equals_a_recount_of_two_batch_runs() {
+    use std::collections::BTreeMap;
+
+    let dir = std::env::temp_dir().join(format!("eligo-cli-recount-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let population = dir.join("population.jsonl");
+    let out = eligo(
+        &[
+            "population",
+            "--households",
+            "600",
+            "--seed",
+            "11",
+            "-o",
+            population.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines = std::fs::read_to_string(&population).unwrap();
+    let decided = |bundle: &str| -> Vec<serde_json::Value> {
+        let out = eligo(
+            &[
+                "batch",
+                "--policy",
+                bundle,
+                "--entry",
+                "household",
+                "--as-of",
+                AS_OF,
+                "--runtime",
+                "native",
+            ],
+            Some(&lines),
+        );
+        text(&out.stdout)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    };
+    let (before, after) = (decided("rules"), decided("rules/variants/quarterly"));
+    assert_eq!(before.len(), 600);
+
+    // Exact money in fen, from the JSON number's text.
+    let fen = |value: &serde_json::Value| -> i64 {
+        let text = value.to_string();
+        let (whole, part) = text.split_once('.').unwrap_or((&text, "0"));
+        whole.parse::<i64>().unwrap() * 100 + format!("{part:0<2}")[..2].parse::<i64>().unwrap()
+    };
+    let mut flips: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    let mut money: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    let mut rules: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut changed = 0;
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b["status"], "decided");
+        let (rb, ra) = (&b["result"], &a["result"]);
+        let mut household_changed = false;
+        for path in [
+            "programs.temporary_relief.eligible",
+            "programs.solitary_elderly_care.eligible",
+            "class",
+            "escalation.level",
+            "visits.next_due",
+        ] {
+            let at = |v: &serde_json::Value| {
+                path.split('.')
+                    .fold(v.clone(), |v, k| v[k].clone())
+                    .to_string()
+                    .trim_matches('"')
+                    .to_string()
+            };
+            let (x, y) = (at(rb), at(ra));
+            if x != y {
+                *flips.entry((path.to_string(), x, y)).or_default() += 1;
+            }
+        }
+        for path in [
+            "programs.temporary_relief.monthly_amount",
+            "programs.frontline_health_pack.weekly_amount",
+            "visits.interval_days",
+        ] {
+            let at =
+                |v: &serde_json::Value| fen(&path.split('.').fold(v.clone(), |v, k| v[k].clone()));
+            let totals = money.entry(path).or_default();
+            totals.0 += at(rb);
+            totals.1 += at(ra);
+        }
+        for (side, envelope) in [(0, b), (1, a)] {
+            for reason in envelope["reasons"].as_array().unwrap() {
+                let counts = rules
+                    .entry(reason["rule"].as_str().unwrap().to_string())
+                    .or_default();
+                if side == 0 {
+                    counts.0 += 1
+                } else {
+                    counts.1 += 1
+                }
+            }
+        }
+        // Changed: any leaf of the result (lists aside) differs.
+        fn leaves(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    for (k, v) in map {
+                        leaves(&format!("{prefix}.{k}"), v, out);
+                    }
+                }
+                serde_json::Value::Array(_) => {}
+                other => {
+                    out.insert(prefix.to_string(), other.to_string());
+                }
+            }
+        }
+        let (mut lb, mut la) = (BTreeMap::new(), BTreeMap::new());
+        leaves("", rb, &mut lb);
+        leaves("", ra, &mut la);
+        household_changed |= lb != la;
+        changed += u64::from(household_changed);
+    }
+
+    let out = eligo(
+        &[
+            "impact",
+            "--base",
+            "rules",
+            "--draft",
+            "rules/variants/quarterly",
+            "--population",
+            population.to_str().unwrap(),
+            "--as-of",
+            AS_OF,
+            "--runtime",
+            "native",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(report["households"], 600);
+    assert_eq!(
+        report["changed"], changed,
+        "households whose decision changed"
+    );
+    assert!(
+        changed > 100,
+        "the variant changes many visit schedules: {changed}"
+    );
+    for ((path, from, to), count) in &flips {
+        let cells = report["transitions"][path]["changed"].as_array().unwrap();
+        let cell = cells
+            .iter()
+            .find(|c| c["from"] == from.as_str() && c["to"] == to.as_str())
+            .unwrap_or_else(|| panic!("no {path} {from} → {to} in {cells:?}"));
+        assert_eq!(cell["count"], *count, "{path} {from} → {to}");
+    }
+    for path in ["class", "escalation.level", "visits.next_due"] {
+        let reported: u64 = report["transitions"]
+            .get(path)
+            .map(|t| {
+                t["changed"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["count"].as_u64().unwrap())
+                    .sum()
+            })
+            .unwrap_or_else(|| report["totals"][path]["changed"].as_u64().unwrap());
+        let counted: u64 = flips
+            .iter()
+            .filter(|((p, _, _), _)| p == path)
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(reported, counted, "{path}: every change is in the report");
+    }
+    for (path, (b, a)) in &money {
+        let totals = &report["totals"][*path];
+        assert_eq!(
+            (fen(&totals["before"]), fen(&totals["after"])),
+            (*b, *a),
+            "{path}"
+        );
+    }
+    for (rule, (b, a)) in &rules {
+        assert_eq!(
+            report["rules"][rule],
+            serde_json::json!({ "before": b, "after": a }),
+            "{rule}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
