@@ -358,6 +358,22 @@ await scenario('playground: edit a parameter, see a test fail with its diff and 
   const cli = spawnSync(bin, ['impact', '--base', 'rules', '--draft', join(work, 'draft'), '--population', populationFile, '--as-of', AS_OF, '--runtime', 'native', '--lang', 'en'], { cwd: repo, maxBuffer: 1 << 26 });
   check(cli.status === 0, `eligo impact failed: ${cli.stderr}`);
   const expected = JSON.parse(cli.stdout.toString());
+  // The same run as the HTML report: it renders, and shows the JSON's numbers.
+  const reportFile = join(work, 'report.html');
+  const html = spawnSync(bin, ['impact', '--base', 'rules', '--draft', join(work, 'draft'), '--population', populationFile, '--as-of', AS_OF, '--runtime', 'native', '--lang', 'en', '-o', reportFile], { cwd: repo });
+  check(html.status === 0, `eligo impact -o report.html failed: ${html.stderr}`);
+  {
+    const { context: reportContext, page: reportPage } = await newPage({ viewport: { width: 1100, height: 1400 } });
+    await reportPage.goto(`file://${reportFile}`);
+    const cards = await reportPage.locator('.card .big').allInnerTexts();
+    check(cards[0] === String(expected.households) && cards[1] === String(expected.changed), `the report's cards ${cards} are not the JSON's ${expected.households}/${expected.changed}`);
+    const relief = expected.totals['programs.temporary_relief.monthly_amount'];
+    const reliefRow = await reportPage.locator('tr', { has: reportPage.locator('code', { hasText: /^programs\.temporary_relief\.monthly_amount$/ }) }).first().innerText();
+    check(reliefRow.includes(String(relief.before)) && reliefRow.includes(String(relief.after)) && reliefRow.includes(String(relief.delta)), `the report's relief row is not the JSON's ${JSON.stringify(relief)}: ${reliefRow}`);
+    check((await reportPage.locator('svg.chart').count()) > 0, 'the report has no chart');
+    await reportPage.screenshot({ path: join(shots, '10c-impact-report.png'), fullPage: true });
+    await reportContext.close();
+  }
   await play.setInputFiles('#population-file', populationFile);
   await play.click('#impact-run');
   const result = play.locator('#impact-result');
