@@ -805,3 +805,76 @@ fn the_openapi_document_matches_the_routes() {
     drop(server);
     std::fs::remove_dir_all(&data).ok();
 }
+
+/// The audit log as a population: `eligo impact --audit` compares the
+/// decisions the server really answered (with their own as_of) with what a
+/// draft decides for the same inputs, and a time range narrows them.
+#[test]
+fn impact_over_the_audit_log_compares_stored_decisions_with_a_draft() {
+    let data = temp_dir("audit-impact");
+    let server = Server::start(&data);
+    for i in 0..5 {
+        let mut request = household(&format!("a-{i}"));
+        if i == 4 {
+            request["as_of"] = json!("2026-12-01T09:00:00+08:00");
+        }
+        let (status, body) = server.post("/v1/decisions/household", &request.to_string(), None);
+        assert_eq!(status, 201, "{body}");
+    }
+    let impact = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_eligo"))
+            .args(["impact", "--audit"])
+            .arg(&data)
+            .args([
+                "--draft",
+                "rules/variants/quarterly",
+                "--runtime",
+                "native",
+                "--lang",
+                "en",
+                "--format",
+                "json",
+            ])
+            .args(extra)
+            .current_dir(repo())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let report = impact(&[]);
+    assert_eq!(report["households"], 5, "{report}");
+    // Key households (dibao): visited every 30 days by default, every 90 in the variant.
+    let interval = &report["totals"]["visits.interval_days"];
+    assert_eq!(interval["changed"], 5, "{report}");
+    assert_eq!(
+        interval["before"].as_u64().unwrap() * 3,
+        interval["after"].as_u64().unwrap()
+    );
+    // The example's "before" is the stored decision, reasons as answered.
+    let example = &report["examples"][0];
+    let (_, stored) = server.get(&format!(
+        "/v1/decisions?household={}",
+        example["id"].as_str().unwrap()
+    ));
+    let stored_reasons: Vec<Value> = stored["decisions"][0]["envelope"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| json!({ "rule": r["rule"], "text": r["text"] }))
+        .collect();
+    assert_eq!(
+        example["before"]["reasons"],
+        json!(stored_reasons),
+        "{stored}"
+    );
+    // Nothing was received after now.
+    let none = impact(&["--since", "2999-01-01T00:00:00Z"]);
+    assert_eq!(none["households"], 0);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data);
+}

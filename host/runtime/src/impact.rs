@@ -125,7 +125,7 @@ fn decide(
         let request = DecideRequest {
             entry: options.entry.to_string(),
             input,
-            as_of: side.as_of.to_string(),
+            as_of: household.as_of.as_deref().unwrap_or(side.as_of).to_string(),
             mode: options.mode,
             lang: options.lang.map(str::to_string),
         };
@@ -135,7 +135,13 @@ fn decide(
             Err(error) => Err(error.kind.to_string()),
         }
     };
-    let before = run(base);
+    let before = match &household.decided {
+        Some(envelope) => match serde_json::from_str::<Value>(envelope) {
+            Ok(envelope) => Ok(envelope),
+            Err(error) => return bad(format!("the stored decision is not JSON: {error}")),
+        },
+        None => run(base),
+    };
     let reused = match (&before, options.param_changes) {
         (Ok(envelope), Some(changes)) => changes.leaves_unchanged(envelope),
         _ => false,

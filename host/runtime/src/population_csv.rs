@@ -160,7 +160,7 @@ impl<R: Read> CsvPopulation<R> {
         } else {
             self.layout.household_json(&rows)
         };
-        Ok(Some(Household { line, input }))
+        Ok(Some(Household::at_line(line, input)))
     }
 }
 

@@ -13,6 +13,24 @@ use crate::batch::read_chunk;
 pub struct Household {
     pub line: usize,
     pub input: Result<Vec<u8>, String>,
+    /// Its own moment to decide for (an audit log's record), instead of
+    /// the run's.
+    pub as_of: Option<String>,
+    /// Its base decision, already made (an audit log's stored envelope):
+    /// only the draft decides it again.
+    pub decided: Option<String>,
+}
+
+impl Household {
+    /// A household from a file: its line and input.
+    pub fn at_line(line: usize, input: Result<Vec<u8>, String>) -> Household {
+        Household {
+            line,
+            input,
+            as_of: None,
+            decided: None,
+        }
+    }
 }
 
 /// A stream of households, read a chunk at a time so memory stays bounded.
@@ -41,9 +59,11 @@ impl<R: BufRead> Population for JsonLines<R> {
         Ok(chunk
             .into_iter()
             .enumerate()
-            .map(|(i, line)| Household {
-                line: first + i,
-                input: line.ok_or_else(|| eligo_core::api::input_too_large().to_string()),
+            .map(|(i, line)| {
+                Household::at_line(
+                    first + i,
+                    line.ok_or_else(|| eligo_core::api::input_too_large().to_string()),
+                )
             })
             .collect())
     }

@@ -13,9 +13,11 @@
 //! - [`store`]: the audit log (SQLite or PostgreSQL).
 //! - [`receipt`]: Ed25519 receipts and their verification.
 //! - [`replay`]: re-deciding a stored decision with its kept bundle and artifact.
+//! - [`audit_population`]: stored decisions as a population for `eligo impact --audit`.
 //! - [`metrics`]: Prometheus text.
 //! - [`error`]: the one error type every handler returns.
 
+pub mod audit_population;
 pub mod auth;
 pub mod config;
 pub mod error;

@@ -40,8 +40,8 @@ pub enum PopulationFormat {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The policy in force: a bundle directory or packed file.
-    #[arg(long, value_name = "BUNDLE")]
-    base: PathBuf,
+    #[arg(long, value_name = "BUNDLE", required_unless_present = "audit")]
+    base: Option<PathBuf>,
     /// The draft (default: the base, compared at two dates).
     #[arg(long, value_name = "BUNDLE")]
     draft: Option<PathBuf>,
@@ -49,8 +49,27 @@ pub struct Args {
     /// and the household's columns repeated (columns named after the
     /// entry's schema: `id`, `district`, `members.age`, …), or - for
     /// standard input.
-    #[arg(long, value_name = "FILE")]
-    population: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "audit",
+        conflicts_with = "audit"
+    )]
+    population: Option<PathBuf>,
+    /// Instead of --base and --population: the decisions stored in this
+    /// server data directory's audit log (or --database-url), each compared
+    /// with what --draft decides for its input at its own as_of.
+    #[arg(long, value_name = "DATA_DIR", conflicts_with_all = ["base", "as_of", "base_as_of", "draft_as_of"], requires = "draft")]
+    audit: Option<PathBuf>,
+    /// The PostgreSQL audit log (with --audit).
+    #[arg(long, env = "ELIGO_DATABASE_URL", requires = "audit")]
+    database_url: Option<String>,
+    /// Stored decisions received at or after this moment (RFC 3339, with --audit).
+    #[arg(long, value_name = "RFC3339", requires = "audit")]
+    since: Option<String>,
+    /// Stored decisions received before this moment (RFC 3339, with --audit).
+    #[arg(long, value_name = "RFC3339", requires = "audit")]
+    until: Option<String>,
     /// The population's format (default: csv for a `.csv` file, else jsonl).
     #[arg(long, value_enum)]
     population_format: Option<PopulationFormat>,
@@ -58,7 +77,7 @@ pub struct Args {
     #[arg(long, default_value = "household")]
     entry: String,
     /// When both decide (RFC 3339 with offset).
-    #[arg(long, value_name = "RFC3339", required_unless_present_all = ["base_as_of", "draft_as_of"], conflicts_with_all = ["base_as_of", "draft_as_of"])]
+    #[arg(long, value_name = "RFC3339", required_unless_present_any = ["base_as_of", "audit"], conflicts_with_all = ["base_as_of", "draft_as_of"])]
     as_of: Option<String>,
     /// When the base decides (with --draft-as-of: what changes between two dates).
     #[arg(long, value_name = "RFC3339", requires = "draft_as_of")]
@@ -96,12 +115,20 @@ pub struct Args {
 
 pub fn run(args: &Args) -> CommandResult {
     stop_on_ctrl_c();
-    let base_bundle = load(&args.base)?;
-    let draft_path = args.draft.as_ref().unwrap_or(&args.base);
+    let Some(draft_path) = args.draft.as_ref().or(args.base.as_ref()) else {
+        return Err(Failure::Usage(
+            "give --base (and --draft), or --audit and --draft".into(),
+        ));
+    };
     let draft_bundle = load(draft_path)?;
+    // With --audit the base decisions are the stored ones: no base bundle.
+    let base_bundle = args.base.as_ref().map(|path| load(path)).transpose()?;
     let (base_as_of, draft_as_of) = match (&args.as_of, &args.base_as_of, &args.draft_as_of) {
         (Some(t), _, _) => (t.clone(), t.clone()),
         (None, Some(b), Some(d)) => (b.clone(), d.clone()),
+        // Each stored decision has its own as_of; this one only checks the
+        // entry and the language below.
+        _ if args.audit.is_some() => (AUDIT_PROBE_AS_OF.to_string(), AUDIT_PROBE_AS_OF.to_string()),
         _ => {
             return Err(Failure::Usage(
                 "give --as-of, or --base-as-of and --draft-as-of".into(),
@@ -113,18 +140,24 @@ pub fn run(args: &Args) -> CommandResult {
         .build()
         .map_err(|error| Failure::failed(format!("cannot start worker threads: {error}")))?;
     let workers = pool.current_num_threads();
-    let (base_hash, draft_hash) = (
-        base_bundle.hash().to_string(),
-        draft_bundle.hash().to_string(),
-    );
-    let param_changes = if args.decide_all {
-        None
-    } else {
-        ParamChanges::between(&base_bundle, &draft_bundle, &base_as_of, &draft_as_of)
+    let draft_hash = draft_bundle.hash().to_string();
+    let base_hash = base_bundle.as_ref().map(|b| b.hash().to_string());
+    let param_changes = match &base_bundle {
+        Some(base) if !args.decide_all => {
+            ParamChanges::between(base, &draft_bundle, &base_as_of, &draft_as_of)
+        }
+        _ => None,
     };
-    let schema = base_bundle.schema(&args.entry).cloned();
-    let base = args.runtime.decider(base_bundle, workers)?;
+    let schema = base_bundle
+        .as_ref()
+        .unwrap_or(&draft_bundle)
+        .schema(&args.entry)
+        .cloned();
+    let base = base_bundle
+        .map(|bundle| args.runtime.decider(bundle, workers))
+        .transpose()?;
     let draft = args.runtime.decider(draft_bundle, workers)?;
+    let base = base.as_ref().unwrap_or(&draft);
     let mode = if args.partial {
         Mode::Partial
     } else {
@@ -132,7 +165,7 @@ pub fn run(args: &Args) -> CommandResult {
     };
     let lang = args.lang.map(Lang::code);
     // A wrong entry, date or language would fail every line: say it once.
-    for (decider, as_of) in [(&base, &base_as_of), (&draft, &draft_as_of)] {
+    for (decider, as_of) in [(base, &base_as_of), (&draft, &draft_as_of)] {
         let probe = DecideRequest {
             entry: args.entry.clone(),
             input: serde_json::Value::Null,
@@ -154,40 +187,7 @@ pub fn run(args: &Args) -> CommandResult {
         param_changes: param_changes.as_ref(),
     };
     let read = Arc::new(AtomicU64::new(0));
-    let (reader, size): (Box<dyn io::Read>, Option<u64>) = if args.population.as_os_str() == "-" {
-        (Box::new(io::stdin().lock()), None)
-    } else {
-        let file = std::fs::File::open(&args.population).map_err(|error| {
-            Failure::Io(format!(
-                "cannot read {}: {error}",
-                args.population.display()
-            ))
-        })?;
-        let size = file.metadata().ok().map(|meta| meta.len());
-        let counted = CountingReader {
-            inner: file,
-            read: Arc::clone(&read),
-        };
-        (Box::new(counted), size)
-    };
-    let format = args
-        .population_format
-        .unwrap_or(match args.population.extension() {
-            Some(extension) if extension.eq_ignore_ascii_case("csv") => PopulationFormat::Csv,
-            _ => PopulationFormat::Jsonl,
-        });
-    let reader = BufReader::with_capacity(1 << 20, reader);
-    let mut population: Box<dyn Population> = match format {
-        PopulationFormat::Jsonl => Box::new(JsonLines::new(reader)),
-        PopulationFormat::Csv => {
-            let schema = schema.ok_or_else(|| {
-                Failure::Usage(format!("the base bundle has no entry `{}`", args.entry))
-            })?;
-            Box::new(CsvPopulation::new(&schema, reader).map_err(|message| {
-                Failure::failed(format!("{}: {message}", args.population.display()))
-            })?)
-        }
-    };
+    let (mut population, size, source) = open_population(args, schema.as_ref(), &read)?;
     let bar = progress_bar(size);
     let started = std::time::Instant::now();
     let result = impact::run(
@@ -212,12 +212,7 @@ pub fn run(args: &Args) -> CommandResult {
         },
         &STOP,
     )
-    .map_err(|error| {
-        Failure::Io(format!(
-            "cannot read {}: {error}",
-            args.population.display()
-        ))
-    })?;
+    .map_err(|error| Failure::Io(format!("cannot read {source}: {error}")))?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
@@ -245,7 +240,21 @@ pub fn run(args: &Args) -> CommandResult {
             _ => ReportFormat::Json,
         });
     let mut report = result.impact.to_json();
-    report["base"] = serde_json::json!({ "bundle": args.base.display().to_string(), "hash": base_hash, "as_of": base_as_of });
+    report["base"] = match (&args.base, &args.audit) {
+        (Some(path), _) => {
+            serde_json::json!({ "bundle": path.display().to_string(), "hash": base_hash, "as_of": base_as_of })
+        }
+        (None, audit) => serde_json::json!({
+            "audit": audit.as_ref().map(|p| p.display().to_string()),
+            "since": args.since,
+            "until": args.until,
+        }),
+    };
+    let draft_as_of = if args.audit.is_some() {
+        "(each stored decision's own)".to_string()
+    } else {
+        draft_as_of
+    };
     report["draft"] = serde_json::json!({ "bundle": draft_path.display().to_string(), "hash": draft_hash, "as_of": draft_as_of });
     report["entry"] = args.entry.clone().into();
     report["lines"] = result.lines.into();
@@ -269,6 +278,86 @@ pub fn run(args: &Args) -> CommandResult {
         )));
     }
     Ok(())
+}
+
+/// The moment the entry and language are checked at when every stored
+/// decision brings its own.
+const AUDIT_PROBE_AS_OF: &str = "2000-01-01T00:00:00+00:00";
+
+/// The households to compare, how many bytes they are (for the progress
+/// bar, when known), and what to call them in messages.
+fn open_population(
+    args: &Args,
+    schema: Option<&eligo_core::schema::Schema>,
+    read: &Arc<AtomicU64>,
+) -> Result<(Box<dyn Population>, Option<u64>, String), Failure> {
+    if let Some(audit) = &args.audit {
+        return open_audit(args, audit);
+    }
+    let Some(path) = &args.population else {
+        return Err(Failure::Usage("give --population or --audit".into()));
+    };
+    let source = path.display().to_string();
+    let (reader, size): (Box<dyn io::Read>, Option<u64>) = if path.as_os_str() == "-" {
+        (Box::new(io::stdin().lock()), None)
+    } else {
+        let file = std::fs::File::open(path)
+            .map_err(|error| Failure::Io(format!("cannot read {source}: {error}")))?;
+        let size = file.metadata().ok().map(|meta| meta.len());
+        let counted = CountingReader {
+            inner: file,
+            read: Arc::clone(read),
+        };
+        (Box::new(counted), size)
+    };
+    let format = args.population_format.unwrap_or(match path.extension() {
+        Some(extension) if extension.eq_ignore_ascii_case("csv") => PopulationFormat::Csv,
+        _ => PopulationFormat::Jsonl,
+    });
+    let reader = BufReader::with_capacity(1 << 20, reader);
+    let population: Box<dyn Population> = match format {
+        PopulationFormat::Jsonl => Box::new(JsonLines::new(reader)),
+        PopulationFormat::Csv => {
+            let schema = schema.ok_or_else(|| {
+                Failure::Usage(format!("the base bundle has no entry `{}`", args.entry))
+            })?;
+            Box::new(
+                CsvPopulation::new(schema, reader)
+                    .map_err(|message| Failure::failed(format!("{source}: {message}")))?,
+            )
+        }
+    };
+    Ok((population, size, source))
+}
+
+#[cfg(feature = "server")]
+fn open_audit(
+    args: &Args,
+    audit: &std::path::Path,
+) -> Result<(Box<dyn Population>, Option<u64>, String), Failure> {
+    use eligo_server::audit_population::{AuditPopulation, AuditRange};
+    let range = AuditRange {
+        entry: args.entry.clone(),
+        since: args.since.clone(),
+        until: args.until.clone(),
+    };
+    let population = AuditPopulation::open(audit, args.database_url.as_deref(), range)
+        .map_err(|error| Failure::failed(error.to_string()))?;
+    Ok((
+        Box::new(population),
+        None,
+        format!("the audit log in {}", audit.display()),
+    ))
+}
+
+#[cfg(not(feature = "server"))]
+fn open_audit(
+    _: &Args,
+    _: &std::path::Path,
+) -> Result<(Box<dyn Population>, Option<u64>, String), Failure> {
+    Err(Failure::Usage(
+        "--audit needs the `server` feature of eligo".into(),
+    ))
 }
 
 /// Set by Ctrl-C: the run ends after the chunk in progress and the report
