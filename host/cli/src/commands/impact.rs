@@ -187,12 +187,16 @@ pub fn run(args: &Args) -> CommandResult {
         param_changes: param_changes.as_ref(),
     };
     let read = Arc::new(AtomicU64::new(0));
-    let (mut population, size, source) = open_population(args, schema.as_ref(), &read)?;
+    let Opened {
+        mut population,
+        size,
+        source,
+    } = open_population(args, schema.as_ref(), &read)?;
     let bar = progress_bar(size);
     let started = std::time::Instant::now();
     let result = impact::run(
         Side {
-            decider: &base,
+            decider: base,
             as_of: &base_as_of,
         },
         Side {
@@ -286,11 +290,17 @@ const AUDIT_PROBE_AS_OF: &str = "2000-01-01T00:00:00+00:00";
 
 /// The households to compare, how many bytes they are (for the progress
 /// bar, when known), and what to call them in messages.
+struct Opened {
+    population: Box<dyn Population>,
+    size: Option<u64>,
+    source: String,
+}
+
 fn open_population(
     args: &Args,
     schema: Option<&eligo_core::schema::Schema>,
     read: &Arc<AtomicU64>,
-) -> Result<(Box<dyn Population>, Option<u64>, String), Failure> {
+) -> Result<Opened, Failure> {
     if let Some(audit) = &args.audit {
         return open_audit(args, audit);
     }
@@ -327,14 +337,15 @@ fn open_population(
             )
         }
     };
-    Ok((population, size, source))
+    Ok(Opened {
+        population,
+        size,
+        source,
+    })
 }
 
 #[cfg(feature = "server")]
-fn open_audit(
-    args: &Args,
-    audit: &std::path::Path,
-) -> Result<(Box<dyn Population>, Option<u64>, String), Failure> {
+fn open_audit(args: &Args, audit: &std::path::Path) -> Result<Opened, Failure> {
     use eligo_server::audit_population::{AuditPopulation, AuditRange};
     let range = AuditRange {
         entry: args.entry.clone(),
@@ -343,18 +354,15 @@ fn open_audit(
     };
     let population = AuditPopulation::open(audit, args.database_url.as_deref(), range)
         .map_err(|error| Failure::failed(error.to_string()))?;
-    Ok((
-        Box::new(population),
-        None,
-        format!("the audit log in {}", audit.display()),
-    ))
+    Ok(Opened {
+        population: Box::new(population),
+        size: None,
+        source: format!("the audit log in {}", audit.display()),
+    })
 }
 
 #[cfg(not(feature = "server"))]
-fn open_audit(
-    _: &Args,
-    _: &std::path::Path,
-) -> Result<(Box<dyn Population>, Option<u64>, String), Failure> {
+fn open_audit(_: &Args, _: &std::path::Path) -> Result<Opened, Failure> {
     Err(Failure::Usage(
         "--audit needs the `server` feature of eligo".into(),
     ))
