@@ -57,10 +57,40 @@ pub fn app(state: SharedState) -> Router {
     )
     .fallback_service(web_page(&state))
     .layer(DefaultBodyLimit::max(max_body))
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        refuse_oversized,
+    ))
     .layer(middleware::from_fn_with_state(state.clone(), authorize))
     .layer(CompressionLayer::new())
     .layer(middleware::from_fn_with_state(state.clone(), observe))
     .with_state(state)
+}
+
+/// Answers 413 to a body whose declared length is over `--max-body-bytes`
+/// before reading any of it. Reading up to the limit first, the server
+/// answered and closed while the client was still sending the rest, and
+/// the client saw a broken pipe instead of the answer.
+async fn refuse_oversized(
+    State(state): State<SharedState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let max = state.config().max_body_bytes;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > max as u64 => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::BadRequest,
+            format!("the body is {length} bytes; at most {max} are accepted (--max-body-bytes)"),
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    }
 }
 
 /// The OpenAPI document alone (what `/openapi.json` serves).
