@@ -88,6 +88,16 @@ fn check_packed_names(source: &BundleSource, bundle: &Bundle) -> Result<(), Vec<
 
 /// The files of a packed bundle's JSON text, its hash checked.
 pub fn unpack(packed: &str) -> Result<BundleFiles, Vec<Diagnostic>> {
+    if packed.len() > MAX_PACKED_BYTES {
+        return Err(vec![Diagnostic::file_error(
+            "bundle-size",
+            "(packed bundle)",
+            format!(
+                "is over {MAX_PACKED_BYTES} bytes: a bundle holds at most {} bytes of files",
+                crate::files::MAX_BUNDLE_BYTES
+            ),
+        )]);
+    }
     let packed: PackedBundle = serde_json::from_str(packed).map_err(|e| {
         vec![Diagnostic::error(
             "packed-json",
@@ -99,6 +109,10 @@ pub fn unpack(packed: &str) -> Result<BundleFiles, Vec<Diagnostic>> {
     })?;
     files_of(BundleSource::Packed(packed))
 }
+
+/// The longest packed bundle text: its files at their limit, twice over
+/// for JSON's escapes.
+pub const MAX_PACKED_BYTES: usize = 2 * crate::files::MAX_BUNDLE_BYTES;
 
 /// Loads and compiles a bundle.
 pub fn load(request: LoadRequest) -> Result<Bundle, ErrorBody> {

@@ -29,6 +29,7 @@ use crate::manifest::{
     RULES_FILE,
 };
 use crate::params::ParamStore;
+use crate::rule_calls::{self, FireCalls, NativeFunctions};
 use crate::sandbox::{build_engine, Locator};
 use crate::schema::{Kind, Schema};
 use crate::testcases::{parse_test_file, TestFile};
@@ -77,6 +78,7 @@ impl Bundle {
         let mut loader = Loader {
             files: &files,
             problems: Vec::new(),
+            fires: FireCalls::new(),
         };
         let loaded = loader.load();
         let mut problems: Vec<Diagnostic> = loader
@@ -363,7 +365,14 @@ impl Bundle {
                 &entry.manifest.function,
                 (Dynamic::from_map(input), Dynamic::from(ctx.clone())),
             )
-            .map_err(|error| DecideError::Rule(rule_failure(&error, &entry.manifest.rules)))?;
+            .map_err(|error| {
+                let failure = rule_failure(&error, &entry.manifest.rules);
+                if failure.message == crate::sandbox::HOST_STOPPED {
+                    DecideError::Stopped(failure)
+                } else {
+                    DecideError::Rule(failure)
+                }
+            })?;
         if !returned.is_map() {
             return Err(self.bundle_failure(
                 entry,
@@ -413,6 +422,12 @@ fn rule_failure(error: &EvalAltResult, default_file: &str) -> RuleLocation {
         current = inner;
     }
     let mut message = match current {
+        EvalAltResult::ErrorTerminated(token, _)
+            if token.clone().into_immutable_string().ok().as_deref()
+                == Some(crate::sandbox::HOST_STOPPED) =>
+        {
+            crate::sandbox::HOST_STOPPED.to_string()
+        }
         EvalAltResult::ErrorTerminated(..) => crate::sandbox::OPERATIONS_EXCEEDED.to_string(),
         other => other.to_string(),
     };
@@ -433,6 +448,8 @@ fn rule_failure(error: &EvalAltResult, default_file: &str) -> RuleLocation {
 struct Loader<'a> {
     files: &'a BundleFiles,
     problems: Vec<Diagnostic>,
+    /// The literal `ctx.fire` calls of every rule file compiled so far.
+    fires: FireCalls,
 }
 
 impl Loader<'_> {
@@ -451,6 +468,18 @@ impl Loader<'_> {
     }
 
     fn load(&mut self) -> Option<Bundle> {
+        let total = self.files.total_bytes();
+        if total > crate::files::MAX_BUNDLE_BYTES {
+            self.problems.push(Diagnostic::file_error(
+                "bundle-size",
+                MANIFEST_FILE,
+                format!(
+                    "the bundle's files hold {total} bytes together; a bundle may hold at most {} (16 MiB)",
+                    crate::files::MAX_BUNDLE_BYTES
+                ),
+            ));
+            return None;
+        }
         let manifest: Manifest = self.toml(MANIFEST_FILE)?;
         self.check_manifest(&manifest);
         let rules: BTreeMap<String, RuleDecl> = self.toml(RULES_FILE).unwrap_or_default();
@@ -467,6 +496,7 @@ impl Loader<'_> {
         self.problems.extend(param_problems);
 
         let engine = build_engine(&manifest.limits);
+        let natives = NativeFunctions::of(&engine);
         let locator = Mutex::new(Locator::new(&manifest.limits));
         let mut schemas = BTreeMap::new();
         let mut entries = BTreeMap::new();
@@ -480,6 +510,13 @@ impl Loader<'_> {
                 }
             }
             if let Some(ast) = self.compile(&engine, entry) {
+                rule_calls::check(
+                    &ast,
+                    &entry.rules,
+                    &natives,
+                    &mut self.problems,
+                    &mut self.fires,
+                );
                 self.scan_rule_ids(name, entry, &rules);
                 entries.insert(
                     name.clone(),
@@ -667,6 +704,13 @@ impl Loader<'_> {
                     ));
                 }
             }
+            rule_calls::check_placeholders(
+                &file,
+                self.files.get(&file).unwrap_or_default(),
+                &messages.rules,
+                &self.fires,
+                &mut self.problems,
+            );
             for id in messages.rules.keys() {
                 if !rules.contains_key(id) {
                     self.problems.push(Diagnostic::file_error(

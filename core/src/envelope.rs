@@ -130,6 +130,9 @@ pub enum DecideError {
     MissingNeeded(Vec<FieldProblem>),
     /// A rule failed or hit a sandbox limit.
     Rule(RuleLocation),
+    /// The host stopped the rules (its deadline, a backstop: every limit
+    /// that decides an answer is counted, not timed); where they were.
+    Stopped(RuleLocation),
 }
 
 /// Where and why a rule failed.
@@ -164,6 +167,7 @@ impl DecideError {
             DecideError::InvalidInput(_) => ErrorKind::InvalidInput,
             DecideError::MissingNeeded(_) => ErrorKind::MissingNeeded,
             DecideError::Rule(_) => ErrorKind::RuleError,
+            DecideError::Stopped(_) => ErrorKind::Stopped,
         }
     }
 
@@ -173,7 +177,7 @@ impl DecideError {
             DecideError::BadRequest(p)
             | DecideError::InvalidInput(p)
             | DecideError::MissingNeeded(p) => p,
-            DecideError::Rule(_) => &[],
+            DecideError::Rule(_) | DecideError::Stopped(_) => &[],
         }
     }
 
@@ -187,6 +191,7 @@ impl DecideError {
                 p.len()
             ),
             DecideError::Rule(failure) => format!("rule error: {failure}"),
+            DecideError::Stopped(failure) => format!("stopped: {failure}"),
         };
         ErrorBody {
             kind: self.kind(),
@@ -194,7 +199,7 @@ impl DecideError {
             problems: self.problems().to_vec(),
             diagnostics: Vec::new(),
             location: match self {
-                DecideError::Rule(failure) => Some(failure.clone()),
+                DecideError::Rule(failure) | DecideError::Stopped(failure) => Some(failure.clone()),
                 _ => None,
             },
         }

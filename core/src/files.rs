@@ -13,6 +13,15 @@ use crate::diagnostics::Diagnostic;
 /// The kinds of file a bundle is made of; anything else is not part of it.
 pub const BUNDLE_EXTENSIONS: &[&str] = &["toml", "rhai", "yaml", "yml", "json"];
 
+/// The largest file a bundle may hold. The biggest file of the default
+/// bundle is 12 KB; a parameter table of every district of a province
+/// stays far below this. Counted here, in every runtime, so a bundle that
+/// loads natively also loads in the wasm instance's 256 MiB.
+pub const MAX_FILE_BYTES: usize = 4 << 20;
+
+/// The most all files of a bundle may hold together.
+pub const MAX_BUNDLE_BYTES: usize = 16 << 20;
+
 /// A bundle's files: normalised relative path → normalised UTF-8 text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BundleFiles {
@@ -61,6 +70,13 @@ impl BundleFiles {
     /// not climb out of the bundle; the content must be UTF-8.
     pub fn insert(&mut self, path: &str, bytes: &[u8]) -> Result<(), Diagnostic> {
         let path = normalise_path(path)?;
+        if bytes.len() > MAX_FILE_BYTES {
+            return Err(Diagnostic::file_error(
+                "file-size",
+                &path,
+                format!("is over 4 MiB ({MAX_FILE_BYTES} bytes), the most a bundle file may hold"),
+            ));
+        }
         let text = std::str::from_utf8(bytes).map_err(|e| {
             Diagnostic::file_error(
                 "file-encoding",
@@ -100,6 +116,11 @@ impl BundleFiles {
 
     pub fn len(&self) -> usize {
         self.files.len()
+    }
+
+    /// The bytes of every file together.
+    pub fn total_bytes(&self) -> usize {
+        self.files.values().map(String::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod param_changes;
 pub mod params;
 pub mod path;
+mod rule_calls;
 pub mod sandbox;
 pub mod schema;
 pub mod strict_json;

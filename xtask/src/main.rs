@@ -6,6 +6,8 @@
 //!   (raw and gzip) and sha256.
 //! - `test`: build the artifact, make sure the browser parity test has Debian's
 //!   chromium and playwright-core, then run the workspace tests.
+//! - `fuzz [--seconds N] [target…]`: build the artifact, then run the
+//!   libFuzzer targets of `tests/fuzz` for N seconds each (`fuzz.rs`).
 //! - `serve [args…]`: build the artifact and the `eligo` binary exactly as
 //!   `test` builds them (the same cargo invocation, so neither command
 //!   recompiles what the other compiled), then run `eligo serve`.
@@ -17,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use sha2::{Digest, Sha256};
+
+mod fuzz;
 
 const TARGET: &str = "wasm32-unknown-unknown";
 
@@ -44,13 +48,14 @@ fn main() -> ExitCode {
             .and_then(|()| ensure_browser())
             .and_then(|()| ensure_postgres())
             .and_then(|()| run_tests(&args[1..])),
+        Some("fuzz") => build_wasm().and_then(|_| fuzz::fuzz(&args[1..])),
         Some("serve") => build_wasm()
             .and_then(|_| build_web())
             .and_then(|()| run_tests(&["--no-run".to_string()]))
             .and_then(|()| serve(&args[1..])),
         _ => {
             eprintln!(
-                "usage: cargo xtask <wasm | web | test [cargo test args…] | serve [eligo serve args…]>"
+                "usage: cargo xtask <wasm | web | test [cargo test args…] | fuzz [--seconds N] [target…] | serve [eligo serve args…]>"
             );
             return ExitCode::from(2);
         }

@@ -41,7 +41,7 @@ pub fn diagnostic(problem: &Diagnostic, files: Option<&BundleFiles>, color: bool
     let offset = start;
     let width = end - start;
     let span = (problem.file.as_str(), offset..offset + width);
-    let report = Report::build(kind, span.clone())
+    let mut report = Report::build(kind, span.clone())
         .with_config(
             Config::default()
                 .with_color(color)
@@ -49,8 +49,11 @@ pub fn diagnostic(problem: &Diagnostic, files: Option<&BundleFiles>, color: bool
         )
         .with_code(&problem.code)
         .with_message(&problem.message)
-        .with_label(Label::new(span).with_message("here"))
-        .finish();
+        .with_label(Label::new(span).with_message("here"));
+    if let Some(help) = &problem.help {
+        report.set_help(help);
+    }
+    let report = report.finish();
     let mut out = Vec::new();
     match report.write((problem.file.as_str(), Source::from(text)), &mut out) {
         Ok(()) => String::from_utf8_lossy(&out).into_owned(),

@@ -313,6 +313,41 @@ fn a_missing_artifact_is_a_clear_error() {
     );
 }
 
+/// The wasm runtime starts and decides under an address-space limit (by
+/// default wasmtime would reserve 4 GiB per pooled instance).
+#[cfg(unix)]
+#[test]
+fn the_wasm_runtime_decides_under_ulimit_v() {
+    let line = r#"{"id":"h1","district":"rural","on_dibao":true,"relatives_in_city":false,"members":[{"age":70,"monthly_income":0}]}"#;
+    let args = household("batch", "rules", &["--threads", "2"]).join(" ");
+    let script = format!(
+        "ulimit -v 4000000 && exec '{}' {args} --runtime wasm",
+        env!("CARGO_BIN_EXE_eligo")
+    );
+    let mut child = Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(repo())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{line}\n{line}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    for answer in stdout.lines() {
+        let answer: serde_json::Value = serde_json::from_str(answer).unwrap();
+        assert_eq!(answer["result"]["household_id"], "h1", "{answer}");
+    }
+}
+
 #[test]
 fn batch_refuses_a_bad_request_once() {
     let out = eligo(

@@ -12,10 +12,10 @@
 //! is itself a bundle (has a `bundle.toml`).
 
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use eligo_core::files::{has_extension, BUNDLE_EXTENSIONS};
+use eligo_core::files::{has_extension, BUNDLE_EXTENSIONS, MAX_FILE_BYTES};
 use eligo_core::BundleFiles;
 
 /// Folders of a bundle, each with the file kinds it holds. Top-level files
@@ -71,10 +71,25 @@ pub fn read_bundle(path: &Path) -> Result<BundleFiles, ReadError> {
     if path.is_dir() {
         return read_bundle_dir(path);
     }
-    let text = fs::read_to_string(path).map_err(|error| ReadError::Io {
+    // One byte over the core's limit is enough for it to refuse the file.
+    let io_error = |error| ReadError::Io {
         path: path.to_path_buf(),
         error,
-    })?;
+    };
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .and_then(|file| {
+            file.take(eligo_core::api::MAX_PACKED_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(io_error)?;
+    let text = if bytes.len() > eligo_core::api::MAX_PACKED_BYTES {
+        // Cut anywhere: only its length matters now.
+        String::from_utf8_lossy(&bytes).into_owned()
+    } else {
+        String::from_utf8(bytes)
+            .map_err(|e| io_error(io::Error::new(io::ErrorKind::InvalidData, e)))?
+    };
     eligo_core::api::unpack(&text).map_err(ReadError::Bundle)
 }
 
@@ -226,7 +241,12 @@ fn collect(
     }
     paths.sort();
     for (name, path) in paths {
-        let bytes = fs::read(&path).map_err(|e| io_error(&path, e))?;
+        // One byte over the core's limit is enough for it to refuse the
+        // file: a 200 MB file is not read into memory to be refused.
+        let mut bytes = Vec::new();
+        fs::File::open(&path)
+            .and_then(|file| file.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes))
+            .map_err(|e| io_error(&path, e))?;
         let relative = if prefix.is_empty() {
             name
         } else {

@@ -5,12 +5,17 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use eligo_core::wire::{DecideRequest, Envelope, ErrorBody, ErrorKind, TestReport};
-use eligo_core::{api, Bundle};
+use eligo_core::{api, sandbox, Bundle};
 use serde::Serialize;
 
 use crate::wasm::{CallLimits, RuntimeError, WasmEngine, WasmRuntime};
+
+/// How long one native decision may run: the wasm runtime's default
+/// deadline ([`CallLimits`]), so both stop a runaway rule alike.
+pub const NATIVE_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Which engine decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,9 +59,13 @@ pub type Answer = Result<EnvelopeJson, ErrorBody>;
 /// A loaded bundle, ready to decide.
 #[derive(Debug)]
 pub enum Decider {
-    /// One compiled bundle per worker thread: threads that share one
-    /// compiled bundle contend for the reference counts inside it.
-    Native(Vec<Bundle>),
+    /// One compiled bundle per worker thread (threads that share one
+    /// compiled bundle contend for the reference counts inside it), and
+    /// how long one decision may run.
+    Native {
+        copies: Vec<Bundle>,
+        deadline: Duration,
+    },
     /// The artifact's instances, pooled.
     Wasm(Box<WasmRuntime>),
 }
@@ -73,7 +82,19 @@ impl Decider {
             );
         }
         copies.push(bundle);
-        Ok(Decider::Native(copies))
+        Ok(Decider::Native {
+            copies,
+            deadline: NATIVE_DEADLINE,
+        })
+    }
+
+    /// The same decider with another deadline per native decision (the
+    /// wasm runtime's is in its [`CallLimits`]).
+    pub fn with_native_deadline(mut self, limit: Duration) -> Decider {
+        if let Decider::Native { deadline, .. } = &mut self {
+            *deadline = limit;
+        }
+        self
     }
 
     /// The bundle loaded into the shared wasm engine's instances.
@@ -111,7 +132,7 @@ impl Decider {
     /// to pass text through unparsed, a `&RawValue`.
     pub fn decide<I: Serialize>(&self, worker: usize, request: &DecideRequest<I>) -> Answer {
         match self {
-            Decider::Native(copies) => {
+            Decider::Native { copies, deadline } => {
                 // Through the input's text, as the artifact reads it: the
                 // same refusals (a key named twice) in both runtimes.
                 let text = serde_json::to_string(&request.input).map_err(|error| {
@@ -128,8 +149,15 @@ impl Decider {
                     mode: request.mode,
                     lang: request.lang.clone(),
                 };
-                api::decide(&copies[worker % copies.len()], &request)
-                    .map(|envelope| EnvelopeJson(envelope.to_json()))
+                // The wasm runtime's deadline, natively: a backstop (every
+                // limit that decides an answer is counted by the core).
+                let deadline = Instant::now() + *deadline;
+                let bundle = &copies[worker % copies.len()];
+                sandbox::with_host_stop(
+                    move || Instant::now() >= deadline,
+                    || api::decide(bundle, &request),
+                )
+                .map(|envelope| EnvelopeJson(envelope.to_json()))
             }
             Decider::Wasm(runtime) => runtime.decide(request),
         }
@@ -138,7 +166,7 @@ impl Decider {
     /// Runs the bundle's test cases.
     pub fn test(&self) -> Result<TestReport, RuntimeError> {
         match self {
-            Decider::Native(copies) => Ok(api::test(&copies[0])),
+            Decider::Native { copies, .. } => Ok(api::test(&copies[0])),
             Decider::Wasm(runtime) => serde_json::from_str(&runtime.test_json()?)
                 .map_err(|e| RuntimeError::Artifact(format!("unreadable test report: {e}"))),
         }
@@ -147,7 +175,7 @@ impl Decider {
     /// `sha256:<hex>` of the artifact that decides, if it is the wasm one.
     pub fn artifact_sha256(&self) -> Option<&str> {
         match self {
-            Decider::Native(_) => None,
+            Decider::Native { .. } => None,
             Decider::Wasm(runtime) => Some(runtime.artifact_sha256()),
         }
     }
@@ -204,5 +232,36 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("[type]"), "{text}");
+    }
+
+    #[test]
+    fn a_native_decision_past_its_deadline_is_stopped_where_it_was() {
+        let files = BundleFiles::from_pairs([
+            ("bundle.toml", "name = \"t\"\nversion = \"1\"\nlanguages = [\"en\"]\n[entries.job]\nrules = \"job.rhai\"\nschema = \"schema/job.toml\"\n[limits]\nmax_operations = 10000000\n"),
+            ("rules.toml", "[OK]\nentry = \"job\"\nsource = \"s\"\n"),
+            ("schema/job.toml", "[fields]\nx = { type = \"integer\" }\n"),
+            ("messages/en.toml", "[rules]\nOK = \"ok\"\n"),
+            ("job.rhai", "fn decide(input, ctx) {\n  let i = 0;\n  while true { i += 1; }\n  ctx.fire(\"OK\", #{});\n  #{}\n}"),
+        ])
+        .unwrap();
+        let decider = Decider::native(Bundle::load(files).unwrap(), 1)
+            .unwrap()
+            .with_native_deadline(Duration::from_millis(50));
+        let error = decider
+            .decide(
+                0,
+                &DecideRequest {
+                    entry: "job".to_string(),
+                    input: serde_json::json!({}),
+                    as_of: "2026-11-20T09:00:00+08:00".to_string(),
+                    mode: Mode::Partial,
+                    lang: None,
+                },
+            )
+            .unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Stopped, "{error}");
+        // `stopped`, not the operation limit's rule_error; the file is
+        // known, the line is not (Rhai gives a stop no position).
+        assert_eq!(error.location.expect("where").file, "job.rhai");
     }
 }

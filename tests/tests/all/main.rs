@@ -5,6 +5,7 @@ mod bundle_cases;
 mod engine;
 mod fuzz;
 mod generated;
+mod hostile;
 mod js_api;
 mod parity;
 mod wire_types;
