@@ -218,14 +218,16 @@ impl Bundle {
                 Ok(Reason {
                     rule: fired.rule.clone(),
                     text: render(template, &fired.args).map_err(|missing| {
-                        self.bundle_failure(
-                            entry,
-                            format!(
+                        DecideError::Rule(RuleLocation {
+                            file: entry.manifest.rules.clone(),
+                            line: fired.at.0,
+                            column: fired.at.1,
+                            message: format!(
                                 "message `{}` in messages/{lang}.toml uses {{{missing}}}, which \
                                  ctx.fire(\"{}\", #{{...}}) did not give",
                                 fired.rule, fired.rule
                             ),
-                        )
+                        })
                     })?,
                     source: self.shared.rules[&fired.rule].source.clone(),
                 })
@@ -386,11 +388,24 @@ impl Bundle {
         dynamic_to_json(&returned, "result").map_err(|e| self.bundle_failure(entry, e.to_string()))
     }
 
+    /// A failure of the entry function as a whole (what it returned), at
+    /// its definition.
     fn bundle_failure(&self, entry: &CompiledEntry, message: String) -> DecideError {
+        let signature = format!("fn {}(", entry.manifest.function);
+        let (line, column) = self
+            .files
+            .get(&entry.manifest.rules)
+            .and_then(|text| {
+                text.lines().enumerate().find_map(|(index, line)| {
+                    line.find(&signature)
+                        .map(|at| (index + 1, line[..at].chars().count() + 1))
+                })
+            })
+            .unwrap_or((0, 0));
         DecideError::Rule(RuleLocation {
             file: entry.manifest.rules.clone(),
-            line: 0,
-            column: 0,
+            line,
+            column,
             message,
         })
     }
@@ -474,7 +489,7 @@ impl Loader<'_> {
                 "bundle-size",
                 MANIFEST_FILE,
                 format!(
-                    "the bundle's files hold {total} bytes together; a bundle may hold at most {} (16 MiB)",
+                    "the bundle's files hold {total} bytes together; a bundle may hold at most {} (4 MiB)",
                     crate::files::MAX_BUNDLE_BYTES
                 ),
             ));

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position};
+use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, Map, NativeCallContext, Position};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -40,6 +40,8 @@ pub struct Shared {
 pub struct Fired {
     pub rule: String,
     pub args: Map,
+    /// Where `ctx.fire` was called: 1-based line and column, 0 if unknown.
+    pub at: (usize, usize),
 }
 
 /// An absent input field a decision needs, and the rules that need it.
@@ -105,12 +107,18 @@ impl RuleContext {
             .register_fn("param", |ctx: &mut RuleContext, name: &str| {
                 ctx.state().param(name)
             })
-            .register_fn("fire", |ctx: &mut RuleContext, rule: &str| {
-                ctx.state().fire(rule, Map::new())
-            })
-            .register_fn("fire", |ctx: &mut RuleContext, rule: &str, args: Map| {
-                ctx.state().fire(rule, args)
-            })
+            .register_fn(
+                "fire",
+                |call: NativeCallContext, ctx: &mut RuleContext, rule: &str| {
+                    ctx.state().fire(rule, Map::new(), call.call_position())
+                },
+            )
+            .register_fn(
+                "fire",
+                |call: NativeCallContext, ctx: &mut RuleContext, rule: &str, args: Map| {
+                    ctx.state().fire(rule, args, call.call_position())
+                },
+            )
             .register_fn("need", |ctx: &mut RuleContext, path: &str, rule: &str| {
                 ctx.state().need(path, rule)
             });
@@ -162,11 +170,12 @@ impl CallState {
         }
     }
 
-    fn fire(&mut self, rule: &str, args: Map) -> RhaiResult<ImmutableString> {
+    fn fire(&mut self, rule: &str, args: Map, at: Position) -> RhaiResult<ImmutableString> {
         self.check_rule(rule)?;
         self.fired.push(Fired {
             rule: rule.to_string(),
             args,
+            at: (at.line().unwrap_or(0), at.position().unwrap_or(0)),
         });
         Ok(rule.into())
     }

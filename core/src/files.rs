@@ -15,12 +15,14 @@ pub const BUNDLE_EXTENSIONS: &[&str] = &["toml", "rhai", "yaml", "yml", "json"];
 
 /// The largest file a bundle may hold. The biggest file of the default
 /// bundle is 12 KB; a parameter table of every district of a province
-/// stays far below this. Counted here, in every runtime, so a bundle that
-/// loads natively also loads in the wasm instance's 256 MiB.
-pub const MAX_FILE_BYTES: usize = 4 << 20;
+/// stays far below this. Counted here, in every runtime.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
 
-/// The most all files of a bundle may hold together.
-pub const MAX_BUNDLE_BYTES: usize = 16 << 20;
+/// The most all files of a bundle may hold together. Set so that a bundle
+/// that loads natively loads alike in the wasm artifact, well within its
+/// memory and its host's deadline: 4 MiB of parameters (45,000 of them)
+/// load in 1.5 s in the artifact; 16 MiB took over 5 s.
+pub const MAX_BUNDLE_BYTES: usize = 4 << 20;
 
 /// A bundle's files: normalised relative path → normalised UTF-8 text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,7 +76,7 @@ impl BundleFiles {
             return Err(Diagnostic::file_error(
                 "file-size",
                 &path,
-                format!("is over 4 MiB ({MAX_FILE_BYTES} bytes), the most a bundle file may hold"),
+                format!("is over 1 MiB ({MAX_FILE_BYTES} bytes), the most a bundle file may hold"),
             ));
         }
         let text = std::str::from_utf8(bytes).map_err(|e| {

@@ -174,6 +174,7 @@ fn record_fire(call: &rhai::FnCallExpr, position: Position, file: &str, fires: &
         return;
     };
     let keys = match call.args.get(1) {
+        None => Some(BTreeSet::new()),
         Some(Expr::Map(map, _)) => {
             Some(map.0.iter().map(|(key, _)| key.name.to_string()).collect())
         }
@@ -341,10 +342,53 @@ mod tests {
               ctx.fire(\"OK\", #{...}) at job.rhai:2 does not give"
             ]
         );
+        let no_map = "fn decide(input, ctx) {\n  ctx.fire(\"OK\");\n  #{}\n}";
+        assert_eq!(
+            errors(no_map, "{x}"),
+            [
+                "messages/en.toml:2:1 message-placeholder the message for `OK` uses {x}, which \
+              ctx.fire(\"OK\", #{...}) at job.rhai:2 does not give"
+            ]
+        );
         // A map that is not a literal cannot be checked here: the decision
         // reports a missing value when it happens.
         let dynamic =
             "fn decide(input, ctx) {\n  let args = #{ x: 1 };\n  ctx.fire(\"OK\", args);\n  #{}\n}";
         assert_eq!(errors(dynamic, "{x} and {z}"), Vec::<String>::new());
+    }
+
+    fn rule_error(bundle: &Bundle) -> crate::envelope::RuleLocation {
+        let request = crate::DecideRequest {
+            entry: "job".to_string(),
+            input: serde_json::json!({ "x": 1 }),
+            as_of: "2026-11-20T09:00:00+08:00".to_string(),
+            mode: crate::Mode::Partial,
+            lang: None,
+        };
+        match bundle.decide(&request) {
+            Err(crate::DecideError::Rule(location)) => location,
+            other => panic!("expected a rule error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn what_only_a_decision_finds_is_located_at_the_call_or_the_function() {
+        // A map from a variable: the missing value is found when the rule
+        // fires, and located at that call.
+        let dynamic =
+            "fn decide(input, ctx) {\n  let args = #{ x: 1 };\n  ctx.fire(\"OK\", args);\n  #{}\n}";
+        let bundle = load(dynamic, "{x} and {z}").unwrap();
+        let location = rule_error(&bundle);
+        assert_eq!((location.line, location.column), (3, 7), "{location}");
+        assert!(location.message.contains("{z}"), "{location}");
+        // A result that is not a map: located at the entry function.
+        let unit =
+            "fn helper() { 1 }\n\nfn decide(input, ctx) {\n  ctx.fire(\"OK\", #{ x: 1 });\n}";
+        let location = rule_error(&load(unit, "{x}").unwrap());
+        assert_eq!((location.line, location.column), (3, 1), "{location}");
+        assert!(
+            location.message.contains("must return an object map"),
+            "{location}"
+        );
     }
 }

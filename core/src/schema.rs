@@ -257,15 +257,10 @@ impl Schema {
         let root = builder
             .object("input", &raw.fields, &mut Vec::new())
             .map_err(|message| {
-                // Messages start with the dotted path of the field: locate its last part.
+                // Messages start with the dotted path of the field.
                 let path = message.split(':').next().unwrap_or_default();
-                let field = path
-                    .rsplit('.')
-                    .next()
-                    .unwrap_or_default()
-                    .trim_end_matches("[]");
-                let line = toml_definition_line(text, field);
-                Diagnostic::error("schema", file, line, usize::from(line > 0), message)
+                let (line, column) = locate_field(text, path);
+                Diagnostic::error("schema", file, line, column, message)
             })?;
         Ok(Schema { root })
     }
@@ -609,6 +604,46 @@ impl Builder<'_> {
     }
 }
 
+/// Where a schema path (`input.on_dibao.default`, `Member.age`) is defined:
+/// the line of the field in `[fields]` (for `input`) or `[types.<Type>]`,
+/// at the attribute the path ends with when it names one; (0, 0) if not
+/// found.
+fn locate_field(text: &str, path: &str) -> (usize, usize) {
+    let parts: Vec<&str> = path.split('.').map(|p| p.trim_end_matches("[]")).collect();
+    let Some((scope, rest)) = parts.split_first() else {
+        return (0, 0);
+    };
+    let Some((field, attributes)) = rest.split_first() else {
+        let line = toml_definition_line(text, scope);
+        return (line, usize::from(line > 0));
+    };
+    let section = if *scope == "input" {
+        "[fields]".to_string()
+    } else {
+        format!("[types.{scope}]")
+    };
+    let mut in_section = false;
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            in_section = trimmed.starts_with(&section);
+            continue;
+        }
+        let defines = trimmed
+            .strip_prefix(field)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if in_section && defines {
+            let at = attributes
+                .first()
+                .and_then(|attribute| line.find(&format!("{attribute} ")).or(line.find(attribute)))
+                .unwrap_or(line.len() - trimmed.len());
+            return (index + 1, line[..at].chars().count() + 1);
+        }
+    }
+    let line = toml_definition_line(text, field);
+    (line, usize::from(line > 0))
+}
+
 /// A lower bound above its upper bound would make every value invalid:
 /// a mistake in the schema, reported where the field is defined.
 fn check_ranges(at: &str, kind: &Kind) -> Result<(), String> {
@@ -767,5 +802,15 @@ mod range_tests {
             "[fields]\nage = { type = \"integer\", min = 5, max = 5 }\n"
         )
         .is_ok());
+    }
+
+    #[test]
+    fn defaults_and_conditions_are_located_at_their_attribute() {
+        let default = "[fields]\nid = { type = \"string\" }\non_roll = { type = \"bool\", default = \"no\" }\n";
+        let condition = "[fields]\nmembers = { type = \"array\", items = \"Member\" }\n\n[types.Member]\nage = { type = \"integer\" }\nchild = { type = \"bool\", valid_when = \"age << 18\" }\n";
+        for (text, line, column) in [(default, 3, 28), (condition, 6, 26)] {
+            let error = Schema::parse("schema/x.toml", text).unwrap_err();
+            assert_eq!((error.line, error.column), (line, column), "{error}");
+        }
     }
 }

@@ -46,6 +46,13 @@ pub const MAX_INSTANCES: usize = 64;
 /// artifact's C ABI, `wasm/src/abi.rs`).
 const ERROR_FLAG: u64 = 1 << 31;
 
+/// The deadline of loading a bundle into an instance, in epoch ticks: a
+/// backstop like the decision's. Loading is bounded by the core's size
+/// limits; a bundle at those limits (4 MiB of parameters, 45,000 of them)
+/// loads in 1.5 s in the artifact, so this is never reached by a bundle
+/// the core accepts.
+const LOAD_DEADLINE_TICKS: u64 = 3_000;
+
 /// How often the epoch advances; deadlines are counted in these ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -67,6 +74,16 @@ impl Default for CallLimits {
             deadline_ticks: 500,
             memory_bytes: 256 << 20,
             max_instances: MAX_INSTANCES,
+        }
+    }
+}
+
+impl CallLimits {
+    /// These limits with the deadline of loading a bundle.
+    fn for_loading(self) -> CallLimits {
+        CallLimits {
+            deadline_ticks: self.deadline_ticks.max(LOAD_DEADLINE_TICKS),
+            ..self
         }
     }
 }
@@ -466,13 +483,15 @@ impl WasmRuntime {
     /// A new instance with the bundle loaded.
     fn instantiate(&self) -> Result<Warm, RuntimeError> {
         let mut warm = Warm::new(&self.engine, &self.limits)?;
+        let load_limits = self.limits.for_loading();
+        warm.store.set_epoch_deadline(load_limits.deadline_ticks);
         let loaded = (|| {
             let (ptr, len) = write(&mut warm, &self.load_request)?;
             let packed = warm.exports.load.call(&mut warm.store, (ptr, len));
             free(&mut warm, ptr, len)?;
             read_answer(&mut warm, packed?)
         })()
-        .map_err(|error| RuntimeError::Trap(trap_message(&error, &self.limits)))?;
+        .map_err(|error| RuntimeError::Trap(trap_message(&error, &load_limits)))?;
         if loaded.is_error {
             return Err(RuntimeError::Load(error_body(&loaded.text)));
         }
@@ -566,7 +585,11 @@ impl AbiSession {
     /// error; the instance should not be used after one.
     pub fn call(&mut self, call: AbiCall<'_>) -> Result<AbiAnswer, RuntimeError> {
         let warm = &mut self.warm;
-        warm.store.set_epoch_deadline(self.limits.deadline_ticks);
+        let limits = match call {
+            AbiCall::Load(_) | AbiCall::Check(_) => self.limits.for_loading(),
+            _ => self.limits,
+        };
+        warm.store.set_epoch_deadline(limits.deadline_ticks);
         let packed = (|| {
             let with_request = |warm: &mut Warm,
                                 func: TypedFunc<(u32, u32), u64>,
@@ -587,7 +610,7 @@ impl AbiSession {
             };
             read_answer(warm, packed)
         })()
-        .map_err(|error| RuntimeError::Trap(trap_message(&error, &self.limits)))?;
+        .map_err(|error| RuntimeError::Trap(trap_message(&error, &limits)))?;
         Ok(AbiAnswer {
             text: packed.text,
             is_error: packed.is_error,

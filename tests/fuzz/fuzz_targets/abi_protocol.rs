@@ -11,34 +11,40 @@ use eligo_fuzz::wasm_engine;
 use eligo_runtime::wasm::{AbiCall, AbiSession, CallLimits};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let mut session =
-        AbiSession::new(wasm_engine(), CallLimits::default()).expect("a fresh instance");
-    let mut rest = data;
-    while let Some((&pick, after)) = rest.split_first() {
-        let (len, after) = match after {
-            [a, b, c, d, after @ ..] => (u32::from_le_bytes([*a, *b, *c, *d]) as usize, after),
-            _ => (after.len(), &[][..]),
-        };
-        let (request, after) = after.split_at(len.min(after.len()));
-        rest = after;
-        let call = match pick % 5 {
-            0 => AbiCall::Load(request),
-            1 => AbiCall::Decide(request),
-            2 => AbiCall::Check(request),
-            3 => AbiCall::Test,
-            _ => AbiCall::Describe,
-        };
-        let answer = session
-            .call(call)
-            .unwrap_or_else(|e| panic!("the instance trapped on {call:?}: {e}"));
-        let value: serde_json::Value = serde_json::from_str(&answer.text)
-            .unwrap_or_else(|e| panic!("an answer that is not JSON ({e}): {}", answer.text));
-        assert_eq!(
-            answer.is_error,
-            value.get("error").is_some(),
-            "the error flag disagrees with the answer {}",
-            answer.text
-        );
+fuzz_target!(
+    // Compiling the artifact takes seconds: before the first input's clock.
+    init: {
+        wasm_engine();
+    },
+    |data: &[u8]| {
+        let mut session =
+            AbiSession::new(wasm_engine(), CallLimits::default()).expect("a fresh instance");
+        let mut rest = data;
+        while let Some((&pick, after)) = rest.split_first() {
+            let (len, after) = match after {
+                [a, b, c, d, after @ ..] => (u32::from_le_bytes([*a, *b, *c, *d]) as usize, after),
+                _ => (after.len(), &[][..]),
+            };
+            let (request, after) = after.split_at(len.min(after.len()));
+            rest = after;
+            let call = match pick % 5 {
+                0 => AbiCall::Load(request),
+                1 => AbiCall::Decide(request),
+                2 => AbiCall::Check(request),
+                3 => AbiCall::Test,
+                _ => AbiCall::Describe,
+            };
+            let answer = session
+                .call(call)
+                .unwrap_or_else(|e| panic!("the instance trapped on {call:?}: {e}"));
+            let value: serde_json::Value = serde_json::from_str(&answer.text)
+                .unwrap_or_else(|e| panic!("an answer that is not JSON ({e}): {}", answer.text));
+            assert_eq!(
+                answer.is_error,
+                value.get("error").is_some(),
+                "the error flag disagrees with the answer {}",
+                answer.text
+            );
+        }
     }
-});
+);

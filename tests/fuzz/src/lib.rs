@@ -28,9 +28,15 @@ pub fn default_files() -> &'static BundleFiles {
     })
 }
 
-/// The default bundle, loaded natively and stamped with the artifact's
-/// sha256 (so its envelopes match the wasm runtime's byte for byte).
+/// The default bundle, loaded natively.
 pub fn default_bundle() -> &'static Bundle {
+    static BUNDLE: OnceLock<Bundle> = OnceLock::new();
+    BUNDLE.get_or_init(|| Bundle::load(default_files().clone()).expect("the default bundle loads"))
+}
+
+/// The default bundle, loaded natively and stamped with the artifact's
+/// sha256, so its envelopes match the wasm runtime's byte for byte.
+pub fn stamped_bundle() -> &'static Bundle {
     static BUNDLE: OnceLock<Bundle> = OnceLock::new();
     BUNDLE.get_or_init(|| {
         let mut bundle = Bundle::load(default_files().clone()).expect("the default bundle loads");

@@ -277,17 +277,25 @@ fn rule_mistakes_are_reported_with_file_line_and_column() {
     ));
     assert_eq!(missing_field.line, 2, "{missing_field}");
 
+    // Values from a variable: only the decision finds the one missing, at
+    // the call (a literal map is checked when the bundle loads).
     let placeholder = rule_error(run_tiny(
-        "fn decide(input, ctx) { ctx.fire(\"OK\"); #{} }",
+        "fn decide(input, ctx) {\n  let values = #{};\n  ctx.fire(\"OK\", values); #{}\n}",
         0,
     ));
     assert!(placeholder.message.contains("{n}"), "{placeholder}");
+    assert_eq!(
+        (placeholder.line, placeholder.column),
+        (3, 7),
+        "{placeholder}"
+    );
 
-    let not_a_map = rule_error(run_tiny("fn decide(input, ctx) { 42 }", 0));
+    let not_a_map = rule_error(run_tiny("\nfn decide(input, ctx) { 42 }", 0));
     assert!(
         not_a_map.message.contains("must return an object map"),
         "{not_a_map}"
     );
+    assert_eq!((not_a_map.line, not_a_map.column), (2, 1), "{not_a_map}");
 
     let bad_need = rule_error(run_tiny(
         "fn decide(input, ctx) { ctx.need(\"n\", \"OK\"); #{} }",

@@ -185,8 +185,8 @@ fn refused_bundles() {
     );
     let zero_limit = "name = \"tiny\"\nversion = \"1\"\nlanguages = [\"en\"]\n[limits]\nmax_operations = 0\n[entries.job]\nrules = \"job.rhai\"\nschema = \"schema/job.toml\"\n";
     let deep_yaml = format!("{}1{}", "[".repeat(100), "]".repeat(100));
-    let huge_file = "# padding\n".repeat((4 << 20) / 10 + 1);
-    let filler = "# padding\n".repeat((4 << 20) / 10 - 1);
+    let huge_file = "# padding\n".repeat((1 << 20) / 10 + 1);
+    let filler = "# padding\n".repeat((1 << 20) / 10 - 1);
     let ok = "fn decide(input, ctx) { #{ ok: ctx.fire(\"OK\", #{ n: input.n }) } }";
     let cases: Vec<(&str, Files, &str)> = vec![
         (
@@ -221,12 +221,12 @@ fn refused_bundles() {
             "nested more than 64 levels deep",
         ),
         (
-            "a file over 4 MiB",
+            "a file over 1 MiB",
             tiny(ok, &[("params/huge.toml", &huge_file)]),
             "file-size",
         ),
         (
-            "files over 16 MiB together",
+            "files over 4 MiB together",
             tiny(
                 ok,
                 &[
@@ -272,6 +272,30 @@ fn refused_bundles() {
         assert_eq!(kind, "bundle_error", "{name}: {text}");
         assert!(text.contains(expected), "{name}: {text}");
     }
+}
+
+/// A bundle at the size limits, four files of 1 MiB of parameters, loads
+/// in the wasm instance's memory as it loads natively: the limits are set
+/// so that the core, not the host's memory cap, decides.
+fn bundle_at_the_size_limits() {
+    let mut params = String::new();
+    let mut files = tiny(
+        "fn decide(input, ctx) { #{ ok: ctx.fire(\"OK\", #{ n: input.n }), p: ctx.param(\"p0_0\") } }",
+        &[],
+    );
+    for file in 0..4 {
+        params.clear();
+        let mut n = 0;
+        while params.len() < (1 << 20) - 1000 {
+            params.push_str(&format!(
+                "[p{file}_{n}]\ntype = \"integer\"\nvalues = [{{ from = \"2023-09-01\", value = {n}, source = \"s\" }}]\n"
+            ));
+            n += 1;
+        }
+        files.push((format!("params/p{file}.toml"), params.clone()));
+    }
+    let answer = both_answer(&load_request(&files, "sha256:x"), 3).unwrap();
+    assert!(answer.contains("\"p\":0"), "{answer}");
 }
 
 /// Packed bundles that were tampered with are refused in both runtimes.
@@ -387,7 +411,7 @@ fn escaping_directories() {
     let file = std::fs::File::create(big.join("params/huge.toml")).unwrap();
     file.set_len(200 << 20).unwrap();
     let text = refused(&big);
-    assert!(text.contains("4 MiB"), "{text}");
+    assert!(text.contains("1 MiB"), "{text}");
 
     // And a 200 MB packed bundle file likewise.
     let packed = tmp.path().join("huge.json");
@@ -436,12 +460,13 @@ fn every_hostile_bundle_ends_with_its_answer_the_same_in_both_runtimes() {
     engine();
     runaway_rules();
     refused_bundles();
+    bundle_at_the_size_limits();
     tampered_packs();
     #[cfg(unix)]
     escaping_directories();
     native_deadline();
     eprintln!(
-        "hostile bundles: {} runaway rules, 10 refused bundles, 5 tampered packs, 7 escaping directories, 1 deadline: {:.1} s",
+        "hostile bundles: {} runaway rules, 10 refused bundles, 1 at the size limits, 5 tampered packs, 7 escaping directories, 1 deadline: {:.1} s",
         RUNAWAY_RULES.len(),
         started.elapsed().as_secs_f64()
     );
