@@ -949,3 +949,23 @@ fn impact_equals_a_recount_of_two_batch_runs() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Diagnostics that cannot be written (stderr on a full device) are an I/O
+/// failure, exit 3, not a panic or a silent exit 1.
+#[cfg(target_os = "linux")]
+#[test]
+fn check_exits_3_when_its_diagnostics_cannot_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bundle.toml"), "name = \n").unwrap();
+    let bundle = dir.path().to_str().unwrap();
+    let out = eligo(&["check", bundle], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("bundle.toml"));
+    let full = Command::new(env!("CARGO_BIN_EXE_eligo"))
+        .args(["check", bundle])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create("/dev/full").unwrap())
+        .status()
+        .unwrap();
+    assert_eq!(full.code(), Some(3));
+}

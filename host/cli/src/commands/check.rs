@@ -1,5 +1,6 @@
 //! `eligo check`: compile and validate a bundle, report every problem.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use eligo_core::wire::CheckReport;
@@ -42,15 +43,17 @@ pub fn run(args: &Args) -> CommandResult {
             );
         }
         Format::Human => {
-            print_diagnostics(&problems, files.as_ref());
+            print_diagnostics(&problems, files.as_ref())?;
             if let Some(b) = &bundle {
-                eprintln!(
+                writeln!(
+                    std::io::stderr(),
                     "ok: {} {} ({}), entries: {}; {warnings} warning(s)",
                     b.name(),
                     b.version(),
                     b.hash(),
                     b.entries().collect::<Vec<_>>().join(", ")
-                );
+                )
+                .map_err(|error| Failure::Io(format!("cannot write to standard error: {error}")))?;
             }
         }
     }

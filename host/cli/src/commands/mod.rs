@@ -331,27 +331,40 @@ fn load(dir: &Path) -> Result<Bundle, Failure> {
         Ok(files) => files,
         Err(ReadErrorOr::Failure(failure)) => return Err(failure),
         Err(ReadErrorOr::Diagnostics(problems)) => {
-            print_diagnostics(&problems, None);
+            print_diagnostics(&problems, None)?;
             return Err(Failure::failed(format!(
                 "{} is not a bundle that loads",
                 dir.display()
             )));
         }
     };
-    Bundle::load(files.clone()).map_err(|problems| {
-        print_diagnostics(&problems, Some(&files));
+    Bundle::load(files.clone()).or_else(|problems| {
+        print_diagnostics(&problems, Some(&files))?;
         let errors = problems.iter().filter(|p| p.is_error()).count();
-        Failure::failed(format!(
+        Err(Failure::failed(format!(
             "the bundle in {} has {errors} error(s)",
             dir.display()
-        ))
+        )))
     })
 }
 
-fn print_diagnostics(problems: &[Diagnostic], files: Option<&eligo_core::BundleFiles>) {
+/// Writes the diagnostics to stderr. Diagnostics that cannot be written
+/// (a full disk, a closed pipe) are an I/O failure, exit 3: the user would
+/// otherwise see exit 1 and no reason.
+fn print_diagnostics(
+    problems: &[Diagnostic],
+    files: Option<&eligo_core::BundleFiles>,
+) -> Result<(), Failure> {
     let color = color();
     let mut stderr = io::stderr().lock();
     for problem in problems {
-        let _ = write!(stderr, "{}", render::diagnostic(problem, files, color));
+        write!(stderr, "{}", render::diagnostic(problem, files, color))
+            .and_then(|()| stderr.flush())
+            .map_err(|error| {
+                Failure::Io(format!(
+                    "cannot write diagnostics to standard error: {error}"
+                ))
+            })?;
     }
+    Ok(())
 }
