@@ -32,7 +32,8 @@ thread_local! {
 pub const HOST_STOPPED: &str = "stopped by the host: the decision ran past its deadline";
 
 /// How many operations pass between two questions to the host: asking
-/// reads a clock, about 25 ns, against about 170 ns per operation.
+/// reads a clock (tens of nanoseconds) and an operation costs about 170 ns,
+/// so the question adds well under 1 % and a stop comes within ~0.2 ms.
 const HOST_STOP_EVERY: u64 = 1024;
 
 /// Runs `run` with `should_stop` asked every [`HOST_STOP_EVERY`] operations
