@@ -16,6 +16,23 @@ pub fn repo_root() -> PathBuf {
         .expect("the repository exists")
 }
 
+/// The process's one wasm engine over the built artifact (`cargo xtask
+/// wasm`), as a server has; compiled code is cached in
+/// `target/wasmtime-cache` between runs.
+pub fn wasm_engine() -> std::sync::Arc<eligo_runtime::WasmEngine> {
+    static ENGINE: std::sync::OnceLock<std::sync::Arc<eligo_runtime::WasmEngine>> =
+        std::sync::OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let (_, artifact) =
+                eligo_runtime::wasm::read_artifact(None).unwrap_or_else(|e| panic!("{e}"));
+            let cache = repo_root().join("target/wasmtime-cache");
+            eligo_runtime::WasmEngine::new(&artifact, Some(&cache))
+                .unwrap_or_else(|e| panic!("{e}"))
+        })
+        .clone()
+}
+
 /// The default policy bundle's directory.
 pub fn default_bundle_dir() -> PathBuf {
     repo_root().join("rules")

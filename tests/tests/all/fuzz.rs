@@ -9,21 +9,15 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use eligo_core::{api, Bundle, BundleFiles};
-use eligo_runtime::wasm::{read_artifact, CallLimits, WasmEngine, WasmRuntime};
+use eligo_runtime::wasm::{CallLimits, WasmRuntime};
 use eligo_tests::generate::{household, Rng, AS_OF};
-use eligo_tests::{default_bundle_dir, files_of, load, repo_root};
+use eligo_tests::{default_bundle_dir, files_of, load, repo_root, wasm_engine};
 
 fn iterations(variable: &str, default: usize) -> usize {
     std::env::var(variable)
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(default)
-}
-
-fn wasm_engine() -> std::sync::Arc<WasmEngine> {
-    let (_, artifact) = read_artifact(None).unwrap_or_else(|e| panic!("{e}"));
-    WasmEngine::new(&artifact, Some(&repo_root().join("target/wasmtime-cache")))
-        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Values that have broken parsers and engines before.

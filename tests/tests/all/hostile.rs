@@ -6,26 +6,14 @@
 //! The whole suite runs in seconds; it prints how long.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use eligo_core::api;
 use eligo_core::wire::ErrorKind;
 use eligo_runtime::bundle_dir::{read_bundle, read_bundle_dir};
-use eligo_runtime::wasm::{read_artifact, AbiCall, AbiSession, CallLimits, WasmEngine};
+use eligo_runtime::wasm::{AbiCall, AbiSession, CallLimits};
 use eligo_runtime::Decider;
-use eligo_tests::{load, tiny_bundle_files};
-
-fn engine() -> Arc<WasmEngine> {
-    static ENGINE: std::sync::OnceLock<Arc<WasmEngine>> = std::sync::OnceLock::new();
-    ENGINE
-        .get_or_init(|| {
-            let (_, artifact) = read_artifact(None).unwrap_or_else(|e| panic!("{e}"));
-            let cache = eligo_tests::repo_root().join("target/wasmtime-cache");
-            WasmEngine::new(&artifact, Some(&cache)).unwrap_or_else(|e| panic!("{e}"))
-        })
-        .clone()
-}
+use eligo_tests::{load, tiny_bundle_files, wasm_engine};
 
 /// A load request's JSON for these files.
 fn load_request(files: &Files, artifact: &str) -> String {
@@ -40,7 +28,7 @@ fn load_request(files: &Files, artifact: &str) -> String {
 /// `{ "n": n }` with the `job` entry in both: the answers (or the load
 /// refusals) must be the same bytes. Returns the one answer.
 fn both_answer(request: &str, n: i64) -> Result<String, String> {
-    let mut session = AbiSession::new(&engine(), CallLimits::default()).unwrap();
+    let mut session = AbiSession::new(&wasm_engine(), CallLimits::default()).unwrap();
     let wasm_load = session
         .call(AbiCall::Load(request.as_bytes()))
         .unwrap_or_else(|e| panic!("the wasm instance trapped loading: {e}"));
@@ -457,7 +445,7 @@ fn native_deadline() {
 #[test]
 fn every_hostile_bundle_ends_with_its_answer_the_same_in_both_runtimes() {
     let started = Instant::now();
-    engine();
+    wasm_engine();
     runaway_rules();
     refused_bundles();
     bundle_at_the_size_limits();

@@ -4,32 +4,14 @@
 //! runs is one [`Implementation`]; a new host is one more impl. Needs the
 //! artifact: `cargo xtask wasm` (the README's test command builds it first).
 
-use std::sync::Arc;
-
 use eligo_core::wire::ErrorKind;
 use eligo_core::{api, Bundle};
-use eligo_runtime::wasm::{read_artifact, CallLimits, WasmEngine, WasmRuntime};
-use eligo_tests::{default_bundle_dir, files_of, load, variant_bundle_dir};
+use eligo_runtime::wasm::{read_artifact, CallLimits, WasmRuntime};
+use eligo_tests::{default_bundle_dir, files_of, load, variant_bundle_dir, wasm_engine};
 use serde_json::json;
 
-/// Compiled modules, shared by the tests (and kept between runs).
-fn cache() -> std::path::PathBuf {
-    eligo_tests::repo_root().join("target/wasmtime-cache")
-}
-
-/// The process's one wasm engine, as a server has.
-fn engine() -> Arc<WasmEngine> {
-    static ENGINE: std::sync::OnceLock<Arc<WasmEngine>> = std::sync::OnceLock::new();
-    ENGINE
-        .get_or_init(|| {
-            let (_, artifact) = read_artifact(None).unwrap_or_else(|e| panic!("{e}"));
-            WasmEngine::new(&artifact, Some(&cache())).unwrap_or_else(|e| panic!("{e}"))
-        })
-        .clone()
-}
-
 fn runtime(files: &eligo_core::BundleFiles, limits: CallLimits) -> WasmRuntime {
-    WasmRuntime::new(engine(), files, limits).unwrap_or_else(|e| panic!("{e}"))
+    WasmRuntime::new(wasm_engine(), files, limits).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The native bundle, told the artifact's hash so both sides report it.
