@@ -2,7 +2,8 @@
 //! memory, sort tricks, files that are too big or too deep, bundles that
 //! reach outside their directory, tampered packs. Every case must end with
 //! the answer it is given below, the same bytes natively and in the wasm
-//! artifact, with a counted limit (not the host's deadline) deciding it.
+//! artifact, with a counted limit (not the host's deadline) deciding it;
+//! the one exception is the case that tests the native deadline itself.
 //! The whole suite runs in seconds; it prints how long.
 
 use std::path::Path;
