@@ -230,29 +230,17 @@ fn refused_bundles() {
         ),
         (
             "two names for one file",
-            {
-                let mut files = tiny(ok, &[]);
-                files.push(("messages\\en.toml".into(), "[rules]\n".into()));
-                files
-            },
+            tiny(ok, &[("messages\\en.toml", "[rules]\n")]),
             "names the same file",
         ),
         (
             "a NUL in a file name",
-            {
-                let mut files = tiny(ok, &[]);
-                files.push(("params/a\u{0}.toml".into(), "".into()));
-                files
-            },
+            tiny(ok, &[("params/a\u{0}.toml", "")]),
             "may not contain",
         ),
         (
             "a path out of the bundle",
-            {
-                let mut files = tiny(ok, &[]);
-                files.push(("../outside.toml".into(), "".into()));
-                files
-            },
+            tiny(ok, &[("../outside.toml", "")]),
             "stay inside the bundle",
         ),
     ];
