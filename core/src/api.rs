@@ -11,7 +11,7 @@
 use crate::bundle::Bundle;
 use crate::diagnostics::Diagnostic;
 use crate::files::BundleFiles;
-use crate::testcases::run_tests;
+use crate::test_run::run_tests;
 use crate::validate::FieldProblem;
 use std::collections::BTreeMap;
 

@@ -21,8 +21,9 @@ use serde_json::Value;
 use crate::context::{RuleContext, Shared};
 use crate::diagnostics::{toml_definition_line, Diagnostic};
 use crate::envelope::{
-    DecideError, EngineInfo, Envelope, Mode, Need, PolicyInfo, Reason, RuleLocation, Status,
+    DecideRequest, EngineInfo, Envelope, Mode, Need, PolicyInfo, Reason, Status,
 };
+use crate::error::{DecideError, RuleLocation};
 use crate::files::{is_directly_in, BundleFiles};
 use crate::manifest::{
     parse_toml, placeholders, EntryManifest, Manifest, Messages, RuleDecl, MANIFEST_FILE,
@@ -33,9 +34,8 @@ use crate::rule_calls::{self, FireCalls, NativeFunctions};
 use crate::sandbox::{build_engine, Locator};
 use crate::schema::{Kind, Schema};
 use crate::testcases::{parse_test_file, TestFile};
-use crate::validate::{validate_input, FieldProblem};
+use crate::validate::{checked_schema, validate_input, FieldProblem};
 use crate::values::{dynamic_to_json, dynamic_to_text, Timestamp};
-use crate::wire::DecideRequest;
 
 /// The engine's version, reported in every envelope.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -517,7 +517,7 @@ impl Loader<'_> {
         let mut entries = BTreeMap::new();
         for (name, entry) in &manifest.entries {
             if let Some(text) = self.require(&entry.schema) {
-                match Schema::parse(&entry.schema, text) {
+                match checked_schema(&entry.schema, text) {
                     Ok(schema) => {
                         schemas.insert(name.clone(), schema);
                     }

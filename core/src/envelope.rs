@@ -1,14 +1,13 @@
-//! The decision envelope and the errors a decision can end in.
+//! A decision: what is asked ([`DecideRequest`]) and the envelope it is
+//! answered with ([`Envelope`]). Its errors are in [`crate::error`].
 //!
-//! Both serialise to JSON with a fixed field order and sorted map keys, so the
+//! The envelope serialises to JSON with a fixed field order and sorted map keys, so the
 //! same (bundle, input, `as_of`) always gives the same bytes.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::context::ParameterUse;
-use crate::validate::FieldProblem;
-use crate::wire::{ErrorBody, ErrorKind};
 
 /// Strict: a field the decision needs and the input lacks is an error.
 /// Partial: the decision is `undetermined` and `needs` lists what to ask.
@@ -20,6 +19,27 @@ pub enum Mode {
     Strict,
     /// For forms: what cannot be decided yet is `undetermined`.
     Partial,
+}
+
+/// One decision to make.
+///
+/// The input is a JSON value; a host that holds the input as JSON text
+/// already can send it as it is with `DecideRequest<&RawValue>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecideRequest<I = Value> {
+    /// The entry point, e.g. `household`.
+    pub entry: String,
+    /// The input, checked against the entry's schema.
+    pub input: I,
+    /// RFC 3339 with offset, e.g. `2026-11-20T09:00:00+08:00`.
+    pub as_of: String,
+    /// Strict (default) or partial.
+    #[serde(default)]
+    pub mode: Mode,
+    /// A language the bundle has messages in; `None` means its first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
 }
 
 /// Whether everything could be decided.
@@ -118,104 +138,3 @@ pub struct Need {
     /// The question to ask, in the decision's language.
     pub question: String,
 }
-
-/// Why a decision could not be made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DecideError {
-    /// The request itself (entry, `as_of`, language) is wrong.
-    BadRequest(Vec<FieldProblem>),
-    /// The input breaks the entry's schema; no rule ran.
-    InvalidInput(Vec<FieldProblem>),
-    /// Strict mode: the rules need fields the input does not give.
-    MissingNeeded(Vec<FieldProblem>),
-    /// A rule failed or hit a sandbox limit.
-    Rule(RuleLocation),
-    /// The host stopped the rules (its deadline, a backstop: every limit
-    /// that decides an answer is counted, not timed); where they were.
-    Stopped(RuleLocation),
-}
-
-/// Where and why a rule failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleLocation {
-    /// The Rhai file.
-    pub file: String,
-    /// 1-based; 0 when unknown.
-    pub line: usize,
-    /// 1-based; 0 when unknown.
-    pub column: usize,
-    /// What went wrong there.
-    pub message: String,
-}
-
-impl std::fmt::Display for RuleLocation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
-        )
-    }
-}
-
-impl DecideError {
-    /// The error kind hosts answer with.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            DecideError::BadRequest(_) => ErrorKind::BadRequest,
-            DecideError::InvalidInput(_) => ErrorKind::InvalidInput,
-            DecideError::MissingNeeded(_) => ErrorKind::MissingNeeded,
-            DecideError::Rule(_) => ErrorKind::RuleError,
-            DecideError::Stopped(_) => ErrorKind::Stopped,
-        }
-    }
-
-    /// The input problems, for the first three kinds.
-    pub fn problems(&self) -> &[FieldProblem] {
-        match self {
-            DecideError::BadRequest(p)
-            | DecideError::InvalidInput(p)
-            | DecideError::MissingNeeded(p) => p,
-            DecideError::Rule(_) | DecideError::Stopped(_) => &[],
-        }
-    }
-
-    /// The wire form of the error.
-    pub fn body(&self) -> ErrorBody {
-        let message = match self {
-            DecideError::BadRequest(p) => format!("bad request: {} problem(s)", p.len()),
-            DecideError::InvalidInput(p) => format!("invalid input: {} problem(s)", p.len()),
-            DecideError::MissingNeeded(p) => format!(
-                "strict mode: the decision needs {} field(s) the input does not give",
-                p.len()
-            ),
-            DecideError::Rule(failure) => format!("rule error: {failure}"),
-            DecideError::Stopped(failure) => format!("stopped: {failure}"),
-        };
-        ErrorBody {
-            kind: self.kind(),
-            message,
-            problems: self.problems().to_vec(),
-            diagnostics: Vec::new(),
-            location: match self {
-                DecideError::Rule(failure) | DecideError::Stopped(failure) => Some(failure.clone()),
-                _ => None,
-            },
-        }
-    }
-}
-
-impl From<DecideError> for ErrorBody {
-    fn from(error: DecideError) -> Self {
-        error.body()
-    }
-}
-
-impl std::fmt::Display for DecideError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.body())
-    }
-}
-
-impl std::error::Error for DecideError {}

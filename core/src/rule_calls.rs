@@ -357,7 +357,7 @@ mod tests {
         assert_eq!(errors(dynamic, "{x} and {z}"), Vec::<String>::new());
     }
 
-    fn rule_error(bundle: &Bundle) -> crate::envelope::RuleLocation {
+    fn rule_error(bundle: &Bundle) -> crate::error::RuleLocation {
         let request = crate::DecideRequest {
             entry: "job".to_string(),
             input: serde_json::json!({ "x": 1 }),

@@ -10,8 +10,9 @@ use rhai::{Dynamic, Map};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::diagnostics::Diagnostic;
 use crate::path::JsonPath;
-use crate::schema::{Field, Kind, ObjectType};
+use crate::schema::{locate_field, Field, Kind, ObjectType, Schema};
 use crate::values::{
     decimal_from_number, is_month, round_half_up, significant_decimals, text, Date, Timestamp,
 };
@@ -57,9 +58,47 @@ pub fn validate_input(root: &ObjectType, input: &Value) -> Result<Map, Vec<Field
     }
 }
 
-/// Validates one value (used for schema defaults); problems are appended.
-pub fn check_value(kind: &Kind, value: &Value, path: &str, problems: &mut Vec<FieldProblem>) {
-    let _ = convert(kind, value, &JsonPath::Root(path), problems);
+/// Parses a schema file and checks it as a whole: [`Schema::parse`], then
+/// every field's default must be a valid value of the field (checked by the
+/// same conversion inputs go through, so a default can never be refused
+/// later as input). The first problem is located at its `default`.
+pub fn checked_schema(file: &str, text: &str) -> Result<Schema, Diagnostic> {
+    let schema = Schema::parse(file, text)?;
+    match first_bad_default(&schema.root) {
+        None => Ok(schema),
+        Some((at, message)) => {
+            let (line, column) = locate_field(text, &at);
+            Err(Diagnostic::error("schema", file, line, column, message))
+        }
+    }
+}
+
+/// The first field, depth first in name order, whose default is not a
+/// valid value of it: its schema path (`Member.age.default`) and why.
+fn first_bad_default(object: &ObjectType) -> Option<(String, String)> {
+    for (name, field) in &object.fields {
+        let mut kind = &field.kind;
+        while let Kind::Array { items, .. } = kind {
+            kind = items;
+        }
+        if let Kind::Object { object: inner } = kind {
+            if let Some(bad) = first_bad_default(inner) {
+                return Some(bad);
+            }
+        }
+        if let Some(default) = &field.default {
+            let at = format!("{}.{name}", object.name);
+            let mut problems = Vec::new();
+            let _ = convert(&field.kind, default, &JsonPath::Root(&at), &mut problems);
+            if let Some(problem) = problems.first() {
+                return Some((
+                    format!("{at}.default"),
+                    format!("{at}.default: {}", problem.message),
+                ));
+            }
+        }
+    }
+    None
 }
 
 fn json_type(value: &Value) -> &'static str {
@@ -439,8 +478,25 @@ fn truncate(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::Schema;
     use serde_json::json;
+
+    #[test]
+    fn a_bad_default_is_located_at_its_attribute() {
+        let top = "[fields]\nid = { type = \"string\" }\non_roll = { type = \"bool\", default = \"no\" }\n";
+        let error = checked_schema("schema/x.toml", top).unwrap_err();
+        assert_eq!((error.line, error.column), (3, 28), "{error}");
+        assert!(
+            error.message.starts_with("input.on_roll.default: "),
+            "{error}"
+        );
+        // In a type, under an array: found too, at the type's own line.
+        let nested = "[fields]\nmembers = { type = \"array\", items = \"Member\" }\n\n[types.Member]\nage = { type = \"integer\", max = 150, default = 200 }\n";
+        let error = checked_schema("schema/x.toml", nested).unwrap_err();
+        assert_eq!(error.line, 5, "{error}");
+        assert!(error.message.starts_with("Member.age.default: "), "{error}");
+        let fine = "[fields]\nflag = { type = \"bool\", default = false }\n";
+        assert!(checked_schema("schema/x.toml", fine).is_ok());
+    }
 
     const SCHEMA: &str = r#"
 [fields]

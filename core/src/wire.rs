@@ -7,7 +7,6 @@
 //! and a test checks every type's JSON against them.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -15,161 +14,15 @@ use serde_json::Value;
 pub use crate::context::ParameterUse;
 pub use crate::diagnostics::{Diagnostic, Severity};
 pub use crate::envelope::{
-    EngineInfo, Envelope, Mode, Need, PolicyInfo, Reason, RuleLocation, Status,
+    DecideRequest, EngineInfo, Envelope, Mode, Need, PolicyInfo, Reason, Status,
 };
+pub use crate::error::{DecideError, ErrorAnswer, ErrorBody, ErrorKind, RuleLocation};
 pub use crate::schema::Schema;
-pub use crate::testcases::{CaseOutcome, Mismatch, TestReport};
+pub use crate::test_run::{CaseOutcome, Mismatch, TestReport};
 pub use crate::validate::FieldProblem;
 
 /// The `format` of a packed bundle.
 pub const PACKED_FORMAT: &str = "eligo-bundle/1";
-
-/// Every kind of error answer a host can give, serialised in snake case
-/// (`bad_request`, …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    /// The request itself is malformed: not JSON of the expected shape, an
-    /// unknown entry, a bad `as_of` or language.
-    BadRequest,
-    /// The input breaks the entry's schema; no rule ran.
-    InvalidInput,
-    /// Strict mode: the rules need fields the input does not give.
-    MissingNeeded,
-    /// A rule failed or hit one of the bundle's limits.
-    RuleError,
-    /// The bundle does not load: see `diagnostics`.
-    BundleError,
-    /// A decision was asked of an engine with no bundle loaded.
-    NoBundle,
-    /// The host stopped the call: its deadline or memory cap (a backstop
-    /// behind the bundle's own limits).
-    Stopped,
-    /// The host itself failed (the artifact could not be run).
-    HostError,
-    /// A line of a batch is not JSON.
-    BadJson,
-}
-
-impl ErrorKind {
-    /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 9] = [
-        ErrorKind::BadRequest,
-        ErrorKind::InvalidInput,
-        ErrorKind::MissingNeeded,
-        ErrorKind::RuleError,
-        ErrorKind::BundleError,
-        ErrorKind::NoBundle,
-        ErrorKind::Stopped,
-        ErrorKind::HostError,
-        ErrorKind::BadJson,
-    ];
-
-    /// The wire name, e.g. `invalid_input`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::BadRequest => "bad_request",
-            ErrorKind::InvalidInput => "invalid_input",
-            ErrorKind::MissingNeeded => "missing_needed",
-            ErrorKind::RuleError => "rule_error",
-            ErrorKind::BundleError => "bundle_error",
-            ErrorKind::NoBundle => "no_bundle",
-            ErrorKind::Stopped => "stopped",
-            ErrorKind::HostError => "host_error",
-            ErrorKind::BadJson => "bad_json",
-        }
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An error answer's body: `{"error": ErrorBody}` on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ErrorBody {
-    /// What kind of error.
-    pub kind: ErrorKind,
-    /// One line for people.
-    pub message: String,
-    /// Input problems, by JSON path (bad_request, invalid_input, missing_needed).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub problems: Vec<FieldProblem>,
-    /// Bundle problems, by file and span (bundle_error).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub diagnostics: Vec<Diagnostic>,
-    /// Where a rule stopped (rule_error, and stopped when known).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<RuleLocation>,
-}
-
-impl ErrorBody {
-    /// An error with only a kind and a message.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ErrorBody {
-            kind,
-            message: message.into(),
-            problems: Vec::new(),
-            diagnostics: Vec::new(),
-            location: None,
-        }
-    }
-
-    /// A bundle that does not load, with every diagnostic (warnings too).
-    pub fn bundle(diagnostics: Vec<Diagnostic>) -> Self {
-        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-        ErrorBody {
-            diagnostics,
-            ..ErrorBody::new(
-                ErrorKind::BundleError,
-                format!("the bundle has {errors} error(s)"),
-            )
-        }
-    }
-
-    /// `{"error": {…}}`, compact: the error answer's JSON text.
-    pub fn to_json(&self) -> String {
-        #[derive(Serialize)]
-        struct Wrapped<'a> {
-            error: &'a ErrorBody,
-        }
-        serde_json::to_string(&Wrapped { error: self }).expect("an error body serialises")
-    }
-}
-
-/// The error as one text for people, as the CLI prints it and the
-/// JavaScript API puts it in `Error.message`: the message, then one line per
-/// input problem (`path: message [rule]`) or bundle diagnostic
-/// (`file:line:column: message [code]`).
-impl fmt::Display for ErrorBody {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        for problem in &self.problems {
-            write!(f, "\n  {problem}")?;
-        }
-        for d in &self.diagnostics {
-            write!(
-                f,
-                "\n  {}:{}:{}: {} [{}]",
-                d.file, d.line, d.column, d.message, d.code
-            )?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ErrorBody {}
-
-/// An error answer as it is on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ErrorAnswer {
-    /// The error.
-    pub error: ErrorBody,
-}
 
 /// A bundle packed into one JSON file (`eligo pack`): its files, and the
 /// name, version and hash they must match when loaded.
@@ -277,27 +130,6 @@ impl From<LoadRequest> for RawLoad {
             },
         }
     }
-}
-
-/// One decision to make.
-///
-/// The input is a JSON value; a host that holds the input as JSON text
-/// already can send it as it is with `DecideRequest<&RawValue>`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DecideRequest<I = Value> {
-    /// The entry point, e.g. `household`.
-    pub entry: String,
-    /// The input, checked against the entry's schema.
-    pub input: I,
-    /// RFC 3339 with offset, e.g. `2026-11-20T09:00:00+08:00`.
-    pub as_of: String,
-    /// Strict (default) or partial.
-    #[serde(default)]
-    pub mode: Mode,
-    /// A language the bundle has messages in; `None` means its first.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lang: Option<String>,
 }
 
 /// What a bundle is: name, version, hash, languages and entries.

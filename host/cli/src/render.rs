@@ -3,7 +3,7 @@
 
 use ariadne::{Config, IndexType, Label, Report, ReportKind, Source};
 use eligo_core::diagnostics::byte_offset;
-use eligo_core::testcases::CaseOutcome;
+use eligo_core::test_run::CaseOutcome;
 use eligo_core::{BundleFiles, Diagnostic, Severity};
 
 /// Renders one diagnostic, with a code frame when it has a position.

@@ -1,7 +1,7 @@
 //! The default bundle's own test cases: all pass, every rule is covered, and
 //! every case's envelope (or error) is pinned by a snapshot.
 
-use eligo_core::testcases::actual_of;
+use eligo_core::test_run::actual_of;
 use eligo_core::{run_tests, Bundle};
 use eligo_tests::{default_bundle, default_bundle_dir, files_of, load, variant_bundle_dir};
 

@@ -189,7 +189,7 @@ fn run_tiny(rhai: &str, n: i64) -> Result<Value, DecideError> {
     decide_job(&load(tiny_bundle_files(rhai, &[])), n)
 }
 
-fn rule_error(result: Result<Value, DecideError>) -> eligo_core::envelope::RuleLocation {
+fn rule_error(result: Result<Value, DecideError>) -> eligo_core::error::RuleLocation {
     match result {
         Err(DecideError::Rule(failure)) => failure,
         other => panic!("expected a rule error, got {other:?}"),
