@@ -273,19 +273,24 @@ pub fn input_value(text: &str) -> Result<serde_json::Value, ErrorBody> {
         return Err(input_too_large());
     }
     parse(text).map_err(|error| match error {
-        StrictJsonError::DuplicateKey(path) => {
-            crate::DecideError::InvalidInput(vec![FieldProblem::new(
-                path,
-                "duplicate_key",
-                "the key appears twice in one object; give each field once",
-            )])
-            .body()
-        }
+        StrictJsonError::DuplicateKey(path) => duplicate_key(&path),
         StrictJsonError::Syntax(error) => {
             crate::DecideError::BadRequest(vec![FieldProblem::new("$", "type", error.to_string())])
                 .body()
         }
     })
+}
+
+/// The answer to an input that names a key twice at `path` (relative to
+/// the input, as every input problem is): also for hosts that read the
+/// request themselves, so they refuse it exactly as the engine does.
+pub fn duplicate_key(path: &str) -> ErrorBody {
+    crate::DecideError::InvalidInput(vec![FieldProblem::new(
+        path,
+        "duplicate_key",
+        "the key appears twice in one object; give each field once",
+    )])
+    .body()
 }
 
 /// Runs the bundle's own test cases.

@@ -2,6 +2,7 @@
 //! them, and building small bundles in memory.
 
 pub mod generate;
+pub mod parity;
 
 use std::path::PathBuf;
 

@@ -5,7 +5,8 @@
 //! `/v1/verify` names the paths that differ, replays prove the bytes, tokens
 //! and roles guard the routes, publications reach every replica and broken
 //! bundles are refused, SIGHUP reloads from disk, and errors carry the
-//! documented statuses.
+//! documented statuses. Over HTTP it answers every request of the parity
+//! suite byte for byte as the native core does.
 //!
 //! PostgreSQL: `ELIGO_TEST_DATABASE_URL` names a server on which the tests
 //! may create databases (`cargo xtask test` starts one and sets it).
@@ -896,6 +897,100 @@ fn impact_over_the_audit_log_compares_stored_decisions_with_a_draft() {
     // Nothing was received after now.
     let none = impact(&["--since", "2999-01-01T00:00:00Z"]);
     assert_eq!(none["households"], 0);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// `eligo serve` as one more place the engine runs: each request's entry in
+/// the path of `/v1/evaluate/{entry}` (a preview: the same decision,
+/// nothing stored), the rest of it as the body, its input passed as the
+/// very text it was (a key named twice stays twice), the answer the
+/// response body whatever its status.
+struct Http<'a>(&'a Server);
+
+impl Http<'_> {
+    fn answer(&self, request: &str) -> String {
+        #[derive(serde::Deserialize)]
+        struct Parts<'r> {
+            entry: String,
+            #[serde(borrow)]
+            input: &'r serde_json::value::RawValue,
+            #[serde(borrow)]
+            as_of: Option<&'r serde_json::value::RawValue>,
+            #[serde(borrow)]
+            mode: Option<&'r serde_json::value::RawValue>,
+            #[serde(borrow)]
+            lang: Option<&'r serde_json::value::RawValue>,
+        }
+        let (entry, body) = match serde_json::from_str::<Parts>(request) {
+            Ok(parts) => {
+                let mut body = format!("{{\"input\":{}", parts.input.get());
+                for (name, value) in [
+                    ("as_of", parts.as_of),
+                    ("mode", parts.mode),
+                    ("lang", parts.lang),
+                ] {
+                    if let Some(value) = value {
+                        body += &format!(",\"{name}\":{}", value.get());
+                    }
+                }
+                (parts.entry, body + "}")
+            }
+            Err(error) => panic!("not a decide request: {error}: {request}"),
+        };
+        let result = ureq::post(&format!("{}/v1/evaluate/{entry}", self.0.base))
+            .set("content-type", "application/json")
+            .send_string(&body);
+        let response = match result {
+            Ok(response) => response,
+            Err(ureq::Error::Status(_, response)) => response,
+            Err(error) => panic!("no answer: {error}"),
+        };
+        response.into_string().unwrap()
+    }
+}
+
+impl eligo_tests::parity::Implementation for Http<'_> {
+    fn name(&self) -> String {
+        "eligo serve over HTTP".into()
+    }
+    fn answer_all(&self, requests: &[String]) -> Vec<String> {
+        // Two clients at once, as the server is used.
+        let half = requests.len() / 2 + 1;
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = requests
+                .chunks(half)
+                .map(|part| {
+                    scope.spawn(move || part.iter().map(|r| self.answer(r)).collect::<Vec<_>>())
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|part| part.join().unwrap())
+                .collect()
+        })
+    }
+}
+
+#[test]
+fn the_server_answers_the_parity_suite_byte_for_byte_as_the_native_core() {
+    use eligo_tests::parity::{assert_parity, case_requests, generated_requests};
+    let data = temp_dir("parity");
+    let server = Server::start(&data);
+    let (_, engine) = answer(ureq::get(&format!("{}/engine/current", server.base)).call());
+    let artifact = engine["artifact"]
+        .as_str()
+        .expect("the served artifact's hash");
+    let mut native = eligo_tests::default_bundle();
+    native.set_artifact(Some(artifact.to_string()));
+    let mut requests = generated_requests(3_000, 1_000);
+    requests.extend(case_requests(&native));
+    // A text that is not JSON has no request to send: the entry goes in the
+    // path. The server's own answer to a body that is not JSON is tested
+    // with its statuses above.
+    requests.retain(|request| serde_json::from_str::<Value>(request).is_ok());
+    assert!(requests.len() > 4_000, "{} requests", requests.len());
+    assert_parity(&native, &Http(&server), &requests);
     drop(server);
     let _ = std::fs::remove_dir_all(&data);
 }

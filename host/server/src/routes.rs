@@ -230,21 +230,19 @@ fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) 
     }
     let text = std::str::from_utf8(body)
         .map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
-    // A key named twice anywhere (`input.members[0].age`) is refused, as
-    // the engine refuses it: an audited request has one reading.
+    // A key named twice anywhere is refused, as the engine refuses it (an
+    // audited request has one reading): in the input, with the very answer
+    // the engine gives, its path relative to the input (`members[0].age`).
     if let Err(eligo_core::strict_json::StrictJsonError::DuplicateKey(path)) =
         eligo_core::strict_json::parse(text)
     {
-        let mut body = eligo_core::wire::ErrorBody::new(
-            ErrorKind::InvalidInput,
-            format!("{path}: the key appears twice in one object"),
-        );
-        body.problems = vec![eligo_core::FieldProblem::new(
-            path,
-            "duplicate_key",
-            "the key appears twice in one object; give each field once",
-        )];
-        return Err(ApiError::from(body));
+        let in_input = path.strip_prefix("input.").or_else(|| {
+            path.strip_prefix("input")
+                .filter(|rest| rest.starts_with('['))
+        });
+        return Err(ApiError::from(eligo_core::api::duplicate_key(
+            in_input.unwrap_or(&path),
+        )));
     }
     serde_json::from_str(text)
         .map_err(|e| ApiError::bad_request(format!("the body is not the expected JSON: {e}")))

@@ -7,6 +7,7 @@
 use eligo_core::wire::ErrorKind;
 use eligo_core::{api, Bundle};
 use eligo_runtime::wasm::{read_artifact, CallLimits, WasmRuntime};
+use eligo_tests::parity::{assert_parity, case_requests, generated_requests, Implementation};
 use eligo_tests::{default_bundle_dir, files_of, load, variant_bundle_dir, wasm_engine};
 use serde_json::json;
 
@@ -21,30 +22,6 @@ fn both(dir: &std::path::Path) -> (Bundle, WasmRuntime) {
     let mut native = load(files);
     native.set_artifact(Some(runtime.artifact_sha256().to_string()));
     (native, runtime)
-}
-
-/// A place the engine runs, answering decide requests given as JSON text
-/// with the answer's JSON text (an envelope or an error answer).
-trait Implementation {
-    /// For failure messages.
-    fn name(&self) -> String;
-    /// One answer per request, in order.
-    fn answer_all(&self, requests: &[String]) -> Vec<String>;
-}
-
-/// The core compiled into the test: the reference.
-struct Native<'a>(&'a Bundle);
-
-impl Implementation for Native<'_> {
-    fn name(&self) -> String {
-        "native".into()
-    }
-    fn answer_all(&self, requests: &[String]) -> Vec<String> {
-        requests
-            .iter()
-            .map(|r| api::decide_json(self.0, r).unwrap_or_else(|error| error))
-            .collect()
-    }
 }
 
 /// The artifact in wasmtime, called from two threads at once.
@@ -123,32 +100,6 @@ impl Implementation for JavaScript {
             .map(str::to_string)
             .collect()
     }
-}
-
-/// Asserts that `implementation` answers every request byte for byte as
-/// the native core does.
-fn assert_parity(native: &Bundle, implementation: &dyn Implementation, requests: &[String]) {
-    let expected = Native(native).answer_all(requests);
-    let actual = implementation.answer_all(requests);
-    let name = implementation.name();
-    assert_eq!(
-        actual.len(),
-        requests.len(),
-        "{name}: one answer per request"
-    );
-    for ((request, expected), actual) in requests.iter().zip(&expected).zip(&actual) {
-        assert_eq!(expected, actual, "{name}, request: {request}");
-    }
-}
-
-/// Decide requests for every case of a bundle's own tests.
-fn case_requests(bundle: &Bundle) -> Vec<String> {
-    bundle
-        .tests()
-        .iter()
-        .flat_map(|file| &file.cases)
-        .map(|case| serde_json::to_string(&case.request()).unwrap())
-        .collect()
 }
 
 fn assert_same(native: &Bundle, runtime: &WasmRuntime, request: &str) {
@@ -269,32 +220,6 @@ fn many_threads_share_a_bounded_pool_of_instances() {
     // Eight threads called at once; never more than two instances existed.
     let peak = runtime.peak_instances();
     assert!((1..=2).contains(&peak), "{peak} instances at once");
-}
-
-/// Decide requests for every generated household and community.
-fn generated_requests(households: usize, communities: usize) -> Vec<String> {
-    use eligo_tests::generate::{community, household, Rng, AS_OF};
-    let mut rng = Rng(0x9a41_7e57_0000_0003);
-    let mut requests = Vec::with_capacity(households + communities);
-    for i in 0..households {
-        let mode = if i % 3 == 0 { "partial" } else { "strict" };
-        let lang = if i % 2 == 0 { "en" } else { "zh-CN" };
-        let input = household(&mut rng, i);
-        requests.push(json!({ "entry": "household", "input": input, "as_of": AS_OF, "mode": mode, "lang": lang }).to_string());
-    }
-    for i in 0..communities {
-        let input = community(&mut rng, i);
-        requests.push(json!({ "entry": "community", "input": input, "as_of": AS_OF }).to_string());
-    }
-    // Bad inputs too: every error list must match.
-    requests.push(json!({ "entry": "household", "input": { "id": "", "members": [{ "age": 131, "monthly_income": 1.005 }] }, "as_of": AS_OF }).to_string());
-    requests.push(json!({ "entry": "household", "input": {}, "as_of": "yesterday" }).to_string());
-    requests.push("{not json".to_string());
-    // A key named twice: refused with its path, the same in every runtime.
-    requests.push(format!(
-        r#"{{"entry":"household","input":{{"id":"d","district":"urban","members":[{{"age":40,"monthly_income":0,"age":41}}]}},"as_of":"{AS_OF}"}}"#
-    ));
-    requests
 }
 
 #[test]
