@@ -121,10 +121,12 @@ impl Bundle {
         }
     }
 
+    /// The bundle's name (`bundle.toml`).
     pub fn name(&self) -> &str {
         &self.manifest.name
     }
 
+    /// The bundle's version (`bundle.toml`).
     pub fn version(&self) -> &str {
         &self.manifest.version
     }
@@ -134,27 +136,31 @@ impl Bundle {
         &self.hash
     }
 
-    pub fn manifest(&self) -> &Manifest {
+    pub(crate) fn manifest(&self) -> &Manifest {
         &self.manifest
     }
 
+    /// The files it was loaded from.
     pub fn files(&self) -> &BundleFiles {
         &self.files
     }
 
+    /// What loading found that does not stop the bundle from deciding.
     pub fn warnings(&self) -> &[Diagnostic] {
         &self.warnings
     }
 
+    /// Its test files, parsed.
     pub fn tests(&self) -> &[TestFile] {
         &self.tests
     }
 
+    /// Every rule ID it declares (`rules.toml`), with its entry and clause.
     pub fn rules(&self) -> &BTreeMap<String, RuleDecl> {
         &self.shared.rules
     }
 
-    pub fn params(&self) -> &ParamStore {
+    pub(crate) fn params(&self) -> &ParamStore {
         &self.shared.params
     }
 
@@ -163,6 +169,7 @@ impl Bundle {
         self.entries.keys().map(String::as_str)
     }
 
+    /// The input schema of an entry point.
     pub fn schema(&self, entry: &str) -> Option<&Schema> {
         self.shared.schemas.get(entry)
     }

@@ -137,6 +137,7 @@ impl Diagnostic {
         Diagnostic::error(code, file, 0, 0, message)
     }
 
+    /// Whether it stops the bundle from loading.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

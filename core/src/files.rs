@@ -31,6 +31,7 @@ pub struct BundleFiles {
 }
 
 impl BundleFiles {
+    /// No files.
     pub fn new() -> Self {
         Self::default()
     }
@@ -97,6 +98,7 @@ impl BundleFiles {
         Ok(())
     }
 
+    /// A file's text by its normalised path.
     pub fn get(&self, path: &str) -> Option<&str> {
         self.files.get(path).map(String::as_str)
     }
@@ -116,6 +118,7 @@ impl BundleFiles {
             .filter(move |(path, _)| is_directly_in(path, folder, extensions))
     }
 
+    /// How many files.
     pub fn len(&self) -> usize {
         self.files.len()
     }
@@ -125,6 +128,7 @@ impl BundleFiles {
         self.files.values().map(String::len).sum()
     }
 
+    /// No files at all.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }

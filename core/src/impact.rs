@@ -64,14 +64,18 @@ pub struct Transitions {
 /// A count and the first household ids behind it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Cell {
+    /// Households.
     pub count: u64,
+    /// The first [`EXAMPLES`] of their ids, in input order.
     pub examples: Vec<String>,
 }
 
 /// A number leaf's exact total before and after.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Totals {
+    /// The sum of the leaf over every household, before.
     pub before: Decimal,
+    /// The same sum, after.
     pub after: Decimal,
     /// Households where the value differs.
     pub changed: u64,
@@ -103,10 +107,13 @@ pub struct Impact {
 /// before and after.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Example {
+    /// The household's id.
     pub id: String,
     /// (leaf path, before, after), for every leaf that differs.
     pub changes: Vec<(String, String, String)>,
+    /// Why it came out as it did before.
     pub before: Explanation,
+    /// And after.
     pub after: Explanation,
 }
 
@@ -115,7 +122,9 @@ pub struct Example {
 pub enum Explanation {
     /// The decision's status and its reasons: (rule, text).
     Reasons {
+        /// `decided` or `undetermined`.
         status: String,
+        /// (rule ID, reason text), in the order they fired.
         reasons: Vec<(String, String)>,
     },
     /// The error kind.

@@ -8,27 +8,29 @@
 //!
 //! This crate reads no clock, no random source, no network and no files.
 
+#![warn(missing_docs)]
+
 pub mod api;
-pub mod bundle;
-pub mod context;
+mod bundle;
+mod context;
 pub mod diagnostics;
 pub mod diff;
 pub mod envelope;
 pub mod error;
 pub mod files;
 pub mod impact;
-pub mod manifest;
+mod manifest;
 pub mod param_changes;
-pub mod params;
-pub mod path;
+mod params;
+mod path;
 mod rule_calls;
 pub mod sandbox;
 pub mod schema;
 pub mod strict_json;
 pub mod test_run;
-pub mod testcases;
-pub mod validate;
-pub mod values;
+mod testcases;
+mod validate;
+mod values;
 pub mod wire;
 
 pub use bundle::{Bundle, ENGINE_VERSION};

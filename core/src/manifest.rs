@@ -17,11 +17,15 @@ pub const RULES_FILE: &str = "rules.toml";
 pub struct Manifest {
     pub name: String,
     pub version: String,
+    /// For people reading `bundle.toml`; the engine does not use it.
     #[serde(default)]
+    #[allow(dead_code)]
     pub description: String,
-    /// A base bundle directory this one overlays (directory loading only: an
-    /// in-memory bundle is always complete).
+    /// A base bundle directory this one overlays. Directory readers (the
+    /// hosts) follow it; an in-memory bundle is always complete, so the
+    /// core only accepts the key.
     #[serde(default)]
+    #[allow(dead_code)]
     pub extends: Option<String>,
     /// Languages the reason messages come in; the first is the default.
     pub languages: Vec<String>,

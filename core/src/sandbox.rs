@@ -62,7 +62,7 @@ fn host_says_stop() -> bool {
 
 /// The message of a decision stopped by the bundle's operation limit
 /// (Rhai's own words for it, so both ways of stopping read the same).
-pub const OPERATIONS_EXCEEDED: &str = "Too many operations";
+pub(crate) const OPERATIONS_EXCEEDED: &str = "Too many operations";
 
 /// Operations the rules have run on this thread since the last
 /// [`reset_operations`]: what a decision costs, in the unit its limit counts.
@@ -71,7 +71,7 @@ pub fn operations() -> u64 {
 }
 
 /// Starts the operation count of a new run of the rules on this thread.
-pub fn reset_operations() {
+pub(crate) fn reset_operations() {
     OPERATIONS.with(|count| count.set(0));
 }
 
@@ -83,7 +83,7 @@ fn fail<T>(message: impl Into<String>) -> RhaiResult<T> {
 }
 
 /// Builds the engine for a bundle with the given limits.
-pub fn build_engine(limits: &Limits) -> Engine {
+pub(crate) fn build_engine(limits: &Limits) -> Engine {
     // Only the packages rules use: every package left out is code the wasm
     // artifact does not carry (bit fields, blobs, the extra string library).
     let mut engine = Engine::new_raw();
@@ -299,13 +299,13 @@ fn deep_equal(context: &NativeCallContext, a: Dynamic, b: Dynamic) -> RhaiResult
 /// second engine with a debugger that remembers the last node it stepped on;
 /// re-running a failed decision in it (decisions are deterministic) finds
 /// the exact line and column. It only runs after such a failure.
-pub struct Locator {
-    pub engine: Engine,
+pub(crate) struct Locator {
+    pub(crate) engine: Engine,
     last: Arc<Mutex<Option<(String, Position)>>>,
 }
 
 impl Locator {
-    pub fn new(limits: &Limits) -> Locator {
+    pub(crate) fn new(limits: &Limits) -> Locator {
         let last: Arc<Mutex<Option<(String, Position)>>> = Arc::new(Mutex::new(None));
         let mut engine = build_engine(limits);
         let record = Arc::clone(&last);
@@ -325,12 +325,12 @@ impl Locator {
     }
 
     /// Forgets the last position, before a run.
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// The source and position of the last node stepped on.
-    pub fn last(&self) -> Option<(String, Position)> {
+    pub(crate) fn last(&self) -> Option<(String, Position)> {
         self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

@@ -33,23 +33,31 @@ pub const DEFAULT_MAX_ITEMS: usize = 1_000;
 /// The input schema of one entry point.
 #[derive(Debug, Clone, Serialize)]
 pub struct Schema {
+    /// The input object (named `input`).
     pub root: Arc<ObjectType>,
 }
 
 /// An object's fields, by name.
 #[derive(Debug, Clone, Serialize)]
 pub struct ObjectType {
+    /// `input`, or the name of its `[types.<Name>]` table.
     pub name: String,
+    /// Its fields, by name.
     pub fields: BTreeMap<String, Field>,
 }
 
 /// One field of an object.
 #[derive(Debug, Clone, Serialize)]
 pub struct Field {
+    /// Its type and that type's constraints.
     #[serde(flatten)]
     pub kind: Kind,
+    /// The input must give it.
     pub required: bool,
+    /// It may be given as `null`.
     pub nullable: bool,
+    /// The value it takes when the input does not give it (checked
+    /// against the field at load time).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default: Option<Value>,
     /// When the field is set (true, or any non-null value), this must hold.
@@ -58,6 +66,7 @@ pub struct Field {
     /// A sibling field this one's value may not exceed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at_most: Option<String>,
+    /// What it is, for people.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub description: String,
 }
@@ -73,46 +82,71 @@ impl Field {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Kind {
+    /// Text, its length counted in characters.
     String {
+        /// At least this many characters.
         min_len: usize,
+        /// At most this many characters.
         max_len: usize,
     },
+    /// A whole number (`60.0` is accepted as 60).
     Integer {
+        /// The least value allowed.
         #[serde(skip_serializing_if = "Option::is_none")]
         min: Option<i64>,
+        /// The greatest value allowed.
         #[serde(skip_serializing_if = "Option::is_none")]
         max: Option<i64>,
     },
+    /// Yuan, exact, with at most two decimals.
     Money {
+        /// The least amount allowed.
         #[serde(skip_serializing_if = "Option::is_none")]
         min: Option<Decimal>,
+        /// The greatest amount allowed.
         #[serde(skip_serializing_if = "Option::is_none")]
         max: Option<Decimal>,
     },
+    /// An exact decimal number.
     Decimal {
+        /// The least value allowed.
         #[serde(skip_serializing_if = "Option::is_none")]
         min: Option<Decimal>,
+        /// The greatest value allowed.
         #[serde(skip_serializing_if = "Option::is_none")]
         max: Option<Decimal>,
+        /// At most this many decimals.
         #[serde(skip_serializing_if = "Option::is_none")]
         decimals: Option<u32>,
     },
+    /// `true` or `false`.
     Bool,
+    /// `YYYY-MM-DD`.
     Date,
+    /// RFC 3339 with an offset.
     Timestamp,
+    /// `YYYY-MM`.
     Month,
+    /// One of a fixed list of texts.
     Enum {
+        /// The texts allowed, in the schema's order.
         values: Vec<String>,
     },
+    /// A list of values of one kind.
     Array {
+        /// The kind of every item.
         items: Box<Kind>,
+        /// At least this many items.
         min_items: usize,
+        /// At most this many items.
         max_items: usize,
         /// Items must be strictly increasing by this field.
         #[serde(skip_serializing_if = "Option::is_none")]
         ascending_by: Option<String>,
     },
+    /// An object of a named type.
     Object {
+        /// The type.
         #[serde(rename = "object")]
         object: Arc<ObjectType>,
     },
@@ -121,32 +155,46 @@ pub enum Kind {
 /// `field op literal`, e.g. `age < 18` or `kind == "long_term"`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Condition {
+    /// The sibling field compared.
     pub field: String,
+    /// How.
     pub op: CompareOp,
+    /// With what.
     pub literal: Literal,
+    /// The condition as written, for messages.
     pub text: String,
 }
 
+/// A comparison of a [`Condition`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum CompareOp {
+    /// `<`
     #[serde(rename = "<")]
     Lt,
+    /// `<=`
     #[serde(rename = "<=")]
     Le,
+    /// `>`
     #[serde(rename = ">")]
     Gt,
+    /// `>=`
     #[serde(rename = ">=")]
     Ge,
+    /// `==`
     #[serde(rename = "==")]
     Eq,
+    /// `!=`
     #[serde(rename = "!=")]
     Ne,
 }
 
+/// The value a [`Condition`] compares with.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Literal {
+    /// A number, exact.
     Number(Decimal),
+    /// A quoted text.
     Text(String),
 }
 

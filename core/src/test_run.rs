@@ -19,23 +19,32 @@ use crate::values::decimal_from_number;
 /// One difference between what a case expects and what came out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mismatch {
+    /// Where, as a JSON path into the answer (`result.programs…`).
     pub path: String,
+    /// What the case expects there, as JSON.
     pub expected: String,
+    /// What came out there, as JSON (`(absent)` when nothing did).
     pub actual: String,
 }
 
 /// The outcome of one case.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseOutcome {
+    /// The test file.
     pub file: String,
+    /// The case's name.
     pub name: String,
+    /// The line of its `name:` (1-based; 0 when unknown).
     pub line: usize,
+    /// Whether everything it expects came out.
     pub passed: bool,
+    /// What did not, each at its path.
     pub mismatches: Vec<Mismatch>,
     /// What a failed case asked for, beside the same parts of what came
     /// out (numbers that are equal take the expected spelling), for a diff.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected: Option<Value>,
+    /// The same parts of what came out (failed cases only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actual: Option<Value>,
     /// Rule IDs that fired in this case.
@@ -46,14 +55,18 @@ pub struct CaseOutcome {
 /// The outcome of a bundle's tests.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TestReport {
+    /// Cases that passed.
     pub passed: usize,
+    /// Cases that failed.
     pub failed: usize,
+    /// Every case, in file and case order.
     pub cases: Vec<CaseOutcome>,
     /// Declared rules that no case makes fire.
     pub uncovered_rules: Vec<String>,
 }
 
 impl TestReport {
+    /// No case failed.
     pub fn all_passed(&self) -> bool {
         self.failed == 0
     }

@@ -173,6 +173,7 @@ pub struct ParameterInfo {
     /// e.g. `yuan/month`.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub unit: String,
+    /// What it is, for people.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub description: String,
     /// Every value, oldest first.
@@ -184,6 +185,7 @@ pub struct ParameterInfo {
 pub struct ParameterValueInfo {
     /// The date it takes effect.
     pub from: String,
+    /// The value (numbers exact, as written in the bundle).
     pub value: Value,
     /// The policy clause it comes from.
     pub source: String,

@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(bundle) => {
             let input = std::fs::read_to_string(repo_root().join("examples/household.json"))
                 .expect("the example household");
-            for entry in bundle.manifest().entries.keys() {
+            for entry in bundle.entries() {
                 let request = format!(
                     r#"{{"entry":"{entry}","as_of":"{AS_OF}","mode":"partial","input":{input}}}"#
                 );
