@@ -118,7 +118,12 @@ pub const MAX_PACKED_BYTES: usize = 2 * crate::files::MAX_BUNDLE_BYTES;
 pub fn load(request: LoadRequest) -> Result<Bundle, ErrorBody> {
     let source = request.bundle;
     let files = files_of(source.clone()).map_err(ErrorBody::bundle)?;
-    let mut bundle = Bundle::load(files).map_err(ErrorBody::bundle)?;
+    let loaded = if request.tests {
+        Bundle::load(files)
+    } else {
+        Bundle::load_without_tests(files)
+    };
+    let mut bundle = loaded.map_err(ErrorBody::bundle)?;
     check_packed_names(&source, &bundle).map_err(ErrorBody::bundle)?;
     bundle.set_artifact(request.artifact);
     Ok(bundle)
@@ -293,14 +298,17 @@ pub fn duplicate_key(path: &str) -> ErrorBody {
     .body()
 }
 
-/// Runs the bundle's own test cases.
-pub fn test(bundle: &Bundle) -> TestReport {
+/// Runs the bundle's own test cases (refused for a bundle loaded without
+/// them).
+pub fn test(bundle: &Bundle) -> Result<TestReport, ErrorBody> {
     run_tests(bundle)
 }
 
-/// [`test`]'s report as JSON text.
-pub fn test_json(bundle: &Bundle) -> String {
-    serde_json::to_string(&test(bundle)).expect("reports serialise")
+/// [`test`]'s report as JSON text, or the error answer's.
+pub fn test_json(bundle: &Bundle) -> JsonAnswer {
+    test(bundle)
+        .map(|report| serde_json::to_string(&report).expect("reports serialise"))
+        .map_err(|error| error.to_json())
 }
 
 /// Packs a loaded bundle into one file that carries the bundle's name,

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::bundle::Bundle;
 use crate::envelope::Envelope;
-use crate::error::DecideError;
+use crate::error::{DecideError, ErrorBody, ErrorKind};
 use crate::testcases::{ExpectProblem, TestCase};
 use crate::values::decimal_from_number;
 
@@ -204,10 +204,17 @@ impl Views {
     }
 }
 
-/// Runs every case of the bundle.
-pub fn run_tests(bundle: &Bundle) -> TestReport {
+/// Runs every case of the bundle; refused (bad request) for a bundle
+/// loaded without its tests, rather than reporting that none failed.
+pub fn run_tests(bundle: &Bundle) -> Result<TestReport, ErrorBody> {
+    let tests = bundle.tests().ok_or_else(|| {
+        ErrorBody::new(
+            ErrorKind::BadRequest,
+            "the bundle was loaded without its tests (`tests: false`); load it with them to run them",
+        )
+    })?;
     let mut cases = Vec::new();
-    for test_file in bundle.tests() {
+    for test_file in tests {
         for case in &test_file.cases {
             cases.push(run_case(bundle, &test_file.file, case));
         }
@@ -223,12 +230,12 @@ pub fn run_tests(bundle: &Bundle) -> TestReport {
         .cloned()
         .collect();
     let passed = cases.iter().filter(|c| c.passed).count();
-    TestReport {
+    Ok(TestReport {
         passed,
         failed: cases.len() - passed,
         cases,
         uncovered_rules,
-    }
+    })
 }
 
 fn numbers_equal(a: &serde_json::Number, b: &serde_json::Number) -> bool {

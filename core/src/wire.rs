@@ -63,6 +63,9 @@ pub struct LoadRequest {
     /// `sha256:<hex>` of the wasm artifact the bundle runs in, so every
     /// envelope names it.
     pub artifact: Option<String>,
+    /// Parse the test files (the default). `false` loads the bundle for
+    /// deciding only, faster; its tests then cannot be run.
+    pub tests: bool,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -79,6 +82,17 @@ struct RawLoad {
     files: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     artifact: Option<String>,
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    tests: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_yes(value: &bool) -> bool {
+    *value
 }
 
 impl TryFrom<RawLoad> for LoadRequest {
@@ -105,6 +119,7 @@ impl TryFrom<RawLoad> for LoadRequest {
         Ok(LoadRequest {
             bundle,
             artifact: raw.artifact,
+            tests: raw.tests,
         })
     }
 }
@@ -119,6 +134,7 @@ impl From<LoadRequest> for RawLoad {
                 hash: None,
                 files,
                 artifact: request.artifact,
+                tests: request.tests,
             },
             BundleSource::Packed(packed) => RawLoad {
                 format: Some(packed.format),
@@ -127,6 +143,7 @@ impl From<LoadRequest> for RawLoad {
                 hash: Some(packed.hash),
                 files: packed.files,
                 artifact: request.artifact,
+                tests: request.tests,
             },
         }
     }

@@ -95,6 +95,12 @@ assert.throws(() => Engine.load(tampered), (e) => e instanceof EligoError && e.d
 const tests = fromPacked.test();
 assert.equal(tests.failed, 0);
 assert.ok(tests.passed > 0 && tests.passed === tests.cases.length);
+// Loaded for deciding only: the same bundle and the same answer, and its
+// tests refused rather than reported as none failing.
+const lean = Engine.load(packedText, { artifact: 'sha256:from-node', tests: false });
+assert.equal(lean.info.hash, packed.hash);
+assert.equal(stringify(lean.decide(request)), stringify(envelope));
+assert.throws(() => lean.test(), (e) => e instanceof EligoError && e.kind === 'bad_request' && /without its tests/.test(e.message));
 
 // Impact and diff through the engine: a raised relief standard.
 const draft = Engine.load({ files: { ...packed.files, 'params/relief.toml': packed.files['params/relief.toml'].replace('value = 600,', 'value = 650,') } });

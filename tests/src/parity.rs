@@ -51,6 +51,7 @@ pub fn assert_parity(native: &Bundle, implementation: &dyn Implementation, reque
 pub fn case_requests(bundle: &Bundle) -> Vec<String> {
     bundle
         .tests()
+        .expect("loaded with its tests")
         .iter()
         .flat_map(|file| &file.cases)
         .map(|case| serde_json::to_string(&case.request()).unwrap())

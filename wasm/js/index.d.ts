@@ -42,6 +42,8 @@ export type BundleSource = { files: BundleFileMap } | PackedBundle | string;
 export type LoadRequest = ({ files: BundleFileMap } | PackedBundle) & {
   /** Put in every envelope's `engine.artifact`. */
   artifact?: string;
+  /** `false`: load for deciding only, without parsing the test files (faster; `test` is then refused). */
+  tests?: boolean;
 };
 
 export type Severity = 'error' | 'warning';
@@ -352,6 +354,12 @@ export interface TestReport {
 export interface LoadOptions {
   /** The `sha256:…` of the artifact, put in every envelope's `engine.artifact`. */
   artifact?: string;
+  /**
+   * `false` loads the bundle for deciding only: its test files are hashed
+   * with the rest but not parsed (two thirds of loading the default
+   * bundle), and `test()` throws. Default `true`.
+   */
+  tests?: boolean;
 }
 
 /** Where the wasm comes from: a URL, a fetch Response, bytes or a compiled module. */
@@ -386,7 +394,7 @@ export declare class Engine {
   decide<Result = { [key: string]: Json }, Input = Record<string, unknown>>(
     request: DecideRequest<Input>,
   ): Envelope<Result>;
-  /** Runs the bundle's own test cases. */
+  /** Runs the bundle's own test cases; throws an EligoError for an engine loaded with `tests: false`. */
   test(): TestReport;
   /** The bundle as one packed JSON text, as `eligo pack` writes it. */
   pack(): string;

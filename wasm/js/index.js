@@ -213,15 +213,18 @@ function engineCall(call) {
   }
 }
 
-function loadRequest(bundle, artifact) {
+function loadRequest(bundle, options = {}) {
+  const extra = {};
+  if (options.artifact !== undefined) extra.artifact = options.artifact;
+  if (options.tests === false) extra.tests = false;
   if (typeof bundle === 'string') {
-    if (artifact === undefined) return bundle;
-    return stringify({ ...parse(bundle), artifact });
+    if (Object.keys(extra).length === 0) return bundle;
+    return stringify({ ...parse(bundle), ...extra });
   }
   if (bundle === null || typeof bundle !== 'object' || typeof bundle.files !== 'object') {
     throw new TypeError('a bundle is { files: { path: text } }, a packed bundle, or its JSON text');
   }
-  return stringify(artifact === undefined ? bundle : { ...bundle, artifact });
+  return stringify({ ...bundle, ...extra });
 }
 
 /**
@@ -271,7 +274,7 @@ export class Engine {
 
   /** Loads a bundle; throws an EligoError listing every diagnostic. */
   static load(bundle, options = {}) {
-    const request = loadRequest(bundle, options.artifact);
+    const request = loadRequest(bundle, options);
     const raw = engineCall(() => new RawEngine(request));
     return new Engine(raw, parse(raw.describe()));
   }
@@ -292,9 +295,9 @@ export class Engine {
     return parse(engineCall(() => this.#raw.decide(text)));
   }
 
-  /** Runs the bundle's own test cases. */
+  /** Runs the bundle's own test cases; throws an EligoError if it was loaded with `tests: false`. */
   test() {
-    return parse(this.#raw.test());
+    return parse(engineCall(() => this.#raw.test()));
   }
 
   /** The bundle as one packed JSON text, as `eligo pack` writes it. */

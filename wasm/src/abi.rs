@@ -124,7 +124,7 @@ pub unsafe extern "C" fn eligo_decide(ptr: *const u8, len: usize) -> u64 {
 /// Runs the loaded bundle's own test cases.
 #[no_mangle]
 pub extern "C" fn eligo_test() -> u64 {
-    with_bundle(|bundle| Ok(api::test_json(bundle)))
+    with_bundle(api::test_json)
 }
 
 /// Describes the loaded bundle: name, version, hash, entries and schemas.

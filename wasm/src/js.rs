@@ -35,9 +35,10 @@ impl Engine {
         api::decide_json(&self.bundle, request).map_err(|answer| JsError::new(&answer))
     }
 
-    /// The bundle's own test cases: the report JSON.
-    pub fn test(&self) -> String {
-        api::test_json(&self.bundle)
+    /// The bundle's own test cases: the report JSON (an error for a bundle
+    /// loaded with `tests: false`).
+    pub fn test(&self) -> Result<String, JsError> {
+        api::test_json(&self.bundle).map_err(|answer| JsError::new(&answer))
     }
 
     /// The bundle packed into one JSON file (see `eligo pack`).

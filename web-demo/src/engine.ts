@@ -59,7 +59,7 @@ export async function sha256(data: string | BufferSource): Promise<string> {
   return `sha256:${[...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
 }
 
-/** Loads the engine and one of the server's bundles (the default when no name is given). */
+/** Loads the engine and one of the server's bundles (the default when no name is given), for deciding. */
 export async function loadEngine(policyName?: string): Promise<Loaded> {
   const current = await fetchJson<EngineCurrent>('/engine/current');
   performance.mark('eligo:engine-current');
@@ -73,7 +73,9 @@ export async function loadEngine(policyName?: string): Promise<Loaded> {
     }),
   ]);
   performance.mark('eligo:fetched');
-  const engine = mod.Engine.load(packedText, { artifact: current.artifact });
+  // The form only decides: its test files are not parsed (two thirds of
+  // loading the default bundle). The playground loads with them.
+  const engine = mod.Engine.load(packedText, { artifact: current.artifact, tests: false });
   performance.mark('eligo:bundle-loaded');
   const packed = mod.parse(packedText) as unknown as Eligo.PackedBundle;
   return { current, mod, engine, packed, packedText, policy };

@@ -166,7 +166,8 @@ impl Decider {
     /// Runs the bundle's test cases.
     pub fn test(&self) -> Result<TestReport, RuntimeError> {
         match self {
-            Decider::Native { copies, .. } => Ok(api::test(&copies[0])),
+            // Deciders load bundles with their tests, so this is never refused.
+            Decider::Native { copies, .. } => api::test(&copies[0]).map_err(RuntimeError::Load),
             Decider::Wasm(runtime) => serde_json::from_str(&runtime.test_json()?)
                 .map_err(|e| RuntimeError::Artifact(format!("unreadable test report: {e}"))),
         }

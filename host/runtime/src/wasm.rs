@@ -296,6 +296,7 @@ impl WasmRuntime {
                     .collect(),
             ),
             artifact: Some(engine.artifact_sha256.clone()),
+            tests: true,
         };
         let load_request = serde_json::to_vec(&request).expect("a load request serialises");
         let runtime = WasmRuntime {

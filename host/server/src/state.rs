@@ -138,7 +138,8 @@ fn build_policy(
         body.diagnostics = problems;
         Refused(body)
     })?;
-    let report = api::test(&bundle);
+    // Loaded with its tests just above, so never refused.
+    let report = api::test(&bundle).map_err(Refused)?;
     if !report.all_passed() {
         let failing: Vec<String> = report
             .cases

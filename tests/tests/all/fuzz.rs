@@ -233,7 +233,8 @@ fn mutated_bundle_files_are_refused_with_diagnostics_never_a_crash() {
             Ok(bundle) => {
                 loaded += 1;
                 let report = catch_unwind(AssertUnwindSafe(|| api::test(&bundle)))
-                    .unwrap_or_else(|_| panic!("tests panicked with {name} mutated"));
+                    .unwrap_or_else(|_| panic!("tests panicked with {name} mutated"))
+                    .unwrap_or_else(|e| panic!("{e}"));
                 let wasm = WasmRuntime::new(engine.clone(), &mutated_files, CallLimits::default())
                     .unwrap_or_else(|e| panic!("native loaded but wasm refused ({name}): {e}"));
                 let wasm_report: eligo_core::TestReport =

@@ -91,7 +91,10 @@ fn the_typed_api_answers_like_the_core_with_the_clis_error_texts() {
         api::error_text(&answer).unwrap().as_str()
     );
 
-    assert_eq!(seen["tests"], eligo_core::run_tests(&native).passed as u64);
+    assert_eq!(
+        seen["tests"],
+        eligo_core::run_tests(&native).unwrap().passed as u64
+    );
 }
 
 #[test]

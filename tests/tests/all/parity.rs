@@ -113,7 +113,10 @@ fn bundle_cases_decide_identically_in_wasmtime() {
         let requests = case_requests(&native);
         assert!(requests.len() > 5);
         assert_parity(&native, &Wasmtime(&runtime), &requests);
-        assert_eq!(api::test_json(&native), runtime.test_json().unwrap());
+        assert_eq!(
+            api::test_json(&native).unwrap(),
+            runtime.test_json().unwrap()
+        );
         assert_eq!(
             api::describe_json(&native),
             runtime.describe_json().unwrap()
@@ -244,6 +247,7 @@ fn assert_js_parity(script: &'static str) {
                 .collect(),
         ),
         artifact: Some(runtime.artifact_sha256().to_string()),
+        tests: true,
     };
     drop(runtime);
     let mut requests = generated_requests(8_000, 2_500);

@@ -118,6 +118,7 @@ fn load_request(files: &eligo_core::BundleFiles, artifact: Option<&str>) -> Load
                 .collect(),
         ),
         artifact: artifact.map(str::to_string),
+        tests: true,
     }
 }
 
@@ -152,6 +153,7 @@ fn samples() -> Vec<Sample> {
     let bundle = api::load(LoadRequest {
         bundle: BundleSource::Packed(packed.clone()),
         artifact: Some(ARTIFACT.into()),
+        tests: true,
     })
     .unwrap_or_else(|error| panic!("{error}"));
     let decide = |input: &Value, mode: Mode, lang: Option<&str>| {
@@ -177,7 +179,7 @@ fn samples() -> Vec<Sample> {
     let tiny = api::load(load_request(&tiny_files, None)).unwrap_or_else(|e| panic!("{e}"));
     let runaway = request("job", &json!({ "n": 1 }), AS_OF, Mode::Strict, None);
     let rule_error = error_answer(api::decide(&tiny, &runaway), ErrorKind::RuleError);
-    let test_report = api::test(&tiny);
+    let test_report = api::test(&tiny).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(test_report.failed, 1, "{test_report:?}");
     let good_check = api::check(load_request(&tiny_files, None));
     assert!(good_check.ok && good_check.bundle.is_some() && good_check.warnings > 0);
@@ -191,6 +193,7 @@ fn samples() -> Vec<Sample> {
     let broken = LoadRequest {
         bundle: BundleSource::Files(broken),
         artifact: None,
+        tests: true,
     };
     let bundle_error = error_answer(api::load(broken.clone()), ErrorKind::BundleError);
     let broken_check: CheckReport = api::check(broken);
@@ -205,6 +208,8 @@ fn samples() -> Vec<Sample> {
     let packed_request = LoadRequest {
         bundle: BundleSource::Packed(api::pack(&tiny)),
         artifact: Some(ARTIFACT.into()),
+        // Its one non-default value on the wire, so the type declares it.
+        tests: false,
     };
 
     vec![

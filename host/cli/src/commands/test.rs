@@ -22,7 +22,7 @@ pub struct Args {
 pub fn run(args: &Args) -> CommandResult {
     let bundle = load(&args.bundle)?;
     let name = format!("{} ({})", bundle.name(), bundle.version());
-    let test_files = bundle.tests().len();
+    let test_files = bundle.tests().map_or(0, <[_]>::len);
     let decider = args.runtime.decider(bundle, 1)?;
     let report = decider
         .test()
