@@ -994,3 +994,39 @@ fn the_server_answers_the_parity_suite_byte_for_byte_as_the_native_core() {
     drop(server);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// The form's page names, in a `Link` header, what its script will fetch
+/// before it can decide (the engine's API, the artifact, the default
+/// policy, `/engine/current`), so a browser fetches them while it parses
+/// the page; every URL named answers. Other pages name nothing.
+#[test]
+fn the_form_page_names_what_it_will_fetch_to_decide() {
+    let data = temp_dir("preload");
+    let server = Server::start(&data);
+    let page = ureq::get(&format!("{}/", server.base)).call().unwrap();
+    let links = page.header("link").expect("a Link header").to_string();
+    let (_, current) = answer(ureq::get(&format!("{}/engine/current", server.base)).call());
+    let named: Vec<&str> = links
+        .split(", ")
+        .map(|link| &link[1..link.find('>').unwrap()])
+        .collect();
+    for url in [
+        "/engine/current",
+        current["module"].as_str().unwrap(),
+        current["wasm"].as_str().unwrap(),
+        current["policies"][0]["url"].as_str().unwrap(),
+    ] {
+        assert!(named.contains(&url), "{url} not in {links}");
+    }
+    for url in &named {
+        let response = ureq::get(&format!("{}{url}", server.base)).call();
+        assert!(response.is_ok(), "{url}: {response:?}");
+    }
+    assert!(links.contains("rel=modulepreload") && links.contains("as=fetch; crossorigin"));
+    let playground = ureq::get(&format!("{}/playground.html", server.base))
+        .call()
+        .unwrap();
+    assert_eq!(playground.header("link"), None);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data);
+}

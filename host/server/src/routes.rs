@@ -56,6 +56,10 @@ pub fn app(state: SharedState) -> Router {
         }),
     )
     .fallback_service(web_page(&state))
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        preload_engine,
+    ))
     .layer(DefaultBodyLimit::max(max_body))
     .layer(middleware::from_fn_with_state(
         state.clone(),
@@ -181,6 +185,48 @@ fn web_page(state: &AppState) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
         ))
+}
+
+/// The caseworker's form (`/`, `/index.html`) can decide only once it has
+/// the engine's API, the artifact and the default policy. Its script finds
+/// their URLs in `/engine/current`, so without a hint they are fetched
+/// after the page, its script and that answer, one after the other. The
+/// server knows them already: a `Link` header names them with the page, so
+/// the browser fetches all of them while it parses it.
+async fn preload_engine(
+    State(state): State<SharedState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let is_form = matches!(request.uri().path(), "/" | "/index.html");
+    let mut response = next.run(request).await;
+    if is_form && response.status().is_success() {
+        if let Ok(links) = HeaderValue::from_str(&engine_preloads(&state)) {
+            response.headers_mut().append(header::LINK, links);
+        }
+    }
+    response
+}
+
+/// The `Link` header value for [`preload_engine`]: the same URLs, fetched
+/// the same way (`fetch` and module imports), as the page's script uses,
+/// so the browser reuses what it preloaded.
+fn engine_preloads(state: &AppState) -> String {
+    let sha = state.artifact_sha256().trim_start_matches("sha256:");
+    let mut links = vec![
+        "</engine/current>; rel=preload; as=fetch; crossorigin".to_string(),
+        format!("</engine/{sha}/index.js>; rel=modulepreload"),
+        format!("</engine/{sha}/eligo.js>; rel=modulepreload"),
+        format!("</engine/{sha}/eligo_bg.wasm>; rel=preload; as=fetch; crossorigin"),
+    ];
+    // The page's script takes the first policy `/engine/current` lists.
+    if let Some(policy) = state.policy(None) {
+        links.push(format!(
+            "</engine/bundles/{}.json>; rel=preload; as=fetch; crossorigin",
+            policy.hash
+        ));
+    }
+    links.join(", ")
 }
 
 /// Counts every request by route and status, with its latency.
