@@ -19,11 +19,12 @@ use crate::values::decimal_from_number;
 /// One difference between what a case expects and what came out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mismatch {
-    /// Where, as a JSON path into the answer (`result.programs…`).
+    /// Where: a path into the answer (`result.programs…`), or `(outcome)`
+    /// when a decision came where an error was expected, or the reverse.
     pub path: String,
-    /// What the case expects there, as JSON.
+    /// What the case expects there: JSON, or words for an outcome.
     pub expected: String,
-    /// What came out there, as JSON (`(absent)` when nothing did).
+    /// What came out there: JSON, `(absent)`, or words for an outcome.
     pub actual: String,
 }
 
