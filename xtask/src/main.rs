@@ -146,6 +146,24 @@ fn build_wasm() -> Result<PathBuf, String> {
     let input = build_dir.join(TARGET).join("wasm/eligo_wasm.wasm");
     let out = out_dir();
     fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    // The typed API over the glue, and a package.json that makes the
+    // directory an ES module package Node and bundlers can import.
+    for file in ["index.js", "index.d.ts"] {
+        fs::copy(root.join("wasm/js").join(file), out.join(file))
+            .map_err(|e| format!("cannot copy wasm/js/{file}: {e}"))?;
+    }
+    fs::write(out.join("package.json"), PACKAGE_JSON).map_err(|e| e.to_string())?;
+    let artifact = out.join("eligo_bg.wasm");
+    // wasm-bindgen, wasm-opt and brotli at quality 11 take over a minute
+    // together; when cargo's output and the tools are what the artifact
+    // was made from, and the artifact is unchanged, it is made already.
+    let made_from = made_from(&input)?;
+    let stamp = out.join(".made-from");
+    if fs::read_to_string(&stamp).is_ok_and(|s| s == made_from) && artifact_intact(&out) {
+        print_summary(&root, &artifact)?;
+        return Ok(artifact);
+    }
+    let _ = fs::remove_file(&stamp);
     wasm_bindgen_cli_support::Bindgen::new()
         .input_path(&input)
         .out_name("eligo")
@@ -156,14 +174,6 @@ fn build_wasm() -> Result<PathBuf, String> {
         .remove_producers_section(true)
         .generate(&out)
         .map_err(|e| format!("wasm-bindgen: {e}"))?;
-    // The typed API over the glue, and a package.json that makes the
-    // directory an ES module package Node and bundlers can import.
-    for file in ["index.js", "index.d.ts"] {
-        fs::copy(root.join("wasm/js").join(file), out.join(file))
-            .map_err(|e| format!("cannot copy wasm/js/{file}: {e}"))?;
-    }
-    fs::write(out.join("package.json"), PACKAGE_JSON).map_err(|e| e.to_string())?;
-    let artifact = out.join("eligo_bg.wasm");
     optimise(&artifact)?;
     let bytes =
         fs::read(&artifact).map_err(|e| format!("cannot read {}: {e}", artifact.display()))?;
@@ -173,7 +183,6 @@ fn build_wasm() -> Result<PathBuf, String> {
         .map_err(|e| e.to_string())?;
     let gzipped = gzip.finish().map_err(|e| e.to_string())?;
     fs::write(out.join("eligo_bg.wasm.gz"), &gzipped).map_err(|e| e.to_string())?;
-    let gzipped = gzipped.len();
     let mut brotlied = Vec::new();
     let params = brotli::enc::BrotliEncoderParams {
         quality: 11,
@@ -186,17 +195,71 @@ fn build_wasm() -> Result<PathBuf, String> {
     let sha = hex::encode(Sha256::digest(&bytes));
     fs::write(out.join("eligo_bg.wasm.sha256"), format!("sha256:{sha}\n"))
         .map_err(|e| e.to_string())?;
-    println!(
-        "{}: {} bytes ({:.0} KiB), gzip {} bytes ({:.0} KiB), brotli {} bytes ({:.0} KiB), sha256:{sha}",
-        artifact.strip_prefix(&root).unwrap_or(&artifact).display(),
-        bytes.len(),
-        bytes.len() as f64 / 1024.0,
-        gzipped,
-        gzipped as f64 / 1024.0,
-        brotlied.len(),
-        brotlied.len() as f64 / 1024.0
-    );
+    fs::write(&stamp, made_from).map_err(|e| e.to_string())?;
+    print_summary(&root, &artifact)?;
     Ok(artifact)
+}
+
+/// What an artifact is made from: cargo's output, whether wasm-opt runs,
+/// and the pinned tools (this file's wasm-bindgen options, xtask's
+/// manifest with the wasm-bindgen version, wasm-opt's lock file).
+fn made_from(input: &Path) -> Result<String, String> {
+    let compiled = fs::read(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
+    let wasm_opt = if env::var("ELIGO_WASM_OPT").is_ok_and(|v| v == "off") {
+        "off"
+    } else {
+        "on"
+    };
+    let mut tools = Sha256::new();
+    tools.update(include_str!("main.rs"));
+    tools.update(include_str!("../Cargo.toml"));
+    tools.update(include_str!("../wasm-opt/package-lock.json"));
+    Ok(format!(
+        "compiled sha256:{}\nwasm-opt {wasm_opt}\ntools sha256:{}\n",
+        hex::encode(Sha256::digest(&compiled)),
+        hex::encode(tools.finalize())
+    ))
+}
+
+/// The artifact, its compressed copies and its recorded hash all there,
+/// and the artifact still the bytes its hash names.
+fn artifact_intact(out: &Path) -> bool {
+    let read = |name: &str| fs::read(out.join(name)).ok();
+    let (Some(bytes), Some(recorded)) = (read("eligo_bg.wasm"), read("eligo_bg.wasm.sha256"))
+    else {
+        return false;
+    };
+    let actual = format!("sha256:{}\n", hex::encode(Sha256::digest(&bytes)));
+    actual.as_bytes() == recorded
+        && ["eligo.js", "eligo_bg.wasm.gz", "eligo_bg.wasm.br"]
+            .iter()
+            .all(|name| out.join(name).is_file())
+}
+
+/// One line: the artifact's size as is, gzipped and brotlied, and its hash.
+fn print_summary(root: &Path, artifact: &Path) -> Result<(), String> {
+    let size = |path: &Path| {
+        fs::metadata(path)
+            .map(|m| m.len())
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let (bytes, gzipped, brotlied) = (
+        size(artifact)?,
+        size(&artifact.with_extension("wasm.gz"))?,
+        size(&artifact.with_extension("wasm.br"))?,
+    );
+    let sha = fs::read_to_string(artifact.with_extension("wasm.sha256"))
+        .map_err(|e| format!("cannot read the artifact's hash: {e}"))?;
+    let kib = |n: u64| n as f64 / 1024.0;
+    println!(
+        "{}: {bytes} bytes ({:.0} KiB), gzip {gzipped} bytes ({:.0} KiB), brotli {brotlied} bytes ({:.0} KiB), {}",
+        artifact.strip_prefix(root).unwrap_or(artifact).display(),
+        kib(bytes),
+        kib(gzipped),
+        kib(brotlied),
+        sha.trim()
+    );
+    Ok(())
 }
 
 /// Runs binaryen's wasm-opt (pinned in xtask/wasm-opt/package-lock.json, so
