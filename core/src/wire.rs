@@ -64,7 +64,8 @@ pub struct LoadRequest {
     /// envelope names it.
     pub artifact: Option<String>,
     /// Parse the test files (the default). `false` loads the bundle for
-    /// deciding only, faster; its tests then cannot be run.
+    /// deciding only, faster; its tests then cannot be run. `check` reads
+    /// them whatever this says.
     pub tests: bool,
 }
 
