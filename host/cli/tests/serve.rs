@@ -991,6 +991,22 @@ fn the_server_answers_the_parity_suite_byte_for_byte_as_the_native_core() {
     requests.retain(|request| serde_json::from_str::<Value>(request).is_ok());
     assert!(requests.len() > 4_000, "{} requests", requests.len());
     assert_parity(&native, &Http(&server), &requests);
+    // A key named twice outside the input is the request's own fault.
+    let twice = r#"{"input":{"id":"x","members":[]},"as_of":"2026-11-20T09:00:00+08:00","as_of":"2026-11-21T09:00:00+08:00"}"#;
+    let (status, body) = answer(
+        ureq::post(&format!("{}/v1/evaluate/household", server.base))
+            .set("content-type", "application/json")
+            .send_string(twice),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["kind"], "bad_request", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("as_of: "),
+        "{body}"
+    );
     drop(server);
     let _ = std::fs::remove_dir_all(&data);
 }

@@ -277,8 +277,8 @@ fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) 
     let text = std::str::from_utf8(body)
         .map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
     // A key named twice anywhere is refused, as the engine refuses it (an
-    // audited request has one reading): in the input, with the very answer
-    // the engine gives, its path relative to the input (`members[0].age`).
+    // audited request has one reading). In the input, with the very answer
+    // the engine gives: its path relative to the input (`members[0].age`).
     if let Err(eligo_core::strict_json::StrictJsonError::DuplicateKey(path)) =
         eligo_core::strict_json::parse(text)
     {
@@ -286,9 +286,14 @@ fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) 
             path.strip_prefix("input")
                 .filter(|rest| rest.starts_with('['))
         });
-        return Err(ApiError::from(eligo_core::api::duplicate_key(
-            in_input.unwrap_or(&path),
-        )));
+        return Err(match in_input {
+            Some(in_input) => ApiError::from(eligo_core::api::duplicate_key(in_input)),
+            // Elsewhere in the body (`as_of`, a verified envelope): the
+            // request itself is malformed.
+            None => ApiError::bad_request(format!(
+                "{path}: the key appears twice in one object of the body"
+            )),
+        });
     }
     serde_json::from_str(text)
         .map_err(|e| ApiError::bad_request(format!("the body is not the expected JSON: {e}")))
