@@ -31,6 +31,26 @@ impl Implementation for Native<'_> {
     }
 }
 
+/// Answers `requests` with `answer` from two threads at once (as a server
+/// and a host's instance pool are used), in request order.
+pub fn answer_from_two_threads(
+    requests: &[String],
+    answer: impl Fn(&str) -> String + Sync,
+) -> Vec<String> {
+    let half = requests.len() / 2 + 1;
+    let answer = &answer;
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = requests
+            .chunks(half)
+            .map(|part| scope.spawn(move || part.iter().map(|r| answer(r)).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| part.join().unwrap())
+            .collect()
+    })
+}
+
 /// Asserts that `implementation` answers every request byte for byte as
 /// the native core does.
 pub fn assert_parity(native: &Bundle, implementation: &dyn Implementation, requests: &[String]) {

@@ -205,11 +205,7 @@ fn build_wasm() -> Result<PathBuf, String> {
 /// manifest with the wasm-bindgen version, wasm-opt's lock file).
 fn made_from(input: &Path) -> Result<String, String> {
     let compiled = fs::read(input).map_err(|e| format!("cannot read {}: {e}", input.display()))?;
-    let wasm_opt = if env::var("ELIGO_WASM_OPT").is_ok_and(|v| v == "off") {
-        "off"
-    } else {
-        "on"
-    };
+    let wasm_opt = if wasm_opt_off() { "off" } else { "on" };
     let mut tools = Sha256::new();
     tools.update(include_str!("main.rs"));
     tools.update(include_str!("../Cargo.toml"));
@@ -262,12 +258,17 @@ fn print_summary(root: &Path, artifact: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// `ELIGO_WASM_OPT=off`: the artifact is made without wasm-opt.
+fn wasm_opt_off() -> bool {
+    env::var("ELIGO_WASM_OPT").is_ok_and(|v| v == "off")
+}
+
 /// Runs binaryen's wasm-opt (pinned in xtask/wasm-opt/package-lock.json, so
 /// the output stays reproducible) over the artifact in place. It makes
 /// decisions through wasmtime about 10% faster; the gzipped size barely moves.
 /// `ELIGO_WASM_OPT=off` skips it, which changes the artifact's sha256.
 fn optimise(artifact: &Path) -> Result<(), String> {
-    if env::var("ELIGO_WASM_OPT").is_ok_and(|v| v == "off") {
+    if wasm_opt_off() {
         eprintln!("xtask: ELIGO_WASM_OPT=off, skipping wasm-opt");
         return Ok(());
     }

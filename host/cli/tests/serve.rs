@@ -191,14 +191,18 @@ impl Drop for Server {
     }
 }
 
-fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+/// The status and body text of an answer, whatever its status.
+fn answer_text(result: Result<ureq::Response, ureq::Error>) -> (u16, String) {
     let response = match result {
         Ok(response) => response,
         Err(ureq::Error::Status(_, response)) => response,
         Err(error) => panic!("no answer: {error}"),
     };
-    let status = response.status();
-    let text = response.into_string().unwrap();
+    (response.status(), response.into_string().unwrap())
+}
+
+fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+    let (status, text) = answer_text(result);
     (
         status,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
@@ -922,31 +926,26 @@ impl Http<'_> {
             #[serde(borrow)]
             lang: Option<&'r serde_json::value::RawValue>,
         }
-        let (entry, body) = match serde_json::from_str::<Parts>(request) {
-            Ok(parts) => {
-                let mut body = format!("{{\"input\":{}", parts.input.get());
-                for (name, value) in [
-                    ("as_of", parts.as_of),
-                    ("mode", parts.mode),
-                    ("lang", parts.lang),
-                ] {
-                    if let Some(value) = value {
-                        body += &format!(",\"{name}\":{}", value.get());
-                    }
-                }
-                (parts.entry, body + "}")
+        let parts: Parts = serde_json::from_str(request)
+            .unwrap_or_else(|error| panic!("not a decide request: {error}: {request}"));
+        let mut body = format!("{{\"input\":{}", parts.input.get());
+        for (name, value) in [
+            ("as_of", parts.as_of),
+            ("mode", parts.mode),
+            ("lang", parts.lang),
+        ] {
+            if let Some(value) = value {
+                body += &format!(",\"{name}\":{}", value.get());
             }
-            Err(error) => panic!("not a decide request: {error}: {request}"),
-        };
-        let result = ureq::post(&format!("{}/v1/evaluate/{entry}", self.0.base))
-            .set("content-type", "application/json")
-            .send_string(&body);
-        let response = match result {
-            Ok(response) => response,
-            Err(ureq::Error::Status(_, response)) => response,
-            Err(error) => panic!("no answer: {error}"),
-        };
-        response.into_string().unwrap()
+        }
+        body += "}";
+        let url = format!("{}/v1/evaluate/{}", self.0.base, parts.entry);
+        answer_text(
+            ureq::post(&url)
+                .set("content-type", "application/json")
+                .send_string(&body),
+        )
+        .1
     }
 }
 
@@ -956,19 +955,7 @@ impl eligo_tests::parity::Implementation for Http<'_> {
     }
     fn answer_all(&self, requests: &[String]) -> Vec<String> {
         // Two clients at once, as the server is used.
-        let half = requests.len() / 2 + 1;
-        std::thread::scope(|scope| {
-            let parts: Vec<_> = requests
-                .chunks(half)
-                .map(|part| {
-                    scope.spawn(move || part.iter().map(|r| self.answer(r)).collect::<Vec<_>>())
-                })
-                .collect();
-            parts
-                .into_iter()
-                .flat_map(|part| part.join().unwrap())
-                .collect()
-        })
+        eligo_tests::parity::answer_from_two_threads(requests, |r| self.answer(r))
     }
 }
 

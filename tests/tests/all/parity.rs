@@ -7,7 +7,9 @@
 use eligo_core::wire::ErrorKind;
 use eligo_core::{api, Bundle};
 use eligo_runtime::wasm::{read_artifact, CallLimits, WasmRuntime};
-use eligo_tests::parity::{assert_parity, case_requests, generated_requests, Implementation};
+use eligo_tests::parity::{
+    answer_from_two_threads, assert_parity, case_requests, generated_requests, Implementation,
+};
 use eligo_tests::{default_bundle_dir, files_of, load, variant_bundle_dir, wasm_engine};
 use serde_json::json;
 
@@ -32,25 +34,9 @@ impl Implementation for Wasmtime<'_> {
         "wasmtime".into()
     }
     fn answer_all(&self, requests: &[String]) -> Vec<String> {
-        let half = requests.len() / 2 + 1;
-        std::thread::scope(|scope| {
-            let parts: Vec<_> = requests
-                .chunks(half)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|r| match self.0.decide_json(r) {
-                                Ok(envelope) => envelope.into_string(),
-                                Err(error) => error.to_json(),
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            parts
-                .into_iter()
-                .flat_map(|part| part.join().unwrap())
-                .collect()
+        answer_from_two_threads(requests, |r| match self.0.decide_json(r) {
+            Ok(envelope) => envelope.into_string(),
+            Err(error) => error.to_json(),
         })
     }
 }
