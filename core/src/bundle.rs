@@ -26,8 +26,7 @@ use crate::envelope::{
 use crate::error::{DecideError, RuleLocation};
 use crate::files::{is_directly_in, BundleFiles};
 use crate::manifest::{
-    parse_toml, placeholders, EntryManifest, Manifest, Messages, RuleDecl, MANIFEST_FILE,
-    RULES_FILE,
+    parse_toml, EntryManifest, Manifest, Messages, RuleDecl, MANIFEST_FILE, RULES_FILE,
 };
 use crate::params::ParamStore;
 use crate::rule_calls::{self, FireCalls, NativeFunctions};
@@ -35,7 +34,7 @@ use crate::sandbox::{build_engine, Locator};
 use crate::schema::{Kind, Schema};
 use crate::testcases::{parse_test_file, TestFile};
 use crate::validate::{checked_schema, validate_input, FieldProblem};
-use crate::values::{dynamic_to_json, dynamic_to_text, Timestamp};
+use crate::values::{dynamic_to_json, Timestamp};
 
 /// The engine's version, reported in every envelope.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -239,7 +238,7 @@ impl Bundle {
                 let template = &messages.rules[&fired.rule];
                 Ok(Reason {
                     rule: fired.rule.clone(),
-                    text: render(template, &fired.args).map_err(|missing| {
+                    text: template.render(&fired.args).map_err(|missing| {
                         DecideError::Rule(RuleLocation {
                             file: entry.manifest.rules.clone(),
                             line: fired.at.0,
@@ -431,16 +430,6 @@ impl Bundle {
             message,
         })
     }
-}
-
-/// Fills `{name}` placeholders; `Err(name)` names a missing one.
-fn render(template: &str, args: &Map) -> Result<String, String> {
-    let mut text = template.to_string();
-    for name in placeholders(template) {
-        let value = args.get(name).ok_or_else(|| name.to_string())?;
-        text = text.replace(&format!("{{{name}}}"), &dynamic_to_text(value));
-    }
-    Ok(text)
 }
 
 /// Locates a Rhai error: the innermost position, the file of the innermost

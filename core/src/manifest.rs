@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::diagnostics::Diagnostic;
+use crate::values::dynamic_to_text;
 
 pub const MANIFEST_FILE: &str = "bundle.toml";
 pub const RULES_FILE: &str = "rules.toml";
@@ -146,7 +147,7 @@ pub struct RuleDecl {
 #[serde(deny_unknown_fields)]
 pub struct Messages {
     #[serde(default)]
-    pub rules: BTreeMap<String, String>,
+    pub rules: BTreeMap<String, Template>,
     #[serde(default)]
     pub questions: BTreeMap<String, BTreeMap<String, String>>,
     /// A field's label: entry → path → label.
@@ -171,21 +172,72 @@ pub fn parse_toml<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Diag
     })
 }
 
-/// The placeholders (`{name}`) a message template uses.
-pub fn placeholders(template: &str) -> Vec<&str> {
-    let mut names = Vec::new();
-    let mut rest = template;
-    while let Some(start) = rest.find('{') {
-        let after = &rest[start + 1..];
-        match after.find('}') {
-            Some(end) => {
-                names.push(&after[..end]);
-                rest = &after[end + 1..];
+/// A reason message, split once when the bundle loads into its text and
+/// its `{name}` placeholders, so a decision fills it in one pass.
+///
+/// One pass also means a filled-in value is never read as a template: a
+/// case id `{minutes}` stays `{minutes}` in the reason, where replacing
+/// placeholder after placeholder in the growing text turned it into the
+/// minutes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Placeholder(String),
+}
+
+impl From<String> for Template {
+    fn from(template: String) -> Template {
+        let mut parts = Vec::new();
+        let mut rest = template.as_str();
+        // `{` up to the next `}` is a placeholder, whatever is between; a
+        // `{` with no `}` after it is text.
+        while let Some((start, end)) = rest
+            .find('{')
+            .and_then(|start| Some((start, start + 1 + rest[start + 1..].find('}')?)))
+        {
+            if start > 0 {
+                parts.push(Part::Text(rest[..start].to_string()));
             }
-            None => break,
+            parts.push(Part::Placeholder(rest[start + 1..end].to_string()));
+            rest = &rest[end + 1..];
         }
+        if !rest.is_empty() {
+            parts.push(Part::Text(rest.to_string()));
+        }
+        Template { parts }
     }
-    names
+}
+
+impl Template {
+    /// The placeholders it uses, in order.
+    pub fn placeholders(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|part| match part {
+            Part::Placeholder(name) => Some(name.as_str()),
+            Part::Text(_) => None,
+        })
+    }
+
+    /// The message with each placeholder replaced by its value in `args`, as
+    /// text; `Err(name)` names the first placeholder `args` lacks.
+    pub fn render(&self, args: &rhai::Map) -> Result<String, String> {
+        let mut text = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(literal) => text.push_str(literal),
+                Part::Placeholder(name) => {
+                    let value = args.get(name.as_str()).ok_or_else(|| name.clone())?;
+                    text.push_str(&dynamic_to_text(value));
+                }
+            }
+        }
+        Ok(text)
+    }
 }
 
 #[cfg(test)]
@@ -202,7 +254,28 @@ mod tests {
 
     #[test]
     fn placeholders_are_found_in_order() {
+        let placeholders = |text: &str| {
+            Template::from(text.to_string())
+                .placeholders()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(placeholders("a {x} b {y_z}"), ["x", "y_z"]);
+        assert_eq!(placeholders("{}{a b}{ unclosed"), ["", "a b"]);
         assert!(placeholders("none").is_empty());
+    }
+
+    #[test]
+    fn a_filled_in_value_is_not_read_as_a_template() {
+        let template = Template::from("cases {cases} late by {minutes} min; {".to_string());
+        let mut args = rhai::Map::new();
+        args.insert("cases".into(), crate::values::text("{minutes}"));
+        args.insert("minutes".into(), rhai::Dynamic::from(15_i64));
+        assert_eq!(
+            template.render(&args).unwrap(),
+            "cases {minutes} late by 15 min; {"
+        );
+        args.remove("minutes");
+        assert_eq!(template.render(&args).unwrap_err(), "minutes");
     }
 }

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rhai::{ASTNode, Engine, Expr, Position, Stmt, AST};
 
 use crate::diagnostics::Diagnostic;
+use crate::manifest::Template;
 
 /// Names Rhai handles itself, not as registered functions.
 const KEYWORDS: &[&str] = &[
@@ -197,13 +198,13 @@ fn record_fire(call: &rhai::FnCallExpr, position: Position, file: &str, fires: &
 pub(crate) fn check_placeholders(
     file: &str,
     source: &str,
-    messages: &BTreeMap<String, String>,
+    messages: &BTreeMap<String, Template>,
     fires: &FireCalls,
     problems: &mut Vec<Diagnostic>,
 ) {
     for (id, template) in messages {
         let Some(calls) = fires.get(id) else { continue };
-        for name in crate::manifest::placeholders(template) {
+        for name in template.placeholders() {
             let Some(call) = calls
                 .iter()
                 .find(|call| call.keys.as_ref().is_some_and(|keys| !keys.contains(name)))

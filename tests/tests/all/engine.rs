@@ -70,6 +70,28 @@ fn same_bundle_input_and_as_of_give_byte_identical_json() {
 }
 
 #[test]
+fn a_reason_shows_input_text_as_given_even_when_it_looks_like_a_placeholder() {
+    // ES-RED-2's message is "… case(s) {cases} unanswered for more than
+    // {minutes} minutes.": a case id `{minutes}` must stay the case id.
+    let mut input = household();
+    input["cases"][1]["id"] = json!("{minutes}");
+    let envelope: Value = serde_json::from_str(
+        &decide(&default_bundle(), &input, "2026-11-24T10:01:00+08:00").unwrap(),
+    )
+    .unwrap();
+    let red = envelope["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|reason| reason["rule"] == "ES-RED-2")
+        .expect("the late emergency case fires ES-RED-2");
+    assert_eq!(
+        red["text"],
+        "Red: emergency case(s) {minutes} unanswered for more than 15 minutes."
+    );
+}
+
+#[test]
 fn envelope_fields_come_in_a_fixed_order_and_money_is_exact() {
     let text = decide(&default_bundle(), &household(), "2026-11-24T10:01:00+08:00").unwrap();
     let keys = [
