@@ -3,7 +3,9 @@
 //! last. An audited decision must rest on one reading of its input, and
 //! every runtime must refuse the same texts.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -35,7 +37,7 @@ pub fn parse(text: &str) -> Result<Value, StrictJsonError> {
     let duplicate = RefCell::new(None);
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let _ = Seed {
-        path: String::new(),
+        at: None,
         duplicate: &duplicate,
     }
     .deserialize(&mut deserializer);
@@ -45,13 +47,36 @@ pub fn parse(text: &str) -> Result<Value, StrictJsonError> {
     }
 }
 
-/// Walks a JSON text, recording the path of the first key named twice.
-struct Seed<'a> {
-    path: String,
-    duplicate: &'a RefCell<Option<String>>,
+/// Where a value is: its key or index, under its parent's place. The
+/// pass keeps only this chain on the stack and writes a path out only for
+/// the key it refuses (writing every value's path made the pass cost more
+/// than serde_json's own parse: 5.8 µs against 2.4 µs for a household).
+enum Place<'p, 'de> {
+    Key(Option<&'p Place<'p, 'de>>, &'p Cow<'de, str>),
+    Index(Option<&'p Place<'p, 'de>>, usize),
 }
 
-impl<'de> DeserializeSeed<'de> for Seed<'_> {
+impl Place<'_, '_> {
+    fn path(&self) -> String {
+        let (parent, own) = match self {
+            Place::Key(parent, key) => (parent, key.to_string()),
+            Place::Index(parent, index) => (parent, format!("[{index}]")),
+        };
+        match parent {
+            None => own,
+            Some(parent) if own.starts_with('[') => format!("{}{own}", parent.path()),
+            Some(parent) => format!("{}.{own}", parent.path()),
+        }
+    }
+}
+
+/// Walks a JSON text, recording the path of the first key named twice.
+struct Seed<'p, 'de> {
+    at: Option<&'p Place<'p, 'de>>,
+    duplicate: &'p RefCell<Option<String>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Seed<'_, 'de> {
     type Value = ();
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -59,7 +84,41 @@ impl<'de> DeserializeSeed<'de> for Seed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Seed<'_> {
+/// A key, borrowed from the text unless it has escapes.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(key))
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(key.to_string()))
+    }
+}
+
+/// Objects up to this many keys are checked by comparing with each key
+/// before; larger ones by a set, so a hostile object stays linear.
+const SCANNED_KEYS: usize = 16;
+
+impl<'de> Visitor<'de> for Seed<'_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -67,37 +126,46 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
-        let mut keys = std::collections::BTreeSet::new();
-        while let Some(key) = access.next_key::<String>()? {
-            let path = if self.path.is_empty() {
-                key.clone()
+        let mut keys: Vec<Cow<'de, str>> = Vec::new();
+        let mut set: BTreeSet<Cow<'de, str>> = BTreeSet::new();
+        while let Some(key) = access.next_key_seed(Key)? {
+            let seen = if set.is_empty() && keys.len() < SCANNED_KEYS {
+                keys.contains(&key)
             } else {
-                format!("{}.{key}", self.path)
+                set.extend(keys.drain(..));
+                set.contains(&key)
             };
-            if !keys.insert(key) {
-                *self.duplicate.borrow_mut() = Some(path.clone());
+            let place = Place::Key(self.at, &key);
+            if seen {
+                *self.duplicate.borrow_mut() = Some(place.path());
                 return Err(de::Error::custom("duplicate key"));
             }
             access.next_value_seed(Seed {
-                path,
+                at: Some(&place),
                 duplicate: self.duplicate,
             })?;
+            if set.is_empty() && keys.len() < SCANNED_KEYS {
+                keys.push(key);
+            } else {
+                set.insert(key);
+            }
         }
         Ok(())
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
         let mut index = 0;
-        while access
-            .next_element_seed(Seed {
-                path: format!("{}[{index}]", self.path),
+        loop {
+            let place = Place::Index(self.at, index);
+            let seed = Seed {
+                at: Some(&place),
                 duplicate: self.duplicate,
-            })?
-            .is_some()
-        {
+            };
+            if access.next_element_seed(seed)?.is_none() {
+                return Ok(());
+            }
             index += 1;
         }
-        Ok(())
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
@@ -139,6 +207,24 @@ mod tests {
         assert!(
             matches!(parse(r#"{"a":1,"a":1}"#), Err(StrictJsonError::DuplicateKey(p)) if p == "a")
         );
+        // The same key spelled with an escape is the same key.
+        assert!(
+            matches!(parse(r#"[{"a":1},{"x":[{"a":1,"\u0061":2}]}]"#), Err(StrictJsonError::DuplicateKey(p)) if p == "[1].x[0].a")
+        );
+        // Past the keys compared one by one, and across that boundary.
+        for (first, second) in [(3, 40), (20, 30)] {
+            let keys: Vec<String> = (0..50)
+                .map(|i| format!("\"k{}\":{i}.5", if i == second { first } else { i }))
+                .collect();
+            let text = format!("{{\"o\":{{{}}}}}", keys.join(","));
+            let expected = format!("o.k{first}");
+            assert!(
+                matches!(parse(&text), Err(StrictJsonError::DuplicateKey(ref p)) if *p == expected),
+                "{first}/{second}"
+            );
+        }
+        let distinct: Vec<String> = (0..50).map(|i| format!("\"k{i}\":{i}")).collect();
+        assert!(parse(&format!("{{{}}}", distinct.join(","))).is_ok());
         assert!(matches!(parse("{"), Err(StrictJsonError::Syntax(_))));
         assert!(matches!(parse("{} x"), Err(StrictJsonError::Syntax(_))));
     }
