@@ -48,6 +48,10 @@ pub struct CaseOutcome {
     /// The same parts of what came out (failed cases only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actual: Option<Value>,
+    /// The operations its rules counted: what the bundle's
+    /// `max_operations` limits, the same in every runtime (0 when the input
+    /// was refused before the rules ran).
+    pub operations: u64,
     /// Rule IDs that fired in this case.
     #[serde(skip)]
     pub fired: Vec<String>,
@@ -62,6 +66,9 @@ pub struct TestReport {
     pub failed: usize,
     /// Every case, in file and case order.
     pub cases: Vec<CaseOutcome>,
+    /// The bundle's limit on a decision's operations, beside which each
+    /// case's `operations` reads.
+    pub max_operations: u64,
     /// Declared rules that no case makes fire.
     pub uncovered_rules: Vec<String>,
 }
@@ -83,7 +90,9 @@ pub fn actual_of(outcome: &Result<Envelope, DecideError>) -> Value {
 
 /// Runs one case.
 pub fn run_case(bundle: &Bundle, file: &str, case: &TestCase) -> CaseOutcome {
+    crate::sandbox::reset_operations();
     let outcome = bundle.decide(&case.request());
+    let operations = crate::sandbox::operations();
     let mut views = Views::default();
     let mut fired = Vec::new();
     match (&outcome, &case.expect.error) {
@@ -170,6 +179,7 @@ pub fn run_case(bundle: &Bundle, file: &str, case: &TestCase) -> CaseOutcome {
         mismatches,
         expected,
         actual,
+        operations,
         fired,
     }
 }
@@ -235,6 +245,7 @@ pub fn run_tests(bundle: &Bundle) -> Result<TestReport, ErrorBody> {
         passed,
         failed: cases.len() - passed,
         cases,
+        max_operations: bundle.manifest().limits.max_operations,
         uncovered_rules,
     })
 }

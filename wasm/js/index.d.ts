@@ -341,12 +341,20 @@ export interface CaseOutcome {
   /** For a failed case: what it asked for, and the same parts of what came out. */
   expected?: Json;
   actual?: Json;
+  /**
+   * The operations its rules counted: what the bundle's `max_operations`
+   * limits, the same in every runtime (0 when the input was refused before
+   * the rules ran).
+   */
+  operations: number;
 }
 
 export interface TestReport {
   passed: number;
   failed: number;
   cases: CaseOutcome[];
+  /** The bundle's limit on a decision's operations. */
+  max_operations: number;
   /** Declared rules that no case makes fire. */
   uncovered_rules: string[];
 }

@@ -1,9 +1,9 @@
-//! Diagnostics and test failures as text for people: file, line, column and a
-//! code frame underlining the problem's span.
+//! Diagnostics and test results as text for people: file, line, column and a
+//! code frame underlining the problem's span; failed cases as diffs.
 
 use ariadne::{Config, IndexType, Label, Report, ReportKind, Source};
 use eligo_core::diagnostics::byte_offset;
-use eligo_core::test_run::CaseOutcome;
+use eligo_core::test_run::{CaseOutcome, TestReport};
 use eligo_core::{BundleFiles, Diagnostic, Severity};
 
 /// Renders one diagnostic, with a code frame when it has a position.
@@ -78,6 +78,26 @@ pub fn failed_case(outcome: &CaseOutcome) -> String {
         }
     }
     out
+}
+
+/// What the cases' decisions cost, in the operations the bundle's
+/// `max_operations` limits: counted, not timed, so the same on every
+/// machine and runtime, and a rule change's cost shows before it ships.
+/// `None` when no case ran its rules.
+pub fn operations(report: &TestReport) -> Option<String> {
+    let mut ran: Vec<&CaseOutcome> = report.cases.iter().filter(|c| c.operations > 0).collect();
+    ran.sort_by_key(|c| c.operations);
+    let most = *ran.last()?;
+    let median = ran[ran.len() / 2].operations;
+    Some(format!(
+        "operations per decision: median {median}, most {} ({}:{} {}), {:.1}% of max_operations = {}",
+        most.operations,
+        most.file,
+        most.line,
+        most.name,
+        most.operations as f64 * 100.0 / report.max_operations as f64,
+        report.max_operations
+    ))
 }
 
 /// The parts of the outcome a case asked about, as a unified diff of their

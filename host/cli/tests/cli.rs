@@ -123,6 +123,60 @@ fn test_passes_on_both_bundles() {
 }
 
 #[test]
+fn test_reports_the_operations_each_case_counted_alike_in_both_runtimes() {
+    let report = |runtime: &str| {
+        let out = eligo(
+            &["test", "rules", "--format", "json", "--runtime", runtime],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        out.stdout
+    };
+    let native = report("native");
+    assert_eq!(native, report("wasm"), "the runtimes count differently");
+    let report: serde_json::Value = serde_json::from_slice(&native).unwrap();
+    assert_eq!(report["max_operations"], 200_000);
+    let cases = report["cases"].as_array().unwrap();
+    let operations = |name: &str| {
+        cases
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no case {name}"))["operations"]
+            .as_u64()
+            .unwrap()
+    };
+    // Refused before the rules ran: nothing counted, not the case before's count.
+    assert_eq!(
+        operations("every problem of a bad household is reported at once"),
+        0
+    );
+    // More cases, more escalation rules: more operations.
+    let decided: Vec<u64> = cases
+        .iter()
+        .filter(|c| c["file"] == "tests/household_escalation.yaml")
+        .map(|c| c["operations"].as_u64().unwrap())
+        .collect();
+    assert!(
+        decided.iter().all(|&n| n > 100 && n < 200_000),
+        "{decided:?}"
+    );
+
+    let out = eligo(&["test", "rules", "--runtime", "native"], None);
+    let stderr = text(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("operations per decision: median "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let most = cases
+        .iter()
+        .map(|c| c["operations"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    assert!(line.contains(&format!(", most {most} (tests/")), "{line}");
+    assert!(line.ends_with("of max_operations = 200000"), "{line}");
+}
+
+#[test]
 fn a_failing_case_shows_a_diff_and_exits_1() {
     let dir = bundle_copy("fail");
     let relief = std::fs::read_to_string(dir.join("params/relief.toml")).unwrap();

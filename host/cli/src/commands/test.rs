@@ -49,6 +49,9 @@ pub fn run(args: &Args) -> CommandResult {
                 );
             }
             eprintln!("{name}: {test_files} test files");
+            if let Some(line) = render::operations(&report) {
+                eprintln!("{line}");
+            }
             // The plain closing line CI tools read.
             out!("{} passed, {} failed", report.passed, report.failed);
         }
