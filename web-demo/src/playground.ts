@@ -63,6 +63,7 @@ const S = {
   baseText: '',
   baseEngine: undefined as unknown as Eligo.Engine,
   baseOutcomes: [] as Outcome[],
+  baseCost: undefined as Cost | undefined,
   cases: [] as Case[],
   files: {} as Files,
   selected: '',
@@ -238,6 +239,7 @@ async function openPacked(text: string, changes?: Record<string, string | null>)
     if (content === null) delete S.files[path];
     else S.files[path] = content;
   }
+  S.baseCost = costOf(S.baseEngine.test());
   S.cases = [...testCases(packed.files), ...population(S.baseEngine)];
   S.baseOutcomes = S.cases.map((c) => run(S.baseEngine, c));
   const entrySelect = $('try-entry') as HTMLSelectElement;
@@ -341,6 +343,38 @@ function showDiagnostics(): void {
 
 // ---- tests and the behavioural diff ------------------------------------------------
 
+/** What the test cases' decisions cost, in the operations `max_operations` limits. */
+interface Cost {
+  median: number;
+  most: number;
+  mostCase: string;
+  limit: number;
+}
+
+function costOf(report: Eligo.TestReport): Cost | undefined {
+  const ran = report.cases.filter((c) => c.operations > 0).sort((a, b) => a.operations - b.operations);
+  const most = ran[ran.length - 1];
+  if (!most) return undefined;
+  return { median: ran[ran.length >> 1].operations, most: most.operations, mostCase: `${most.file}:${most.line} ${most.name}`, limit: report.max_operations };
+}
+
+/**
+ * The draft's cost beside the base's: counted, not timed, so the same in
+ * every runtime, and a rule change's cost shows as it is typed.
+ */
+function costLine(report: Eligo.TestReport): HTMLElement | string {
+  const cost = costOf(report);
+  if (!cost) return '';
+  const base = S.baseCost;
+  const was = (now: number, before: number | undefined) => (before === undefined || before === now ? `${now}` : `${now} (base ${before})`);
+  const share = ((100 * cost.most) / cost.limit).toFixed(1);
+  return el(
+    'p',
+    { id: 'test-cost', class: 'muted', 'data-median': String(cost.median), 'data-most': String(cost.most), 'data-base-median': String(base?.median ?? '') },
+    `Operations per decision: median ${was(cost.median, base?.median)}, most ${was(cost.most, base?.most)} (${cost.mostCase}), ${share}% of max_operations = ${cost.limit}`,
+  );
+}
+
 function showTests(report: Eligo.TestReport | undefined): void {
   const box = $('tests');
   if (!report) {
@@ -359,6 +393,7 @@ function showTests(report: Eligo.TestReport | undefined): void {
   box.replaceChildren(
     el('h2', {}, 'Tests'),
     el('p', { class: report.failed ? 'error' : 'ok', id: 'test-summary', 'data-failed': String(report.failed) }, `${report.passed} passed, ${report.failed} failed`),
+    costLine(report),
     list,
   );
 }

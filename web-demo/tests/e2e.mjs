@@ -279,6 +279,8 @@ await scenario('offline: the page reloads from the service worker, decides, queu
     const keys = (await cache.keys()).map((r) => new URL(r.url).pathname);
     return keys.includes('/') && keys.some((k) => k.endsWith('/eligo_bg.wasm')) && keys.some((k) => k.startsWith('/engine/bundles/')) && keys.some((k) => k.startsWith('/assets/'));
   }, null, { timeout: 15_000, polling: 200 });
+  // And that it is activated and controls the page, so the reload is its to answer.
+  await visit.waitForFunction(() => navigator.serviceWorker.controller?.state === 'activated', null, { timeout: 15_000, polling: 100 });
   await context.setOffline(true);
   await visit.reload();
   await visit.waitForSelector('body[data-ready="true"]');
@@ -314,13 +316,34 @@ await scenario('playground: edit a parameter, see a test fail with its diff and 
   await play.goto(`${base}/playground.html?lang=en`);
   await play.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
   await play.locator('#test-summary[data-failed="0"]').waitFor();
+  const computed = async () => Number(await play.evaluate(() => document.body.dataset.computed));
+  // What the cases cost, counted: the draft's beside the base's, moving with a rule change.
+  const cost = async () => ({
+    median: Number(await play.getAttribute('#test-cost', 'data-median')),
+    most: Number(await play.getAttribute('#test-cost', 'data-most')),
+    base: Number(await play.getAttribute('#test-cost', 'data-base-median')),
+    text: await play.locator('#test-cost').innerText(),
+  });
+  const unchanged = await cost();
+  check(unchanged.median > 0 && unchanged.most >= unchanged.median && unchanged.base === unchanged.median, `cost: ${JSON.stringify(unchanged)}`);
+  check(unchanged.text.includes('max_operations = 200000') && !unchanged.text.includes('(base'), unchanged.text);
+  await play.click('button[data-file="household.rhai"]');
+  const rules = await play.locator('#code').inputValue();
+  let before = await computed();
+  await play.locator('#code').fill(rules.replace('fn decide(input, ctx) {', 'fn decide(input, ctx) {\n    let spent = 0; for i in [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] { spent += i; }'));
+  await play.waitForFunction((n) => Number(document.body.dataset.computed) > n, before);
+  const dearer = await cost();
+  check(dearer.median > unchanged.median && dearer.base === unchanged.median && dearer.text.includes(`(base ${unchanged.median})`), `a costlier rule: ${JSON.stringify(dearer)}`);
+  before = await computed();
+  await play.locator('#code').fill(rules);
+  await play.waitForFunction((n) => Number(document.body.dataset.computed) > n, before);
+  check((await cost()).median === unchanged.median, 'the cost does not come back with the rules');
   await play.click('button[data-file="params/relief.toml"]');
   const code = play.locator('#code');
   const original = await code.inputValue();
   check(original.includes('value = 600,'), 'params/relief.toml has no `value = 600,`');
-  const computed = async () => Number(await play.evaluate(() => document.body.dataset.computed));
   // A typo first: a diagnostic, underlined where it is.
-  let before = await computed();
+  before = await computed();
   await code.fill(original.replace('value = 600,', 'value = 600x,'));
   await play.waitForFunction((n) => Number(document.body.dataset.computed) > n, before);
   await play.locator('#hl mark.d-error').waitFor();
