@@ -58,14 +58,38 @@ enum Place<'p, 'de> {
 
 impl Place<'_, '_> {
     fn path(&self) -> String {
-        let (parent, own) = match self {
-            Place::Key(parent, key) => (parent, key.to_string()),
-            Place::Index(parent, index) => (parent, format!("[{index}]")),
-        };
-        match parent {
-            None => own,
-            Some(parent) if own.starts_with('[') => format!("{}{own}", parent.path()),
-            Some(parent) => format!("{}.{own}", parent.path()),
+        match self {
+            Place::Key(None, key) => key.to_string(),
+            Place::Key(Some(parent), key) => format!("{}.{key}", parent.path()),
+            Place::Index(None, index) => format!("[{index}]"),
+            Place::Index(Some(parent), index) => format!("{}[{index}]", parent.path()),
+        }
+    }
+}
+
+/// The keys of one object so far: compared one by one while there are
+/// few, then kept in a set, so a hostile object with many keys stays
+/// linear.
+#[derive(Default)]
+struct Keys<'de> {
+    few: Vec<Cow<'de, str>>,
+    many: BTreeSet<Cow<'de, str>>,
+}
+
+/// Keys compared one by one, at most.
+const FEW_KEYS: usize = 16;
+
+impl<'de> Keys<'de> {
+    fn contains(&self, key: &str) -> bool {
+        self.few.iter().any(|seen| seen == key) || self.many.contains(key)
+    }
+
+    fn insert(&mut self, key: Cow<'de, str>) {
+        if self.few.len() < FEW_KEYS && self.many.is_empty() {
+            self.few.push(key);
+        } else {
+            self.many.extend(self.few.drain(..));
+            self.many.insert(key);
         }
     }
 }
@@ -114,10 +138,6 @@ impl<'de> Visitor<'de> for Key {
     }
 }
 
-/// Objects up to this many keys are checked by comparing with each key
-/// before; larger ones by a set, so a hostile object stays linear.
-const SCANNED_KEYS: usize = 16;
-
 impl<'de> Visitor<'de> for Seed<'_, 'de> {
     type Value = ();
 
@@ -126,17 +146,10 @@ impl<'de> Visitor<'de> for Seed<'_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
-        let mut keys: Vec<Cow<'de, str>> = Vec::new();
-        let mut set: BTreeSet<Cow<'de, str>> = BTreeSet::new();
+        let mut keys = Keys::default();
         while let Some(key) = access.next_key_seed(Key)? {
-            let seen = if set.is_empty() && keys.len() < SCANNED_KEYS {
-                keys.contains(&key)
-            } else {
-                set.extend(keys.drain(..));
-                set.contains(&key)
-            };
             let place = Place::Key(self.at, &key);
-            if seen {
+            if keys.contains(&key) {
                 *self.duplicate.borrow_mut() = Some(place.path());
                 return Err(de::Error::custom("duplicate key"));
             }
@@ -144,11 +157,7 @@ impl<'de> Visitor<'de> for Seed<'_, 'de> {
                 at: Some(&place),
                 duplicate: self.duplicate,
             })?;
-            if set.is_empty() && keys.len() < SCANNED_KEYS {
-                keys.push(key);
-            } else {
-                set.insert(key);
-            }
+            keys.insert(key);
         }
         Ok(())
     }
@@ -206,6 +215,10 @@ mod tests {
         );
         assert!(
             matches!(parse(r#"{"a":1,"a":1}"#), Err(StrictJsonError::DuplicateKey(p)) if p == "a")
+        );
+        // A key that looks like an index is still a key.
+        assert!(
+            matches!(parse(r#"{"a":{"[0]":1,"[0]":2}}"#), Err(StrictJsonError::DuplicateKey(p)) if p == "a.[0]")
         );
         // The same key spelled with an escape is the same key.
         assert!(
