@@ -1,7 +1,8 @@
 //! Where decisions run: in the wasm artifact under wasmtime (the default,
 //! the same bytes the browser runs) or in the native core (for comparison).
 //! Both answer with the core's wire types: an envelope's JSON text exactly
-//! as the engine wrote it, or an [`ErrorBody`].
+//! as the engine wrote it, or an [`ErrorBody`]; for a population's
+//! comparison, the envelope as a JSON value.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -24,6 +25,39 @@ pub enum RuntimeKind {
     Wasm,
     /// The core compiled into this program.
     Native,
+}
+
+/// One decision by a native copy of the bundle.
+fn native_envelope<I: Serialize>(
+    copies: &[Bundle],
+    deadline: Duration,
+    worker: usize,
+    request: &DecideRequest<I>,
+) -> Result<Envelope, ErrorBody> {
+    // Through the input's text, as the artifact reads it: the same
+    // refusals (a key named twice) in both runtimes.
+    let text = serde_json::to_string(&request.input).map_err(|error| {
+        ErrorBody::new(
+            ErrorKind::BadRequest,
+            format!("the input is not a JSON value: {error}"),
+        )
+    })?;
+    let input = api::input_value(&text)?;
+    let request = DecideRequest {
+        entry: request.entry.clone(),
+        input,
+        as_of: request.as_of.clone(),
+        mode: request.mode,
+        lang: request.lang.clone(),
+    };
+    // The wasm runtime's deadline, natively: a backstop (every limit that
+    // decides an answer is counted by the core).
+    let deadline = Instant::now() + deadline;
+    let bundle = &copies[worker % copies.len()];
+    sandbox::with_host_stop(
+        move || Instant::now() >= deadline,
+        || api::decide(bundle, &request),
+    )
 }
 
 /// An envelope as the engine wrote it: its canonical JSON text, the bytes
@@ -133,33 +167,36 @@ impl Decider {
     pub fn decide<I: Serialize>(&self, worker: usize, request: &DecideRequest<I>) -> Answer {
         match self {
             Decider::Native { copies, deadline } => {
-                // Through the input's text, as the artifact reads it: the
-                // same refusals (a key named twice) in both runtimes.
-                let text = serde_json::to_string(&request.input).map_err(|error| {
-                    ErrorBody::new(
-                        ErrorKind::BadRequest,
-                        format!("the input is not a JSON value: {error}"),
-                    )
-                })?;
-                let input = api::input_value(&text)?;
-                let request = DecideRequest {
-                    entry: request.entry.clone(),
-                    input,
-                    as_of: request.as_of.clone(),
-                    mode: request.mode,
-                    lang: request.lang.clone(),
-                };
-                // The wasm runtime's deadline, natively: a backstop (every
-                // limit that decides an answer is counted by the core).
-                let deadline = Instant::now() + *deadline;
-                let bundle = &copies[worker % copies.len()];
-                sandbox::with_host_stop(
-                    move || Instant::now() >= deadline,
-                    || api::decide(bundle, &request),
-                )
-                .map(|envelope| EnvelopeJson(envelope.to_json()))
+                native_envelope(copies, *deadline, worker, request)
+                    .map(|envelope| EnvelopeJson(envelope.to_json()))
             }
             Decider::Wasm(runtime) => runtime.decide(request),
+        }
+    }
+
+    /// Decides one request into the envelope as a JSON value, the same
+    /// value [`Decider::decide`]'s text reads as. Natively the text is
+    /// never written: for a whole population (`eligo impact`) writing and
+    /// reading it back cost 13 µs a decision, the value alone 8 µs.
+    pub fn decide_value<I: Serialize>(
+        &self,
+        worker: usize,
+        request: &DecideRequest<I>,
+    ) -> Result<serde_json::Value, ErrorBody> {
+        match self {
+            Decider::Native { copies, deadline } => {
+                native_envelope(copies, *deadline, worker, request)
+                    .map(|envelope| serde_json::to_value(envelope).expect("envelopes serialise"))
+            }
+            Decider::Wasm(runtime) => {
+                let text = runtime.decide(request)?;
+                serde_json::from_str(text.as_str()).map_err(|error| {
+                    ErrorBody::new(
+                        ErrorKind::HostError,
+                        format!("the artifact's envelope is not JSON: {error}"),
+                    )
+                })
+            }
         }
     }
 
@@ -223,9 +260,21 @@ mod tests {
             "{from_raw:?}"
         );
         assert_eq!(from_raw.parse().unwrap().to_json(), from_raw.as_str());
+        // As a value, without the text: what the text reads as, money exact.
+        let value = decider.decide_value(1, &request(&*raw)).unwrap();
+        let read: serde_json::Value = serde_json::from_str(from_raw.as_str()).unwrap();
+        assert_eq!(value, read);
+        assert_eq!(value["result"]["half"].to_string(), "900.55");
         let error = decider
             .decide(0, &request(serde_json::json!({ "x": "a" })))
             .unwrap_err();
+        let same = decider
+            .decide_value(0, &request(serde_json::json!({ "x": "a" })))
+            .unwrap_err();
+        assert_eq!(
+            (same.kind, same.to_string()),
+            (error.kind, error.to_string())
+        );
         assert_eq!(error.kind, ErrorKind::InvalidInput);
         let text = error.to_string();
         assert!(

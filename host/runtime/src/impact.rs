@@ -129,11 +129,9 @@ fn decide(
             mode: options.mode,
             lang: options.lang.map(str::to_string),
         };
-        match side.decider.decide(worker, &request) {
-            Ok(envelope) => serde_json::from_str::<Value>(envelope.as_str())
-                .map_err(|error| format!("host_error: {error}")),
-            Err(error) => Err(error.kind.to_string()),
-        }
+        side.decider
+            .decide_value(worker, &request)
+            .map_err(|error| error.kind.to_string())
     };
     let before = match &household.decided {
         Some(envelope) => match serde_json::from_str::<Value>(envelope) {
