@@ -34,16 +34,30 @@ impl fmt::Display for StrictJsonError {
 /// over the same text looks for a key named twice.
 pub fn parse(text: &str) -> Result<Value, StrictJsonError> {
     let value: Value = serde_json::from_str(text).map_err(StrictJsonError::Syntax)?;
+    check(text)?;
+    Ok(value)
+}
+
+/// Only the check of [`parse`], for a reader that deserializes the text
+/// into its own types and need not build a value first: `Ok` for JSON
+/// with no key named twice; a key named twice is reported only in text
+/// that is JSON throughout, as [`parse`] reports it.
+pub fn check(text: &str) -> Result<(), StrictJsonError> {
     let duplicate = RefCell::new(None);
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let _ = Seed {
+    let walked = Seed {
         at: None,
         duplicate: &duplicate,
     }
-    .deserialize(&mut deserializer);
+    .deserialize(&mut deserializer)
+    .and_then(|()| deserializer.end());
     match duplicate.into_inner() {
-        Some(path) => Err(StrictJsonError::DuplicateKey(path)),
-        None => Ok(value),
+        Some(path) => {
+            // The walk stopped at the key; the rest must still be JSON.
+            serde_json::from_str::<Value>(text).map_err(StrictJsonError::Syntax)?;
+            Err(StrictJsonError::DuplicateKey(path))
+        }
+        None => walked.map_err(StrictJsonError::Syntax),
     }
 }
 
@@ -239,6 +253,21 @@ mod tests {
         let distinct: Vec<String> = (0..50).map(|i| format!("\"k{i}\":{i}")).collect();
         assert!(parse(&format!("{{{}}}", distinct.join(","))).is_ok());
         assert!(matches!(parse("{"), Err(StrictJsonError::Syntax(_))));
+        // The check alone answers as the parse does.
+        for text in [
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":1,"a":2} x"#,
+            r#"{"a":1,"a":2,"#,
+            r#"{"a":[1,{"b":2}]}"#,
+            "{} x",
+            "{",
+        ] {
+            assert_eq!(
+                format!("{:?}", check(text)),
+                format!("{:?}", parse(text).map(|_| ())),
+                "{text}"
+            );
+        }
         assert!(matches!(parse("{} x"), Err(StrictJsonError::Syntax(_))));
     }
 

@@ -280,7 +280,7 @@ fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) 
     // audited request has one reading). In the input, with the very answer
     // the engine gives: its path relative to the input (`members[0].age`).
     if let Err(eligo_core::strict_json::StrictJsonError::DuplicateKey(path)) =
-        eligo_core::strict_json::parse(text)
+        eligo_core::strict_json::check(text)
     {
         let in_input = path.strip_prefix("input.").or_else(|| {
             path.strip_prefix("input")
