@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::compiled::Program;
 use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Scope, AST};
 use serde_json::Value;
 
@@ -60,6 +61,8 @@ pub struct Bundle {
 struct CompiledEntry {
     manifest: EntryManifest,
     ast: AST,
+    /// The same rules for the compiled evaluator, when they fit its subset.
+    program: Option<Program>,
 }
 
 impl std::fmt::Debug for Bundle {
@@ -195,23 +198,47 @@ impl Bundle {
         self.artifact = artifact;
     }
 
+    /// The entries whose rules the compiled evaluator runs (the others run
+    /// in Rhai only).
+    pub fn compiled_entries(&self) -> Vec<&str> {
+        self.entries
+            .iter()
+            .filter(|(_, entry)| entry.program.is_some())
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
     /// Decides one input. Pure: the result depends only on the bundle, the
     /// input and `as_of`.
     pub fn decide(&self, request: &DecideRequest) -> Result<Envelope, DecideError> {
+        self.decide_with(request, true)
+    }
+
+    /// Decides as [`Bundle::decide`] does, with every rule run in Rhai, the
+    /// reference the compiled evaluator must agree with (parity tests and
+    /// benchmarks compare the two).
+    pub fn decide_in_rhai(&self, request: &DecideRequest) -> Result<Envelope, DecideError> {
+        self.decide_with(request, false)
+    }
+
+    fn decide_with(&self, request: &DecideRequest, fast: bool) -> Result<Envelope, DecideError> {
         let (entry, as_of, lang) = self.check_request(request)?;
         let schema = &self.shared.schemas[request.entry.as_str()];
         let input =
             validate_input(&schema.root, &request.input).map_err(DecideError::InvalidInput)?;
 
         let ctx = RuleContext::new(Arc::clone(&self.shared), &request.entry, as_of);
-        let result = self
-            .run(&self.engine, entry, input, &ctx)
-            .map_err(|error| match error {
-                DecideError::Rule(failure) if failure.line == 0 => self
-                    .locate(entry, request, as_of)
-                    .unwrap_or(DecideError::Rule(failure)),
-                other => other,
-            })?;
+        let result = if fast {
+            self.run_fast(entry, input, &ctx)
+        } else {
+            self.run(&self.engine, entry, input, &ctx)
+        };
+        let result = result.map_err(|error| match error {
+            DecideError::Rule(failure) if failure.line == 0 => self
+                .locate(entry, request, as_of)
+                .unwrap_or(DecideError::Rule(failure)),
+            other => other,
+        })?;
 
         let state = ctx.state();
         if request.mode == Mode::Strict && !state.needs.is_empty() {
@@ -376,6 +403,25 @@ impl Bundle {
         Some(DecideError::Rule(failure))
     }
 
+    /// Runs the rules in the compiled evaluator when it covers them, and in
+    /// Rhai when it does not or when the run falls back (see
+    /// [`crate::compiled`]).
+    fn run_fast(
+        &self,
+        entry: &CompiledEntry,
+        input: Map,
+        ctx: &RuleContext,
+    ) -> Result<Value, DecideError> {
+        if let Some(program) = &entry.program {
+            if let Ok(returned) = program.run(&input, ctx) {
+                crate::sandbox::set_last_run_compiled(true);
+                return self.result(entry, returned);
+            }
+            ctx.clear();
+        }
+        self.run(&self.engine, entry, input, ctx)
+    }
+
     fn run(
         &self,
         engine: &Engine,
@@ -385,6 +431,7 @@ impl Bundle {
     ) -> Result<Value, DecideError> {
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
         crate::sandbox::reset_operations();
+        crate::sandbox::set_last_run_compiled(false);
         let returned: Dynamic = engine
             .call_fn_with_options(
                 options,
@@ -401,6 +448,11 @@ impl Bundle {
                     DecideError::Rule(failure)
                 }
             })?;
+        self.result(entry, returned)
+    }
+
+    /// What the entry function returned, as the envelope's `result`.
+    fn result(&self, entry: &CompiledEntry, returned: Dynamic) -> Result<Value, DecideError> {
         if !returned.is_map() {
             return Err(self.bundle_failure(
                 entry,
@@ -553,6 +605,7 @@ impl Loader<'_> {
                 entries.insert(
                     name.clone(),
                     CompiledEntry {
+                        program: Program::compile(&ast, &entry.function, &manifest.limits),
                         manifest: entry.clone(),
                         ast,
                     },

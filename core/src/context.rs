@@ -92,6 +92,24 @@ impl RuleContext {
         })))
     }
 
+    /// The date of `as_of` (`ctx.today`).
+    pub(crate) fn today(&self) -> Date {
+        self.state().as_of.date()
+    }
+
+    /// `ctx.as_of`.
+    pub(crate) fn as_of(&self) -> Timestamp {
+        self.state().as_of
+    }
+
+    /// Forgets what a run recorded, before the decision runs again.
+    pub(crate) fn clear(&self) {
+        let mut state = self.state();
+        state.fired.clear();
+        state.needs.clear();
+        state.params_used.clear();
+    }
+
     /// The state, even if a panic elsewhere poisoned the lock.
     pub fn state(&self) -> MutexGuard<'_, CallState> {
         self.0
@@ -130,7 +148,7 @@ impl CallState {
         self.as_of.date()
     }
 
-    fn param(&mut self, name: &str) -> RhaiResult<Dynamic> {
+    pub(crate) fn param(&mut self, name: &str) -> RhaiResult<Dynamic> {
         let today = self.today();
         let Some(param) = self.shared.params.get(name) else {
             return fail(format!(
@@ -170,7 +188,12 @@ impl CallState {
         }
     }
 
-    fn fire(&mut self, rule: &str, args: Map, at: Position) -> RhaiResult<ImmutableString> {
+    pub(crate) fn fire(
+        &mut self,
+        rule: &str,
+        args: Map,
+        at: Position,
+    ) -> RhaiResult<ImmutableString> {
         self.check_rule(rule)?;
         self.fired.push(Fired {
             rule: rule.to_string(),
@@ -180,7 +203,7 @@ impl CallState {
         Ok(rule.into())
     }
 
-    fn need(&mut self, path: &str, rule: &str) -> RhaiResult<()> {
+    pub(crate) fn need(&mut self, path: &str, rule: &str) -> RhaiResult<()> {
         self.check_rule(rule)?;
         let schema = &self.shared.schemas[&self.entry];
         match schema.field_at(path) {

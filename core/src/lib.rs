@@ -12,6 +12,7 @@
 
 pub mod api;
 mod bundle;
+mod compiled;
 mod context;
 pub mod diagnostics;
 pub mod diff;

@@ -34,7 +34,7 @@ pub const HOST_STOPPED: &str = "stopped by the host: the decision ran past its d
 /// How many operations pass between two questions to the host: asking
 /// reads a clock (tens of nanoseconds) and an operation costs about 170 ns,
 /// so the question adds well under 1 % and a stop comes within ~0.2 ms.
-const HOST_STOP_EVERY: u64 = 1024;
+pub(crate) const HOST_STOP_EVERY: u64 = 1024;
 
 /// Runs `run` with `should_stop` asked every [`HOST_STOP_EVERY`] operations
 /// of the rules; once it answers true, the rules stop with [`HOST_STOPPED`].
@@ -52,7 +52,7 @@ pub fn with_host_stop<R>(should_stop: impl Fn() -> bool + 'static, run: impl FnO
     run()
 }
 
-fn host_says_stop() -> bool {
+pub(crate) fn host_says_stop() -> bool {
     HOST_STOP.with(|stop| {
         stop.borrow()
             .as_ref()
@@ -73,6 +73,27 @@ pub fn operations() -> u64 {
 /// Starts the operation count of a new run of the rules on this thread.
 pub(crate) fn reset_operations() {
     OPERATIONS.with(|count| count.set(0));
+}
+
+/// Records the count of a run the compiled evaluator made.
+pub(crate) fn set_operations(operations: u64) {
+    OPERATIONS.with(|count| count.set(operations));
+}
+
+thread_local! {
+    /// Whether the last decision on this thread ran compiled.
+    static LAST_RUN_COMPILED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the last decision on this thread ran in the compiled evaluator
+/// (true) or in Rhai (false: a bundle outside the compiled subset, a run
+/// that fell back, or [`crate::Bundle::decide_in_rhai`]).
+pub fn last_run_compiled() -> bool {
+    LAST_RUN_COMPILED.with(|flag| flag.get())
+}
+
+pub(crate) fn set_last_run_compiled(compiled: bool) {
+    LAST_RUN_COMPILED.with(|flag| flag.set(compiled));
 }
 
 fn fail<T>(message: impl Into<String>) -> RhaiResult<T> {
@@ -409,9 +430,10 @@ fn register_money(engine: &mut Engine) {
         });
 }
 
+/// The most working days one `add_working_days` may step over.
+pub(crate) const MAX_WORKING_DAYS: INT = 2_500;
+
 fn register_calendar(engine: &mut Engine) {
-    /// The most working days one `add_working_days` may step over.
-    const MAX_WORKING_DAYS: INT = 2_500;
     engine
         .register_type_with_name::<Calendar>("Calendar")
         .register_fn("is_working_day", |calendar: &mut Calendar, date: Date| {

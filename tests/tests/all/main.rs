@@ -2,6 +2,7 @@
 //! wasmtime again, minutes on two cores.
 
 mod bundle_cases;
+mod compiled;
 mod engine;
 mod fuzz;
 mod generated;

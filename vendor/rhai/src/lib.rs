@@ -374,6 +374,10 @@ pub use tokenizer::{
 pub use parser::ParseState;
 
 #[cfg(feature = "internals")]
+#[cfg(not(feature = "no_function"))]
+pub use func::ScriptFuncPayload;
+
+#[cfg(feature = "internals")]
 pub use api::default_limits;
 
 #[cfg(feature = "internals")]
