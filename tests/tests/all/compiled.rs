@@ -90,3 +90,51 @@ fn generated_inputs_decide_alike_in_both_evaluators() {
         "{compiled} of {total} ran compiled"
     );
 }
+
+/// Rules that end in each kind of failure the compiled evaluator hands to
+/// Rhai, and one it finishes itself: both ways give the same answer, and
+/// the failures carry Rhai's message and position.
+#[test]
+fn failures_read_the_same_from_both_evaluators() {
+    use eligo_tests::tiny_bundle_files;
+    let limits = "name = \"tiny\"\nversion = \"1\"\nlanguages = [\"en\"]\n\
+                  [limits]\nmax_operations = 400\nmax_call_depth = 8\nmax_map_size = 20\n\
+                  [entries.job]\nrules = \"job.rhai\"\nschema = \"schema/job.toml\"\n";
+    let scripts = [
+        // A message placeholder the rule did not give: found after the rules ran.
+        ("fn decide(input, ctx) { let args = #{ m: input.n };\n\
+          #{ r: ctx.fire(\"OK\", args) } }", true),
+        // A type mismatch.
+        ("fn decide(input, ctx) { let x = input.n + \"a\"; #{ x: x } }", false),
+        // Arithmetic overflow.
+        ("fn decide(input, ctx) { #{ x: input.n * 9223372036854775807 } }", false),
+        // A missing property.
+        ("fn decide(input, ctx) { #{ x: input.nope } }", false),
+        // Too deep.
+        ("fn deep(x) { if x > 0 { deep(x - 1) } else { 0 } }\n\
+          fn decide(input, ctx) { #{ x: deep(input.n) } }", false),
+        // Too many operations.
+        ("fn decide(input, ctx) { let a = [1, 2, 3, 4, 5, 6, 7, 8]; let t = 0;\n\
+          for i in a { for j in a { for k in a { t += i * j * k; } } } #{ t: t } }", false),
+        // A map grown past its limit.
+        ("fn decide(input, ctx) { let m = #{}; let keys = [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\"];\n\
+          for k in keys { m[k] = #{ x: 1, y: 2, z: 3 }; } #{ m: m } }", false),
+    ];
+    for (script, compiled_when_small) in scripts {
+        let bundle = load(tiny_bundle_files(script, &[("bundle.toml", limits)]));
+        assert_eq!(bundle.compiled_entries(), ["job"], "{script}");
+        for n in [0, 3, 20] {
+            let request = request(
+                "job",
+                &serde_json::json!({ "n": n }),
+                AS_OF,
+                Mode::Strict,
+                None,
+            );
+            let compiled = agree(&bundle, &request, &format!("{script} n={n}"));
+            if n == 0 && compiled_when_small {
+                assert!(compiled, "{script} did not run compiled");
+            }
+        }
+    }
+}
