@@ -415,7 +415,7 @@ impl Bundle {
         if let Some(program) = &entry.program {
             if let Ok(returned) = program.run(&input, ctx) {
                 crate::sandbox::set_last_run_compiled(true);
-                return self.result(entry, returned);
+                return returned.or_else(|returned| self.result(entry, returned));
             }
             ctx.clear();
         }

@@ -23,7 +23,6 @@
 //! same way and `eligo test` reports the same numbers either way. The
 //! parity tests compare both evaluators' envelopes and counts case by case.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rhai::{Dynamic, ImmutableString, Position, AST};
@@ -51,8 +50,81 @@ impl From<Fallback> for Exit {
     }
 }
 
-/// A map as rules see it: keys in order, as Rhai's.
-type Record = BTreeMap<ImmutableString, Value>;
+/// A map as rules see it: entries sorted by key, the order Rhai's maps
+/// iterate in. Keys are interned ([`Names`]), so a lookup first compares
+/// pointers (a record has a few dozen entries at most) and compares text
+/// only for a key that came from elsewhere.
+#[derive(Debug, Clone, Default)]
+struct Record(Vec<(ImmutableString, Value)>);
+
+impl Record {
+    /// Where `key` is, or where it would go.
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    fn find(&self, key: &ImmutableString) -> Option<usize> {
+        self.0
+            .iter()
+            .position(|(k, _)| k.ptr_eq(key))
+            .or_else(|| self.position(key).ok())
+    }
+
+    fn get(&self, key: &ImmutableString) -> Option<&Value> {
+        self.find(key).map(|at| &self.0[at].1)
+    }
+
+    fn get_mut(&mut self, key: &ImmutableString) -> Option<&mut Value> {
+        self.find(key).map(|at| &mut self.0[at].1)
+    }
+
+    fn contains_key(&self, key: &ImmutableString) -> bool {
+        self.find(key).is_some()
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Value> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    /// The value at `key`, added as `()` if absent.
+    fn entry(&mut self, key: ImmutableString) -> &mut Value {
+        let at = match self.position(&key) {
+            Ok(at) => at,
+            Err(at) => {
+                self.0.insert(at, (key, Value::Unit));
+                at
+            }
+        };
+        &mut self.0[at].1
+    }
+}
+
+/// Every name the program uses as a key, once: maps built by the rules and
+/// read from the input share these strings.
+#[derive(Debug, Default)]
+struct Names(std::collections::BTreeMap<Box<str>, ImmutableString>);
+
+impl Names {
+    fn intern(&mut self, name: &str) -> ImmutableString {
+        if let Some(known) = self.0.get(name) {
+            return known.clone();
+        }
+        let interned = ImmutableString::from(name);
+        self.0.insert(name.into(), interned.clone());
+        interned
+    }
+
+    fn get(&self, name: &str) -> ImmutableString {
+        self.0
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| ImmutableString::from(name))
+    }
+}
 
 /// A value in the compiled evaluator. Containers are shared and copied only
 /// when written, which gives Rhai's by-value semantics without its copies.
@@ -74,7 +146,7 @@ enum Value {
 }
 
 impl Value {
-    fn from_dynamic(value: &Dynamic) -> Option<Value> {
+    fn from_dynamic(value: &Dynamic, names: &Names) -> Option<Value> {
         Some(if value.is_unit() {
             Value::Unit
         } else if let Ok(b) = value.as_bool() {
@@ -93,11 +165,14 @@ impl Value {
             let array = value.as_array_ref().ok()?;
             let items = array
                 .iter()
-                .map(Value::from_dynamic)
+                .map(|item| Value::from_dynamic(item, names))
                 .collect::<Option<Vec<_>>>()?;
             Value::Array(Arc::new(items))
         } else if value.is_map() {
-            Value::Map(Arc::new(record_from_map(&*value.as_map_ref().ok()?)?))
+            Value::Map(Arc::new(record_from_map(
+                &*value.as_map_ref().ok()?,
+                names,
+            )?))
         } else if value.is::<RuleContext>() {
             Value::Context
         } else {
@@ -121,6 +196,39 @@ impl Value {
             Value::Opaque(d) => d.clone(),
             Value::Context => Dynamic::from(ctx.clone()),
         }
+    }
+
+    /// The value as JSON, as [`crate::values::dynamic_to_json`] writes it,
+    /// or `None` where that gives an error (the caller then takes that
+    /// path for the error's words).
+    fn to_json(&self, depth: usize) -> Option<serde_json::Value> {
+        use serde_json::Value as J;
+        if depth > crate::values::MAX_RESULT_DEPTH {
+            return None;
+        }
+        Some(match self {
+            Value::Unit => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::Number((*i).into()),
+            Value::Decimal(d) => crate::values::decimal_to_json(*d),
+            Value::Str(s) => J::String(s.to_string()),
+            Value::Date(d) => J::String(d.to_string()),
+            Value::Timestamp(t) => J::String(t.to_string()),
+            Value::Array(items) => J::Array(
+                items
+                    .iter()
+                    .map(|item| item.to_json(depth + 1))
+                    .collect::<Option<_>>()?,
+            ),
+            Value::Map(record) => J::Object(
+                record
+                    .0
+                    .iter()
+                    .map(|(key, item)| Some((key.to_string(), item.to_json(depth + 1)?)))
+                    .collect::<Option<_>>()?,
+            ),
+            Value::Opaque(_) | Value::Context => return None,
+        })
     }
 
     /// Rhai's name for the value's type (`type_of`).
@@ -156,19 +264,16 @@ impl Value {
     }
 }
 
-fn record_from_map(map: &rhai::Map) -> Option<Record> {
+fn record_from_map(map: &rhai::Map, names: &Names) -> Option<Record> {
     map.iter()
-        .map(|(key, value)| {
-            Some((
-                ImmutableString::from(key.as_str()),
-                Value::from_dynamic(value)?,
-            ))
-        })
-        .collect()
+        .map(|(key, value)| Some((names.get(key), Value::from_dynamic(value, names)?)))
+        .collect::<Option<Vec<_>>>()
+        .map(Record)
 }
 
 fn map_from_record(record: &Record, ctx: &RuleContext) -> rhai::Map {
     record
+        .0
         .iter()
         .map(|(key, value)| (key.as_str().into(), value.to_dynamic(ctx)))
         .collect()
@@ -260,7 +365,7 @@ enum Node {
     Local(usize),
     This,
     Array(Vec<Node>),
-    Map(Vec<(ImmutableString, Node)>),
+    Map(Box<MapLiteral>),
     And(Vec<Node>),
     Or(Vec<Node>),
     Not(Box<Node>),
@@ -276,6 +381,16 @@ enum Node {
     /// `place.method(args)` for a method that changes its object (`push`).
     Mutate(Box<Chain>),
     Block(Vec<Stmt>),
+}
+
+/// `#{ key: value, … }`: values are evaluated in the order written and
+/// stored in key order.
+#[derive(Debug)]
+struct MapLiteral {
+    /// The keys, sorted.
+    keys: Vec<ImmutableString>,
+    /// The values in the order written, each with its key's index in `keys`.
+    values: Vec<(usize, Node)>,
 }
 
 /// A dot/index chain as Rhai runs it: first its argument pass (every
@@ -342,6 +457,7 @@ struct Function {
 pub(crate) struct Program {
     functions: Vec<Function>,
     entry: usize,
+    names: Names,
     max_operations: u64,
     max_call_depth: usize,
     max_array_size: usize,
@@ -358,6 +474,7 @@ impl Program {
             .map(|f| (f.name.to_string(), f.params.len()))
             .collect();
         let mut functions = Vec::with_capacity(definitions.len());
+        let mut names = Names::default();
         for definition in &definitions {
             if definition.this_type.is_some() {
                 return None;
@@ -365,6 +482,7 @@ impl Program {
             let rhai::ScriptFuncPayload::Statements(body) = &definition.body;
             let mut compiler = Compiler {
                 signatures: &signatures,
+                names: &mut names,
                 scopes: vec![definition.params.iter().map(|p| p.to_string()).collect()],
                 slots: definition.params.len(),
                 max_slots: definition.params.len(),
@@ -383,6 +501,7 @@ impl Program {
         Some(Program {
             functions,
             entry,
+            names,
             max_operations: limits.max_operations,
             max_call_depth: limits.max_call_depth,
             max_array_size: limits.max_array_size,
@@ -392,9 +511,16 @@ impl Program {
 
     /// Runs the entry function on `input`, or [`Fallback`]. On success the
     /// thread's operation count ([`crate::sandbox::operations`]) is what
-    /// Rhai would have counted.
-    pub(crate) fn run(&self, input: &rhai::Map, ctx: &RuleContext) -> Result<Dynamic, Fallback> {
-        let input = Value::Map(Arc::new(record_from_map(input).ok_or(Fallback)?));
+    /// Rhai would have counted, and the answer is the returned map as JSON
+    /// (`Ok`) or, when it is not a map or not writable as JSON, as the value
+    /// Rhai would have returned (`Err`), for the caller's error.
+    pub(crate) fn run(
+        &self,
+        input: &rhai::Map,
+        ctx: &RuleContext,
+    ) -> Result<Result<serde_json::Value, Dynamic>, Fallback> {
+        let input = record_from_map(input, &self.names).ok_or(Fallback)?;
+        let input = Value::Map(Arc::new(input));
         let mut run = Run {
             program: self,
             ctx,
@@ -408,13 +534,17 @@ impl Program {
             .call_script(self.entry, None, vec![input, Value::Context])
             .map_err(|_| Fallback)?;
         crate::sandbox::set_operations(run.operations);
-        Ok(result.to_dynamic(ctx))
+        Ok(match (&result, result.to_json(0)) {
+            (Value::Map(_), Some(json)) => Ok(json),
+            _ => Err(result.to_dynamic(ctx)),
+        })
     }
 }
 
 /// Compiles one function body.
 struct Compiler<'a> {
     signatures: &'a [(String, usize)],
+    names: &'a mut Names,
     /// Names in scope, innermost block last; a name's slot is its index in
     /// the flattened list.
     scopes: Vec<Vec<String>>,
@@ -554,19 +684,28 @@ impl Compiler<'_> {
     fn expr(&mut self, expr: &rhai::Expr) -> Option<Node> {
         use rhai::Expr as E;
         Some(match expr {
-            E::DynamicConstant(value, _) => Node::Const(constant(value)?),
+            E::DynamicConstant(value, _) => Node::Const(constant(value, self.names)?),
             E::BoolConstant(b, _) => Node::Const(Value::Bool(*b)),
             E::IntegerConstant(i, _) => Node::Const(Value::Int(*i)),
-            E::StringConstant(s, _) => Node::Const(Value::Str(s.clone())),
+            E::StringConstant(s, _) => Node::Const(Value::Str(self.names.intern(s))),
             E::Unit(_) => Node::Const(Value::Unit),
             E::Variable(x, _, _) => Node::Local(self.lookup(x.1.as_str())?),
             E::ThisPtr(_) => Node::This,
             E::Array(items, _) => Node::Array(self.exprs(items)?),
-            E::Map(x, _) => Node::Map(
-                x.0.iter()
-                    .map(|(key, value)| Some((key.name.clone(), self.expr(value)?)))
-                    .collect::<Option<_>>()?,
-            ),
+            E::Map(x, _) => {
+                let mut keys: Vec<ImmutableString> =
+                    x.0.iter()
+                        .map(|(key, _)| self.names.intern(&key.name))
+                        .collect();
+                keys.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+                keys.dedup_by(|a, b| a.as_str() == b.as_str());
+                let mut values = Vec::with_capacity(x.0.len());
+                for (key, value) in &x.0 {
+                    let at = keys.iter().position(|k| k.as_str() == key.name.as_str())?;
+                    values.push((at, self.expr(value)?));
+                }
+                Node::Map(Box::new(MapLiteral { keys, values }))
+            }
             E::And(items, _) => Node::And(self.exprs(items)?),
             E::Or(items, _) => Node::Or(self.exprs(items)?),
             E::Stmt(block) => Node::Block(self.block(block.statements())?),
@@ -654,7 +793,7 @@ impl Compiler<'_> {
         // without arguments skip the argument pass (and a literal index is
         // never evaluated as an expression).
         match (&x.rhs, dotting) {
-            (E::Property(p, _), true) => chain.steps.push(Step::Property(p.2.clone())),
+            (E::Property(p, _), true) => chain.steps.push(Step::Property(self.names.intern(&p.2))),
             (E::MethodCall(call, position), true) if call.args.is_empty() => {
                 let step = self.method(call, *position, &mut chain)?;
                 chain.steps.push(step);
@@ -693,7 +832,7 @@ impl Compiler<'_> {
                 chain.pass.push(node);
                 chain.steps.push(Step::Index(None));
             }
-            (E::Property(p, _), true) => chain.steps.push(Step::Property(p.2.clone())),
+            (E::Property(p, _), true) => chain.steps.push(Step::Property(self.names.intern(&p.2))),
             (E::MethodCall(call, position), true) => {
                 let step = self.method(call, *position, chain)?;
                 chain.steps.push(step);
@@ -703,7 +842,9 @@ impl Compiler<'_> {
                     return None;
                 }
                 match (&x.lhs, dotting) {
-                    (E::Property(p, _), true) => chain.steps.push(Step::Property(p.2.clone())),
+                    (E::Property(p, _), true) => {
+                        chain.steps.push(Step::Property(self.names.intern(&p.2)))
+                    }
                     (E::MethodCall(call, position), true) => {
                         let step = self.method(call, *position, chain)?;
                         chain.steps.push(step);
@@ -769,8 +910,8 @@ fn is_literal(expr: &rhai::Expr) -> bool {
 
 /// A literal the optimiser folded (a decimal, or an array or map of
 /// literals).
-fn constant(value: &Dynamic) -> Option<Value> {
-    match Value::from_dynamic(value)? {
+fn constant(value: &Dynamic, names: &Names) -> Option<Value> {
+    match Value::from_dynamic(value, names)? {
         Value::Opaque(_) | Value::Context => None,
         value => Some(value),
     }
@@ -972,14 +1113,18 @@ impl Run<'_> {
                 }
                 Value::Array(Arc::new(values))
             }
-            Node::Map(entries) => {
-                let mut record = Record::new();
-                for (key, node) in entries {
+            Node::Map(literal) => {
+                let mut entries: Vec<(ImmutableString, Value)> = literal
+                    .keys
+                    .iter()
+                    .map(|key| (key.clone(), Value::Unit))
+                    .collect();
+                for (at, node) in &literal.values {
                     let value = self.eval(node, frame)?;
                     self.grow(&value, 0, 1)?;
-                    record.insert(key.clone(), value);
+                    entries[*at].1 = value;
                 }
-                Value::Map(Arc::new(record))
+                Value::Map(Arc::new(Record(entries)))
             }
             Node::And(items) => {
                 for item in items {
@@ -1123,7 +1268,7 @@ impl Run<'_> {
         Ok(match (native, args.as_slice()) {
             (Native::Param, [V::Context, V::Str(name)]) => {
                 let value = self.ctx.state().param(name).map_err(|_| Fallback)?;
-                Value::from_dynamic(&value).ok_or(Fallback)?
+                Value::from_dynamic(&value, &self.program.names).ok_or(Fallback)?
             }
             (Native::Fire, [V::Context, V::Str(rule)]) => {
                 self.fire(rule, rhai::Map::new(), position)?
@@ -1240,7 +1385,7 @@ fn place_mut<'f>(
                         return Err(Fallback);
                     }
                     added = true;
-                    record.entry(name).or_insert(Value::Unit)
+                    record.entry(name)
                 } else {
                     record.get_mut(&name).ok_or(Fallback)?
                 }
