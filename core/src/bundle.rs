@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::compiled::Program;
+use crate::compiled::{Input, Program};
 use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Scope, AST};
 use serde_json::Value;
 
@@ -224,14 +224,18 @@ impl Bundle {
     fn decide_with(&self, request: &DecideRequest, fast: bool) -> Result<Envelope, DecideError> {
         let (entry, as_of, lang) = self.check_request(request)?;
         let schema = &self.shared.schemas[request.entry.as_str()];
-        let input =
-            validate_input(&schema.root, &request.input).map_err(DecideError::InvalidInput)?;
-
         let ctx = RuleContext::new(Arc::clone(&self.shared), &request.entry, as_of);
-        let result = if fast {
-            self.run_fast(entry, input, &ctx)
-        } else {
-            self.run(&self.engine, entry, input, &ctx)
+        let result = match &entry.program {
+            Some(program) if fast => {
+                let input = Input::validate(&schema.root, &request.input)
+                    .map_err(DecideError::InvalidInput)?;
+                self.run_compiled(entry, program, &input, &ctx)
+            }
+            _ => {
+                let input = validate_input(&schema.root, &request.input)
+                    .map_err(DecideError::InvalidInput)?;
+                self.run(&self.engine, entry, input, &ctx)
+            }
         };
         let result = result.map_err(|error| match error {
             DecideError::Rule(failure) if failure.line == 0 => self
@@ -403,23 +407,21 @@ impl Bundle {
         Some(DecideError::Rule(failure))
     }
 
-    /// Runs the rules in the compiled evaluator when it covers them, and in
-    /// Rhai when it does not or when the run falls back (see
-    /// [`crate::compiled`]).
-    fn run_fast(
+    /// Runs the rules in the compiled evaluator, and in Rhai when the run
+    /// falls back (see [`crate::compiled`]).
+    fn run_compiled(
         &self,
         entry: &CompiledEntry,
-        input: Map,
+        program: &Program,
+        input: &Input,
         ctx: &RuleContext,
     ) -> Result<Value, DecideError> {
-        if let Some(program) = &entry.program {
-            if let Ok(returned) = program.run(&input, ctx) {
-                crate::sandbox::set_last_run_compiled(true);
-                return returned.or_else(|returned| self.result(entry, returned));
-            }
-            ctx.clear();
+        if let Ok(returned) = program.run(input, ctx) {
+            crate::sandbox::set_last_run_compiled(true);
+            return returned.or_else(|returned| self.result(entry, returned));
         }
-        self.run(&self.engine, entry, input, ctx)
+        ctx.clear();
+        self.run(&self.engine, entry, input.to_rhai(ctx), ctx)
     }
 
     fn run(
@@ -605,7 +607,9 @@ impl Loader<'_> {
                 entries.insert(
                     name.clone(),
                     CompiledEntry {
-                        program: Program::compile(&ast, &entry.function, &manifest.limits),
+                        program: schemas.get(name).and_then(|schema| {
+                            Program::compile(&ast, &entry.function, &manifest.limits, &schema.root)
+                        }),
                         manifest: entry.clone(),
                         ast,
                     },

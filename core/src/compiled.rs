@@ -30,6 +30,8 @@ use rust_decimal::Decimal;
 
 use crate::context::RuleContext;
 use crate::manifest::Limits;
+use crate::schema::{Kind, ObjectType};
+use crate::validate::{Build, FieldProblem};
 use crate::values::{round_half_up, Date, Timestamp};
 
 /// A run that cannot finish on the compiled path; the caller runs Rhai.
@@ -116,6 +118,30 @@ impl Names {
         let interned = ImmutableString::from(name);
         self.0.insert(name.into(), interned.clone());
         interned
+    }
+
+    /// Makes `name` the string used for its text.
+    fn adopt(&mut self, name: &ImmutableString) {
+        self.0
+            .entry(name.as_str().into())
+            .or_insert_with(|| name.clone());
+    }
+
+    /// Adopts every field name of `object` and of the objects inside it.
+    fn adopt_schema(&mut self, object: &ObjectType) {
+        fn adopt_kind(names: &mut Names, kind: &Kind) {
+            match kind {
+                Kind::Object { object } => names.adopt_schema(object),
+                Kind::Array { items, .. } => adopt_kind(names, items),
+                _ => {}
+            }
+        }
+        for key in &object.keys {
+            self.adopt(key);
+        }
+        for field in object.fields.values() {
+            adopt_kind(self, &field.kind);
+        }
     }
 
     fn get(&self, name: &str) -> ImmutableString {
@@ -467,7 +493,12 @@ pub(crate) struct Program {
 impl Program {
     /// Compiles `ast`'s functions, or `None` when the file uses anything
     /// the compiled evaluator does not cover (Rhai then runs it).
-    pub(crate) fn compile(ast: &AST, entry: &str, limits: &Limits) -> Option<Program> {
+    pub(crate) fn compile(
+        ast: &AST,
+        entry: &str,
+        limits: &Limits,
+        input: &ObjectType,
+    ) -> Option<Program> {
         let definitions: Vec<_> = ast.iter_fn_def().collect();
         let signatures: Vec<(String, usize)> = definitions
             .iter()
@@ -475,6 +506,7 @@ impl Program {
             .collect();
         let mut functions = Vec::with_capacity(definitions.len());
         let mut names = Names::default();
+        names.adopt_schema(input);
         for definition in &definitions {
             if definition.this_type.is_some() {
                 return None;
@@ -516,11 +548,10 @@ impl Program {
     /// Rhai would have returned (`Err`), for the caller's error.
     pub(crate) fn run(
         &self,
-        input: &rhai::Map,
+        input: &Input,
         ctx: &RuleContext,
     ) -> Result<Result<serde_json::Value, Dynamic>, Fallback> {
-        let input = record_from_map(input, &self.names).ok_or(Fallback)?;
-        let input = Value::Map(Arc::new(input));
+        let input = input.0.clone();
         let mut run = Run {
             program: self,
             ctx,
@@ -538,6 +569,79 @@ impl Program {
             (Value::Map(_), Some(json)) => Ok(json),
             _ => Err(result.to_dynamic(ctx)),
         })
+    }
+}
+
+/// A validated input as the compiled evaluator reads it.
+pub(crate) struct Input(Value);
+
+impl Input {
+    /// Validates `input` against `root`, building the compiled evaluator's
+    /// values directly (the same checks and problems as
+    /// [`crate::validate::validate_input`]).
+    pub(crate) fn validate(
+        root: &ObjectType,
+        input: &serde_json::Value,
+    ) -> Result<Input, Vec<FieldProblem>> {
+        let record = crate::validate::validate_into(&Values, root, input)?;
+        Ok(Input(Value::Map(Arc::new(Record(record)))))
+    }
+
+    /// The same input as Rhai's values, for a run that falls back.
+    pub(crate) fn to_rhai(&self, ctx: &RuleContext) -> rhai::Map {
+        match &self.0 {
+            Value::Map(record) => map_from_record(record, ctx),
+            _ => rhai::Map::new(),
+        }
+    }
+}
+
+/// Builds validated input as compiled values; an object's keys are its
+/// schema's strings, which the program adopted ([`Names::adopt_schema`]).
+struct Values;
+
+impl Build for Values {
+    type Value = Value;
+    type Object = Vec<(ImmutableString, Value)>;
+    fn unit(&self) -> Value {
+        Value::Unit
+    }
+    fn bool(&self, flag: bool) -> Value {
+        Value::Bool(flag)
+    }
+    fn int(&self, int: i64) -> Value {
+        Value::Int(int)
+    }
+    fn decimal(&self, decimal: Decimal) -> Value {
+        Value::Decimal(decimal)
+    }
+    fn text(&self, text: &str) -> Value {
+        Value::Str(text.into())
+    }
+    fn date(&self, date: Date) -> Value {
+        Value::Date(date)
+    }
+    fn timestamp(&self, timestamp: Timestamp) -> Value {
+        Value::Timestamp(timestamp)
+    }
+    fn array(&self, items: Vec<Value>) -> Value {
+        Value::Array(Arc::new(items))
+    }
+    fn new_object(&self, fields: usize) -> Self::Object {
+        Vec::with_capacity(fields)
+    }
+    fn insert(
+        &self,
+        object: &mut Self::Object,
+        object_type: &ObjectType,
+        index: usize,
+        value: Value,
+    ) {
+        // Fields come in name order, so the record stays sorted.
+        object.push((object_type.keys[index].clone(), value));
+    }
+    fn object(&self, object: Self::Object) -> Value {
+        Value::Map(Arc::new(Record(object)))
     }
 }
 

@@ -44,6 +44,10 @@ pub struct ObjectType {
     pub name: String,
     /// Its fields, by name.
     pub fields: BTreeMap<String, Field>,
+    /// The fields' names in the same order, as the strings rules see (the
+    /// compiled evaluator compares them by pointer).
+    #[serde(skip)]
+    pub keys: Vec<rhai::ImmutableString>,
 }
 
 /// One field of an object.
@@ -505,6 +509,7 @@ impl Builder<'_> {
         }
         Ok(Arc::new(ObjectType {
             name: name.to_string(),
+            keys: fields.keys().map(|k| k.as_str().into()).collect(),
             fields,
         }))
     }

@@ -7,6 +7,7 @@
 //! integer field accepts `60.0`, a money field becomes an exact `Decimal`.
 
 use rhai::{Dynamic, Map};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -50,11 +51,87 @@ impl std::fmt::Display for FieldProblem {
 
 /// Validates the whole input and converts it for the rules.
 pub fn validate_input(root: &ObjectType, input: &Value) -> Result<Map, Vec<FieldProblem>> {
+    validate_into(&RhaiValues, root, input)
+}
+
+/// Validates `input` and builds it as `build`'s values.
+pub(crate) fn validate_into<B: Build>(
+    build: &B,
+    root: &ObjectType,
+    input: &Value,
+) -> Result<B::Object, Vec<FieldProblem>> {
     let mut problems = Vec::new();
-    let converted = convert_object(root, input, &JsonPath::INPUT, &mut problems);
+    let converted = convert_object(build, root, input, &JsonPath::INPUT, &mut problems);
     match converted {
-        Some(map) if problems.is_empty() => Ok(map),
+        Some(object) if problems.is_empty() => Ok(object),
         _ => Err(problems),
+    }
+}
+
+/// The values validation builds: Rhai's ([`RhaiValues`]) or the compiled
+/// evaluator's, which reads the input without converting it again.
+pub(crate) trait Build {
+    type Value;
+    type Object;
+    fn unit(&self) -> Self::Value;
+    fn bool(&self, flag: bool) -> Self::Value;
+    fn int(&self, int: i64) -> Self::Value;
+    fn decimal(&self, decimal: Decimal) -> Self::Value;
+    fn text(&self, text: &str) -> Self::Value;
+    fn date(&self, date: Date) -> Self::Value;
+    fn timestamp(&self, timestamp: Timestamp) -> Self::Value;
+    fn array(&self, items: Vec<Self::Value>) -> Self::Value;
+    fn new_object(&self, fields: usize) -> Self::Object;
+    /// Adds `object_type`'s field number `index` (in name order; fields are
+    /// added in that order).
+    fn insert(
+        &self,
+        object: &mut Self::Object,
+        object_type: &ObjectType,
+        index: usize,
+        value: Self::Value,
+    );
+    fn object(&self, object: Self::Object) -> Self::Value;
+}
+
+/// Rhai's values: maps, arrays and `Dynamic`s.
+pub(crate) struct RhaiValues;
+
+impl Build for RhaiValues {
+    type Value = Dynamic;
+    type Object = Map;
+    fn unit(&self) -> Dynamic {
+        Dynamic::UNIT
+    }
+    fn bool(&self, flag: bool) -> Dynamic {
+        Dynamic::from_bool(flag)
+    }
+    fn int(&self, int: i64) -> Dynamic {
+        Dynamic::from_int(int)
+    }
+    fn decimal(&self, decimal: Decimal) -> Dynamic {
+        Dynamic::from_decimal(decimal)
+    }
+    fn text(&self, value: &str) -> Dynamic {
+        text(value)
+    }
+    fn date(&self, date: Date) -> Dynamic {
+        Dynamic::from(date)
+    }
+    fn timestamp(&self, timestamp: Timestamp) -> Dynamic {
+        Dynamic::from(timestamp)
+    }
+    fn array(&self, items: Vec<Dynamic>) -> Dynamic {
+        Dynamic::from_array(items)
+    }
+    fn new_object(&self, _fields: usize) -> Map {
+        Map::new()
+    }
+    fn insert(&self, object: &mut Map, object_type: &ObjectType, index: usize, value: Dynamic) {
+        object.insert(object_type.keys[index].as_str().into(), value);
+    }
+    fn object(&self, object: Map) -> Dynamic {
+        Dynamic::from_map(object)
     }
 }
 
@@ -89,7 +166,13 @@ fn first_bad_default(object: &ObjectType) -> Option<(String, String)> {
         if let Some(default) = &field.default {
             let at = format!("{}.{name}", object.name);
             let mut problems = Vec::new();
-            let _ = convert(&field.kind, default, &JsonPath::Root(&at), &mut problems);
+            let _ = convert(
+                &RhaiValues,
+                &field.kind,
+                default,
+                &JsonPath::Root(&at),
+                &mut problems,
+            );
             if let Some(problem) = problems.first() {
                 return Some((
                     format!("{at}.default"),
@@ -112,12 +195,13 @@ fn json_type(value: &Value) -> &'static str {
     }
 }
 
-fn convert_object(
+fn convert_object<B: Build>(
+    build: &B,
     object: &ObjectType,
     value: &Value,
     path: &JsonPath<'_>,
     problems: &mut Vec<FieldProblem>,
-) -> Option<Map> {
+) -> Option<B::Object> {
     let Value::Object(input) = value else {
         problems.push(FieldProblem::new(
             path,
@@ -137,20 +221,21 @@ fn convert_object(
             ));
         }
     }
-    let mut map = Map::new();
-    for (name, field) in &object.fields {
+    let mut map = build.new_object(object.fields.len());
+    for (index, (name, field)) in object.fields.iter().enumerate() {
         let field_path = path.field(name);
         match input.get(name) {
             Some(Value::Null) if field.nullable => {
-                map.insert(name.into(), Dynamic::UNIT);
+                build.insert(&mut map, object, index, build.unit());
             }
             Some(Value::Null) => {
                 let rule = if field.required { "required" } else { "type" };
                 problems.push(FieldProblem::new(field_path, rule, "must not be null"));
             }
             Some(present) => {
-                if let Some(converted) = convert(&field.kind, present, &field_path, problems) {
-                    map.insert(name.into(), converted);
+                if let Some(converted) = convert(build, &field.kind, present, &field_path, problems)
+                {
+                    build.insert(&mut map, object, index, converted);
                 }
             }
             None if field.required => {
@@ -158,11 +243,13 @@ fn convert_object(
             }
             None => {
                 if let Some(default) = &field.default {
-                    if let Some(converted) = convert(&field.kind, default, &field_path, problems) {
-                        map.insert(name.into(), converted);
+                    if let Some(converted) =
+                        convert(build, &field.kind, default, &field_path, problems)
+                    {
+                        build.insert(&mut map, object, index, converted);
                     }
                 } else if field.nullable {
-                    map.insert(name.into(), Dynamic::UNIT);
+                    build.insert(&mut map, object, index, build.unit());
                 }
             }
         }
@@ -210,12 +297,13 @@ fn check_cross_field(
     }
 }
 
-fn convert(
+fn convert<B: Build>(
+    build: &B,
     kind: &Kind,
     value: &Value,
     path: &JsonPath<'_>,
     problems: &mut Vec<FieldProblem>,
-) -> Option<Dynamic> {
+) -> Option<B::Value> {
     let mismatch = |problems: &mut Vec<FieldProblem>, expected: &str| {
         problems.push(FieldProblem::new(
             path,
@@ -226,7 +314,7 @@ fn convert(
     };
     match kind {
         Kind::Bool => match value {
-            Value::Bool(flag) => Some(Dynamic::from_bool(*flag)),
+            Value::Bool(flag) => Some(build.bool(*flag)),
             _ => mismatch(problems, "true or false"),
         },
         Kind::String { min_len, max_len } => {
@@ -250,14 +338,14 @@ fn convert(
                 ));
                 return None;
             }
-            Some(text(s))
+            Some(build.text(s))
         }
         Kind::Enum { values } => {
             let Value::String(s) = value else {
                 return mismatch(problems, "a string");
             };
             if values.iter().any(|v| v == s) {
-                Some(text(s))
+                Some(build.text(s))
             } else {
                 problems.push(FieldProblem::new(
                     path,
@@ -298,7 +386,7 @@ fn convert(
                 ));
                 return None;
             }
-            Some(Dynamic::from_int(int))
+            Some(build.int(int))
         }
         Kind::Money { min, max } | Kind::Decimal { min, max, .. } => {
             let Value::Number(number) = value else {
@@ -346,20 +434,20 @@ fn convert(
             } else {
                 decimal
             };
-            Some(Dynamic::from_decimal(decimal))
+            Some(build.decimal(decimal))
         }
         Kind::Date => parse_text(value, path, problems, "a date YYYY-MM-DD", |s| {
-            Date::parse(s).map(Dynamic::from)
+            Date::parse(s).map(|date| build.date(date))
         }),
         Kind::Timestamp => parse_text(
             value,
             path,
             problems,
             "an RFC 3339 timestamp with offset, e.g. 2026-11-20T09:00:00+08:00",
-            |s| Timestamp::parse(s).map(Dynamic::from),
+            |s| Timestamp::parse(s).map(|ts| build.timestamp(ts)),
         ),
         Kind::Month => parse_text(value, path, problems, "a month YYYY-MM", |s| {
-            is_month(s).then(|| text(s))
+            is_month(s).then(|| build.text(s))
         }),
         Kind::Array {
             items,
@@ -393,18 +481,18 @@ fn convert(
                 return None;
             }
             let before = problems.len();
-            let converted: Vec<Dynamic> = elements
+            let converted: Vec<B::Value> = elements
                 .iter()
                 .enumerate()
-                .filter_map(|(i, element)| convert(items, element, &path.index(i), problems))
+                .filter_map(|(i, element)| convert(build, items, element, &path.index(i), problems))
                 .collect();
             if let Some(key) = ascending_by {
                 check_ascending(elements, key, path, problems);
             }
-            (problems.len() == before).then(|| Dynamic::from_array(converted))
+            (problems.len() == before).then(|| build.array(converted))
         }
         Kind::Object { object } => {
-            convert_object(object, value, path, problems).map(Dynamic::from_map)
+            convert_object(build, object, value, path, problems).map(|o| build.object(o))
         }
     }
 }
@@ -436,13 +524,13 @@ fn check_ascending(
     }
 }
 
-fn parse_text(
+fn parse_text<V>(
     value: &Value,
     path: &JsonPath<'_>,
     problems: &mut Vec<FieldProblem>,
     expected: &str,
-    parse: impl Fn(&str) -> Option<Dynamic>,
-) -> Option<Dynamic> {
+    parse: impl Fn(&str) -> Option<V>,
+) -> Option<V> {
     match value {
         Value::String(s) => match parse(s) {
             Some(parsed) => Some(parsed),
