@@ -244,7 +244,7 @@ impl Bundle {
             other => other,
         })?;
 
-        let state = ctx.state();
+        let mut state = ctx.state();
         if request.mode == Mode::Strict && !state.needs.is_empty() {
             let problems = state
                 .needs
@@ -322,7 +322,9 @@ impl Bundle {
             result,
             reasons,
             needs,
-            parameters: state.params_used.values().cloned().collect(),
+            parameters: std::mem::take(&mut state.params_used)
+                .into_values()
+                .collect(),
         })
     }
 
@@ -608,7 +610,8 @@ impl Loader<'_> {
                     name.clone(),
                     CompiledEntry {
                         program: schemas.get(name).and_then(|schema| {
-                            Program::compile(&ast, &entry.function, &manifest.limits, &schema.root)
+                            let limits = &manifest.limits;
+                            Program::compile(&ast, &entry.function, limits, &schema.root, &params)
                         }),
                         manifest: entry.clone(),
                         ast,

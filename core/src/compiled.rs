@@ -27,9 +27,11 @@ use std::sync::Arc;
 
 use rhai::{Dynamic, ImmutableString, Position, AST};
 use rust_decimal::Decimal;
+use smallvec::SmallVec;
 
-use crate::context::RuleContext;
+use crate::context::{ParameterUse, RuleContext};
 use crate::manifest::Limits;
+use crate::params::ParamStore;
 use crate::schema::{Kind, ObjectType};
 use crate::validate::{Build, FieldProblem};
 use crate::values::{round_half_up, Date, Timestamp};
@@ -39,6 +41,10 @@ use crate::values::{round_half_up, Date, Timestamp};
 pub(crate) struct Fallback;
 
 type Flow<T> = Result<T, Exit>;
+
+/// A call's arguments (a method's object first): at most four inline,
+/// without allocating.
+type Args = SmallVec<[Value; 4]>;
 
 /// Why evaluation leaves a node early.
 enum Exit {
@@ -478,12 +484,21 @@ struct Function {
     body: Vec<Stmt>,
 }
 
+/// A parameter as `ctx.param` gives it here: each value converted once,
+/// with what the envelope reports when a decision reads it.
+#[derive(Debug)]
+struct Param {
+    name: ImmutableString,
+    /// Sorted by the date each is in force from.
+    values: Vec<(Date, Value, ParameterUse)>,
+}
+
 /// A rule file compiled for the fast path.
 #[derive(Debug)]
 pub(crate) struct Program {
     functions: Vec<Function>,
     entry: usize,
-    names: Names,
+    params: Vec<Param>,
     max_operations: u64,
     max_call_depth: usize,
     max_array_size: usize,
@@ -498,6 +513,7 @@ impl Program {
         entry: &str,
         limits: &Limits,
         input: &ObjectType,
+        params: &ParamStore,
     ) -> Option<Program> {
         let definitions: Vec<_> = ast.iter_fn_def().collect();
         let signatures: Vec<(String, usize)> = definitions
@@ -507,6 +523,29 @@ impl Program {
         let mut functions = Vec::with_capacity(definitions.len());
         let mut names = Names::default();
         names.adopt_schema(input);
+        let params = params
+            .iter()
+            .map(|param| {
+                let values = param
+                    .values
+                    .iter()
+                    .map(|value| {
+                        let record = ParameterUse {
+                            name: param.name.clone(),
+                            value: value.json.clone(),
+                            from: value.from.to_string(),
+                            source: value.source.clone(),
+                        };
+                        let converted = Value::from_dynamic(&value.rule_value, &names)?;
+                        Some((value.from, converted, record))
+                    })
+                    .collect::<Option<_>>()?;
+                Some(Param {
+                    name: names.intern(&param.name),
+                    values,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
         for definition in &definitions {
             if definition.this_type.is_some() {
                 return None;
@@ -533,7 +572,7 @@ impl Program {
         Some(Program {
             functions,
             entry,
-            names,
+            params,
             max_operations: limits.max_operations,
             max_call_depth: limits.max_call_depth,
             max_array_size: limits.max_array_size,
@@ -555,6 +594,8 @@ impl Program {
         let mut run = Run {
             program: self,
             ctx,
+            today: ctx.today(),
+            params_read: Vec::new(),
             operations: 0,
             depth: 0,
             array_items: 0,
@@ -562,9 +603,20 @@ impl Program {
             next_question: 0,
         };
         let result = run
-            .call_script(self.entry, None, vec![input, Value::Context])
+            .call_script(self.entry, None, [input, Value::Context].into_iter())
             .map_err(|_| Fallback)?;
         crate::sandbox::set_operations(run.operations);
+        // What `ctx.param` records in Rhai, recorded once at the end.
+        let mut state = ctx.state();
+        for (param, value) in run.params_read {
+            let record = &self.params[param].values[value].2;
+            if !state.params_used.contains_key(&record.name) {
+                state
+                    .params_used
+                    .insert(record.name.clone(), record.clone());
+            }
+        }
+        drop(state);
         Ok(match (&result, result.to_json(0)) {
             (Value::Map(_), Some(json)) => Ok(json),
             _ => Err(result.to_dynamic(ctx)),
@@ -1041,6 +1093,10 @@ fn binary_op(name: &str) -> Option<Op> {
 struct Run<'a> {
     program: &'a Program,
     ctx: &'a RuleContext,
+    /// `ctx.today`, the date parameters are read at.
+    today: Date,
+    /// The parameters read (index, value index), each once.
+    params_read: Vec<(usize, usize)>,
     operations: u64,
     depth: usize,
     array_items: usize,
@@ -1091,7 +1147,12 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn call_script(&mut self, index: usize, this: Option<Value>, args: Vec<Value>) -> Flow<Value> {
+    fn call_script(
+        &mut self,
+        index: usize,
+        this: Option<Value>,
+        args: impl Iterator<Item = Value>,
+    ) -> Flow<Value> {
         let function = &self.program.functions[index];
         if function.body.is_empty() {
             return Ok(Value::Unit);
@@ -1103,8 +1164,10 @@ impl Run<'_> {
         }
         self.ask_host()?;
         self.depth += 1;
-        let mut frame = Frame { locals: args, this };
-        frame.locals.resize(function.slots, Value::Unit);
+        let mut locals = Vec::with_capacity(function.slots);
+        locals.extend(args);
+        locals.resize(function.slots, Value::Unit);
+        let mut frame = Frame { locals, this };
         let result = match self.block(&function.body, &mut frame) {
             Ok(value) | Err(Exit::Return(value)) => Ok(value),
             Err(Exit::Fallback) => Err(Exit::Fallback),
@@ -1189,8 +1252,8 @@ impl Run<'_> {
     }
 
     /// Evaluates a chain's argument pass.
-    fn pass(&mut self, chain: &Chain, frame: &mut Frame) -> Flow<Vec<Value>> {
-        let mut values = Vec::with_capacity(chain.pass.len());
+    fn pass(&mut self, chain: &Chain, frame: &mut Frame) -> Flow<Args> {
+        let mut values = Args::with_capacity(chain.pass.len());
         for node in &chain.pass {
             values.push(self.eval(node, frame)?);
         }
@@ -1267,11 +1330,11 @@ impl Run<'_> {
                 args,
                 position,
             } => {
-                let mut values = Vec::with_capacity(args.len());
+                let mut values = Args::with_capacity(args.len());
                 for arg in args {
                     values.push(self.eval(arg, frame)?);
                 }
-                self.call(*callee, None, values, *position)?
+                self.call(*callee, false, values, *position)?
             }
             Node::Chain(chain) => {
                 let mut pass = self.pass(chain, frame)?.into_iter();
@@ -1302,9 +1365,10 @@ impl Run<'_> {
                             args,
                             position,
                         } => {
-                            let object = current.get(frame).clone();
-                            let args: Vec<Value> = pass.by_ref().take(*args).collect();
-                            self.call(*callee, Some(object), args, *position)?
+                            let mut values = Args::with_capacity(args + 1);
+                            values.push(current.get(frame).clone());
+                            values.extend(pass.by_ref().take(*args));
+                            self.call(*callee, true, values, *position)?
                         }
                     });
                 }
@@ -1348,32 +1412,32 @@ impl Run<'_> {
         })
     }
 
+    /// Calls `callee` with `args`; for a method call the first is the
+    /// object, `this` to a script function.
     fn call(
         &mut self,
         callee: Callee,
-        this: Option<Value>,
-        mut args: Vec<Value>,
+        is_method: bool,
+        args: Args,
         position: Position,
     ) -> Flow<Value> {
         match callee {
-            Callee::Script(index) => self.call_script(index, this, args),
+            Callee::Script(index) => {
+                let mut args = args.into_iter();
+                let this = if is_method { args.next() } else { None };
+                self.call_script(index, this, args)
+            }
             Callee::Native(native) => {
                 self.count(native.cost())?;
-                if let Some(object) = this {
-                    args.insert(0, object);
-                }
                 self.native(native, args, position)
             }
         }
     }
 
-    fn native(&mut self, native: Native, args: Vec<Value>, position: Position) -> Flow<Value> {
+    fn native(&mut self, native: Native, args: Args, position: Position) -> Flow<Value> {
         use Value as V;
         Ok(match (native, args.as_slice()) {
-            (Native::Param, [V::Context, V::Str(name)]) => {
-                let value = self.ctx.state().param(name).map_err(|_| Fallback)?;
-                Value::from_dynamic(&value, &self.program.names).ok_or(Fallback)?
-            }
+            (Native::Param, [V::Context, V::Str(name)]) => self.param(name)?,
             (Native::Fire, [V::Context, V::Str(rule)]) => {
                 self.fire(rule, rhai::Map::new(), position)?
             }
@@ -1417,6 +1481,26 @@ impl Run<'_> {
         })
     }
 
+    /// `ctx.param(name)`: the value in force on `ctx.today`. An unknown
+    /// name or a date before the first value is Rhai's error to report.
+    fn param(&mut self, name: &ImmutableString) -> Result<Value, Fallback> {
+        let params = &self.program.params;
+        let index = params
+            .iter()
+            .position(|p| p.name.ptr_eq(name))
+            .or_else(|| params.iter().position(|p| p.name == *name))
+            .ok_or(Fallback)?;
+        let values = &params[index].values;
+        let at = values
+            .iter()
+            .rposition(|(from, ..)| *from <= self.today)
+            .ok_or(Fallback)?;
+        if !self.params_read.contains(&(index, at)) {
+            self.params_read.push((index, at));
+        }
+        Ok(values[at].1.clone())
+    }
+
     fn fire(&mut self, rule: &str, args: rhai::Map, position: Position) -> Flow<Value> {
         let fired = self
             .ctx
@@ -1457,7 +1541,7 @@ fn index_of(object: &Value, index: &Value) -> Result<Value, Fallback> {
 /// whether it added one.
 fn place_mut<'f>(
     place: &Chain,
-    indices: Vec<Value>,
+    indices: Args,
     frame: &'f mut Frame,
     may_add: bool,
     max_map_size: usize,
