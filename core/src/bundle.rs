@@ -20,7 +20,7 @@ use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Scope, AST};
 use serde_json::Value;
 
 use crate::context::{RuleContext, Shared};
-use crate::diagnostics::{toml_definition_line, Diagnostic};
+use crate::diagnostics::{toml_definition_line, Diagnostic, Severity};
 use crate::envelope::{
     DecideRequest, EngineInfo, Envelope, Mode, Need, PolicyInfo, Reason, Status,
 };
@@ -610,8 +610,7 @@ impl Loader<'_> {
                     name.clone(),
                     CompiledEntry {
                         program: schemas.get(name).and_then(|schema| {
-                            let limits = &manifest.limits;
-                            Program::compile(&ast, &entry.function, limits, &schema.root, &params)
+                            self.compile_fast(&ast, entry, &manifest, schema, &params)
                         }),
                         manifest: entry.clone(),
                         ast,
@@ -716,6 +715,45 @@ impl Loader<'_> {
             return None;
         }
         Some(ast)
+    }
+
+    /// The entry's rules for the compiled evaluator; when they use
+    /// something it does not cover, a warning says what and where (they run
+    /// in Rhai, several times slower).
+    fn compile_fast(
+        &mut self,
+        ast: &AST,
+        entry: &EntryManifest,
+        manifest: &Manifest,
+        schema: &Schema,
+        params: &ParamStore,
+    ) -> Option<Program> {
+        let compiled =
+            Program::compile(ast, &entry.function, &manifest.limits, &schema.root, params);
+        let has_errors = self.problems.iter().any(|p| p.severity == Severity::Error);
+        match compiled {
+            Ok(program) => Some(program),
+            // A bundle with errors does not load: only they matter.
+            Err(_) if has_errors => None,
+            Err((position, what)) => {
+                let mut warning = Diagnostic::warning(
+                    "rules-interpreted",
+                    &entry.rules,
+                    format!(
+                        "{what} is outside what the rule compiler covers, so `{}` decides in \
+                         the interpreter, about twice as slowly",
+                        entry.function
+                    ),
+                )
+                .with_help(
+                    "see \"Writing rules that decide fast\" in the README for what compiles",
+                );
+                warning.line = position.line().unwrap_or(0);
+                warning.column = position.position().unwrap_or(0);
+                self.problems.push(warning);
+                None
+            }
+        }
     }
 
     /// Checks rule IDs written as literals in `ctx.fire("…")` and

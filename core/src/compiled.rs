@@ -506,14 +506,28 @@ pub(crate) struct Program {
 }
 
 impl Program {
-    /// Compiles `ast`'s functions, or `None` when the file uses anything
-    /// the compiled evaluator does not cover (Rhai then runs it).
+    /// Compiles `ast`'s functions, or says where the file first uses
+    /// something the compiled evaluator does not cover (Rhai then runs it).
     pub(crate) fn compile(
         ast: &AST,
         entry: &str,
         limits: &Limits,
         input: &ObjectType,
         params: &ParamStore,
+    ) -> Result<Program, (Position, String)> {
+        let mut refused = None;
+        Program::try_compile(ast, entry, limits, input, params, &mut refused).ok_or_else(|| {
+            refused.unwrap_or((Position::NONE, "a value this evaluator cannot hold".into()))
+        })
+    }
+
+    fn try_compile(
+        ast: &AST,
+        entry: &str,
+        limits: &Limits,
+        input: &ObjectType,
+        params: &ParamStore,
+        refused: &mut Option<(Position, String)>,
     ) -> Option<Program> {
         let definitions: Vec<_> = ast.iter_fn_def().collect();
         let signatures: Vec<(String, usize)> = definitions
@@ -536,7 +550,12 @@ impl Program {
                             from: value.from.to_string(),
                             source: value.source.clone(),
                         };
-                        let converted = Value::from_dynamic(&value.rule_value, &names)?;
+                        let converted = Value::from_dynamic(&value.rule_value, &names);
+                        if converted.is_none() {
+                            let what = format!("the value of parameter `{}`", param.name);
+                            *refused = Some((Position::NONE, what));
+                        }
+                        let converted = converted?;
                         Some((value.from, converted, record))
                     })
                     .collect::<Option<_>>()?;
@@ -548,17 +567,23 @@ impl Program {
             .collect::<Option<Vec<_>>>()?;
         for definition in &definitions {
             if definition.this_type.is_some() {
+                let what = "a function for one type (`fn Type.name`)";
+                *refused = Some((definition.body.start_position(), what.into()));
                 return None;
             }
             let rhai::ScriptFuncPayload::Statements(body) = &definition.body;
             let mut compiler = Compiler {
                 signatures: &signatures,
                 names: &mut names,
+                refused: None,
                 scopes: vec![definition.params.iter().map(|p| p.to_string()).collect()],
                 slots: definition.params.len(),
                 max_slots: definition.params.len(),
             };
-            let body = compiler.block(body.statements())?;
+            let Some(body) = compiler.block(body.statements()) else {
+                *refused = compiler.refused;
+                return None;
+            };
             functions.push(Function {
                 name: definition.name.to_string(),
                 params: definition.params.len(),
@@ -701,6 +726,8 @@ impl Build for Values {
 struct Compiler<'a> {
     signatures: &'a [(String, usize)],
     names: &'a mut Names,
+    /// The first construct refused, and where.
+    refused: Option<(Position, String)>,
     /// Names in scope, innermost block last; a name's slot is its index in
     /// the flattened list.
     scopes: Vec<Vec<String>>,
@@ -709,6 +736,14 @@ struct Compiler<'a> {
 }
 
 impl Compiler<'_> {
+    /// Refuses the rule file: records the first reason and answers `None`.
+    fn refuse<T>(&mut self, position: Position, what: impl Into<String>) -> Option<T> {
+        if self.refused.is_none() {
+            self.refused = Some((position, what.into()));
+        }
+        None
+    }
+
     fn lookup(&self, name: &str) -> Option<usize> {
         let mut base = self.slots;
         for scope in self.scopes.iter().rev() {
@@ -758,7 +793,7 @@ impl Compiler<'_> {
             S::Var(x, flags, _) => {
                 let (name, value, _) = &**x;
                 if flags.intersects(rhai::ASTFlags::EXPORTED | rhai::ASTFlags::CONSTANT) {
-                    return None;
+                    return self.refuse(stmt.position(), "`const`");
                 }
                 let value = self.expr(value)?;
                 Stmt::Let(self.declare(name.as_str()), value)
@@ -770,8 +805,11 @@ impl Compiler<'_> {
             ),
             S::For(x, _) => {
                 let (name, counter, flow) = &**x;
-                if counter.is_some() || flow.body.is_empty() {
-                    return None;
+                if counter.is_some() {
+                    return self.refuse(stmt.position(), "a `for` loop with a counter");
+                }
+                if flow.body.is_empty() {
+                    return self.refuse(stmt.position(), "a `for` loop with an empty body");
                 }
                 let iterable = self.expr(&flow.expr)?;
                 self.scoped(|c| {
@@ -786,8 +824,7 @@ impl Compiler<'_> {
             }
             S::Return(value, flags, _) => {
                 if flags.contains(rhai::ASTFlags::BREAK) {
-                    // `throw`
-                    return None;
+                    return self.refuse(stmt.position(), "`throw`");
                 }
                 Stmt::Return(match value {
                     Some(value) => Some(self.expr(value)?),
@@ -798,7 +835,13 @@ impl Compiler<'_> {
                 let (op, binary) = &**x;
                 let op = match op.get_op_assignment_info() {
                     None => None,
-                    Some((.., op_str)) => Some(binary_op(op_str)?),
+                    Some((.., op_str)) => match binary_op(op_str) {
+                        Some(op) => Some(op),
+                        None => {
+                            let what = format!("the `{op_str}=` operator");
+                            return self.refuse(op.position(), what);
+                        }
+                    },
                 };
                 let value = self.expr(&binary.rhs)?;
                 let place = match &binary.lhs {
@@ -817,11 +860,16 @@ impl Compiler<'_> {
                                 .iter()
                                 .all(|s| !matches!(s, Step::Method { .. }));
                         if !assignable {
-                            return None;
+                            let what = "an assignment to something other than a variable's \
+                                        properties and items";
+                            return self.refuse(binary.lhs.start_position(), what);
                         }
                         chain
                     }
-                    _ => return None,
+                    other => {
+                        let what = "an assignment to something other than a variable";
+                        return self.refuse(other.start_position(), what);
+                    }
                 };
                 Stmt::Assign {
                     place: Box::new(place),
@@ -829,7 +877,13 @@ impl Compiler<'_> {
                     value,
                 }
             }
-            _ => return None,
+            S::While(..) | S::Do(..) => {
+                return self.refuse(stmt.position(), "a `while`, `do` or `loop` loop")
+            }
+            S::BreakLoop(..) => return self.refuse(stmt.position(), "`break` or `continue`"),
+            S::Switch(..) => return self.refuse(stmt.position(), "`switch`"),
+            S::TryCatch(..) => return self.refuse(stmt.position(), "`try`/`catch`"),
+            _ => return self.refuse(stmt.position(), "this statement"),
         })
     }
 
@@ -840,7 +894,10 @@ impl Compiler<'_> {
     fn expr(&mut self, expr: &rhai::Expr) -> Option<Node> {
         use rhai::Expr as E;
         Some(match expr {
-            E::DynamicConstant(value, _) => Node::Const(constant(value, self.names)?),
+            E::DynamicConstant(value, position) => match constant(value, self.names) {
+                Some(value) => Node::Const(value),
+                None => return self.refuse(*position, "this constant"),
+            },
             E::BoolConstant(b, _) => Node::Const(Value::Bool(*b)),
             E::IntegerConstant(i, _) => Node::Const(Value::Int(*i)),
             E::StringConstant(s, _) => Node::Const(Value::Str(self.names.intern(s))),
@@ -881,43 +938,56 @@ impl Compiler<'_> {
                             .iter()
                             .all(|s| !matches!(s, Step::Method { .. }));
                     if !fits {
-                        return None;
+                        let what = "`push` on something other than a variable's properties \
+                                    and items";
+                        return self.refuse(expr.start_position(), what);
                     }
                     Node::Mutate(Box::new(chain))
                 } else {
                     Node::Chain(Box::new(chain))
                 }
             }
-            _ => return None,
+            E::InterpolatedString(..) => {
+                return self.refuse(expr.start_position(), "an interpolated string")
+            }
+            E::CharConstant(..) => return self.refuse(expr.start_position(), "a character"),
+            E::Coalesce(..) => return self.refuse(expr.start_position(), "`??`"),
+            _ => return self.refuse(expr.start_position(), "this expression"),
         })
     }
 
     fn call(&mut self, call: &rhai::FnCallExpr, position: Position) -> Option<Node> {
         if call.capture_parent_scope {
-            return None;
+            return self.refuse(position, "a call with `!` (capturing the caller's scope)");
         }
         let name = call.name.as_str();
         if call.is_operator_call() {
             return match (call.args.len(), name) {
                 (1, "!") => Some(Node::Not(Box::new(self.expr(&call.args[0])?))),
                 (1, "-") => Some(Node::Neg(Box::new(self.expr(&call.args[0])?))),
-                (2, _) => Some(Node::Binary(
-                    binary_op(name)?,
-                    Box::new(self.expr(&call.args[0])?),
-                    Box::new(self.expr(&call.args[1])?),
-                )),
-                _ => None,
+                (2, _) => match binary_op(name) {
+                    Some(op) => Some(Node::Binary(
+                        op,
+                        Box::new(self.expr(&call.args[0])?),
+                        Box::new(self.expr(&call.args[1])?),
+                    )),
+                    None => self.refuse(position, format!("the `{name}` operator")),
+                },
+                _ => self.refuse(position, format!("the `{name}` operator")),
             };
         }
         let args = self.exprs(&call.args)?;
         let callee = match self.script(name, args.len()) {
             Some(index) => Callee::Script(index),
-            None => match Native::resolve(name, args.len())? {
+            None => match Native::resolve(name, args.len()) {
                 // A native that changes its first argument would change a
                 // copy here and the variable in Rhai; `ctx` functions are
                 // written as methods.
-                Native::Push | Native::Param | Native::Fire | Native::Need => return None,
-                native => Callee::Native(native),
+                Some(Native::Push | Native::Param | Native::Fire | Native::Need) | None => {
+                    let what = format!("`{name}` called with {} arguments", args.len());
+                    return self.refuse(position, what);
+                }
+                Some(native) => Callee::Native(native),
             },
         };
         Some(Node::Call {
@@ -937,7 +1007,7 @@ impl Compiler<'_> {
             _ => return None,
         };
         if is_special_chain(expr) {
-            return None;
+            return self.refuse(expr.start_position(), "`?.` or `?[`");
         }
         let mut chain = Chain {
             root: Node::Const(Value::Unit),
@@ -995,7 +1065,7 @@ impl Compiler<'_> {
             }
             (E::Dot(x, ..) | E::Index(x, ..), _) => {
                 if is_special_chain(rhs) {
-                    return None;
+                    return self.refuse(rhs.start_position(), "`?.` or `?[`");
                 }
                 match (&x.lhs, dotting) {
                     (E::Property(p, _), true) => {
@@ -1010,7 +1080,7 @@ impl Compiler<'_> {
                         chain.pass.push(node);
                         chain.steps.push(Step::Index(None));
                     }
-                    _ => return None,
+                    (other, _) => return self.refuse(other.start_position(), "this chain"),
                 }
                 self.level(&x.rhs, rhs, chain)?;
             }
@@ -1019,7 +1089,7 @@ impl Compiler<'_> {
                 chain.pass.push(node);
                 chain.steps.push(Step::Index(None));
             }
-            _ => return None,
+            (other, _) => return self.refuse(other.start_position(), "this chain"),
         }
         Some(())
     }
@@ -1034,9 +1104,16 @@ impl Compiler<'_> {
         let count = args.len();
         chain.pass.extend(args);
         // A script function called as a method: its arity leaves out `this`.
-        let callee = match self.script(call.name.as_str(), count) {
+        let name = call.name.as_str();
+        let callee = match self.script(name, count) {
             Some(index) => Callee::Script(index),
-            None => Callee::Native(Native::resolve(call.name.as_str(), count + 1)?),
+            None => match Native::resolve(name, count + 1) {
+                Some(native) => Callee::Native(native),
+                None => {
+                    let what = format!("the method `{name}` with {count} arguments");
+                    return self.refuse(position, what);
+                }
+            },
         };
         Some(Step::Method {
             callee,

@@ -138,3 +138,36 @@ fn failures_read_the_same_from_both_evaluators() {
         }
     }
 }
+
+/// Rules outside the compiled subset still decide (in Rhai), and loading
+/// says what and where; the default bundle has no such warning.
+#[test]
+fn rules_outside_the_subset_are_named_with_their_line() {
+    use eligo_tests::tiny_bundle_files;
+    let script = "fn decide(input, ctx) {\n    let i = 0;\n    while i < input.n { i += 1; }\n    #{ ok: ctx.fire(\"OK\", #{ n: i }), big: ctx.fire(\"BIG\") }\n}\n";
+    let bundle = load(tiny_bundle_files(script, &[]));
+    assert!(bundle.compiled_entries().is_empty());
+    let warning = bundle
+        .warnings()
+        .iter()
+        .find(|w| w.code == "rules-interpreted")
+        .expect("a rules-interpreted warning");
+    assert_eq!(
+        (warning.file.as_str(), warning.line, warning.column),
+        ("job.rhai", 3, 5)
+    );
+    assert!(warning.message.contains("`while`"), "{}", warning.message);
+    let request = request(
+        "job",
+        &serde_json::json!({ "n": 3 }),
+        AS_OF,
+        Mode::Strict,
+        None,
+    );
+    assert!(bundle.decide(&request).is_ok());
+    assert!(!sandbox::last_run_compiled());
+    assert!(default_bundle()
+        .warnings()
+        .iter()
+        .all(|w| w.code != "rules-interpreted"));
+}
