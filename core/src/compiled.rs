@@ -410,6 +410,15 @@ enum Node {
     },
     /// `root.step.step…`: property reads, index reads and method calls.
     Chain(Box<Chain>),
+    /// `variable.name`, the commonest chain, without the general machinery
+    /// (Rhai counts one for the variable and one for the property).
+    LocalProperty(usize, ImmutableString),
+    /// `this.name`, likewise.
+    ThisProperty(ImmutableString),
+    /// `ctx.param("name")` for a parameter the bundle defines: the variable
+    /// holding `ctx` and the parameter's index (Rhai counts four: the
+    /// argument pass, `ctx`, the name and the call).
+    Param(usize, usize),
     /// `place.method(args)` for a method that changes its object (`push`).
     Mutate(Box<Chain>),
     Block(Vec<Stmt>),
@@ -565,6 +574,7 @@ impl Program {
                 })
             })
             .collect::<Option<Vec<_>>>()?;
+        let param_names: Vec<ImmutableString> = params.iter().map(|p| p.name.clone()).collect();
         for definition in &definitions {
             if definition.this_type.is_some() {
                 let what = "a function for one type (`fn Type.name`)";
@@ -574,6 +584,7 @@ impl Program {
             let rhai::ScriptFuncPayload::Statements(body) = &definition.body;
             let mut compiler = Compiler {
                 signatures: &signatures,
+                params: &param_names,
                 names: &mut names,
                 refused: None,
                 scopes: vec![definition.params.iter().map(|p| p.to_string()).collect()],
@@ -725,6 +736,8 @@ impl Build for Values {
 /// Compiles one function body.
 struct Compiler<'a> {
     signatures: &'a [(String, usize)],
+    /// The bundle's parameter names, by index.
+    params: &'a [ImmutableString],
     names: &'a mut Names,
     /// The first construct refused, and where.
     refused: Option<(Position, String)>,
@@ -944,7 +957,32 @@ impl Compiler<'_> {
                     }
                     Node::Mutate(Box::new(chain))
                 } else {
-                    Node::Chain(Box::new(chain))
+                    let param = match (&chain.root, chain.steps.as_slice(), chain.pass.as_slice()) {
+                        (
+                            Node::Local(slot),
+                            [Step::Method {
+                                callee: Callee::Native(Native::Param),
+                                args: 1,
+                                ..
+                            }],
+                            [Node::Const(Value::Str(name))],
+                        ) => self
+                            .params
+                            .iter()
+                            .position(|p| p == name)
+                            .map(|index| (*slot, index)),
+                        _ => None,
+                    };
+                    if let Some((slot, index)) = param {
+                        return Some(Node::Param(slot, index));
+                    }
+                    match (&chain.root, chain.steps.as_slice(), chain.cost) {
+                        (Node::Local(slot), [Step::Property(name)], 1) => {
+                            Node::LocalProperty(*slot, name.clone())
+                        }
+                        (Node::This, [Step::Property(name)], 1) => Node::ThisProperty(name.clone()),
+                        _ => Node::Chain(Box::new(chain)),
+                    }
                 }
             }
             E::InterpolatedString(..) => {
@@ -1413,6 +1451,22 @@ impl Run<'_> {
                 }
                 self.call(*callee, false, values, *position)?
             }
+            Node::LocalProperty(slot, name) => {
+                self.count(2)?;
+                self.property(&frame.locals[*slot], name)?
+            }
+            Node::Param(slot, index) => {
+                self.count(4)?;
+                if !matches!(frame.locals[*slot], Value::Context) {
+                    return Err(Exit::Fallback);
+                }
+                self.param_at(*index)?
+            }
+            Node::ThisProperty(name) => {
+                self.count(2)?;
+                let this = frame.this.as_ref().ok_or(Fallback)?;
+                self.property(this, name)?
+            }
             Node::Chain(chain) => {
                 let mut pass = self.pass(chain, frame)?.into_iter();
                 self.count(chain.cost)?;
@@ -1483,7 +1537,7 @@ impl Run<'_> {
         Ok(match object {
             Value::Map(record) => record.get(name).cloned().ok_or(Fallback)?,
             Value::Timestamp(ts) if name.as_str() == "date" => Value::Date(ts.date()),
-            Value::Context if name.as_str() == "today" => Value::Date(self.ctx.today()),
+            Value::Context if name.as_str() == "today" => Value::Date(self.today),
             Value::Context if name.as_str() == "as_of" => Value::Timestamp(self.ctx.as_of()),
             _ => return Err(Exit::Fallback),
         })
@@ -1567,7 +1621,12 @@ impl Run<'_> {
             .position(|p| p.name.ptr_eq(name))
             .or_else(|| params.iter().position(|p| p.name == *name))
             .ok_or(Fallback)?;
-        let values = &params[index].values;
+        self.param_at(index)
+    }
+
+    /// The value in force on `ctx.today` of parameter `index`.
+    fn param_at(&mut self, index: usize) -> Result<Value, Fallback> {
+        let values = &self.program.params[index].values;
         let at = values
             .iter()
             .rposition(|(from, ..)| *from <= self.today)
