@@ -263,6 +263,28 @@ impl Value {
         })
     }
 
+    /// The value as a message shows it, as
+    /// [`crate::values::dynamic_to_text`] writes it.
+    fn to_text(&self, ctx: &RuleContext) -> String {
+        match self {
+            Value::Unit => String::new(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Decimal(d) => d.to_string(),
+            Value::Str(s) => s.to_string(),
+            Value::Date(d) => d.to_string(),
+            Value::Timestamp(t) => t.to_string(),
+            Value::Array(items) => items
+                .iter()
+                .map(|item| item.to_text(ctx))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Value::Map(_) | Value::Opaque(_) | Value::Context => {
+                crate::values::dynamic_to_text(&self.to_dynamic(ctx))
+            }
+        }
+    }
+
     /// Rhai's name for the value's type (`type_of`).
     fn type_name(&self) -> Option<&'static str> {
         Some(match self {
@@ -1569,11 +1591,14 @@ impl Run<'_> {
         use Value as V;
         Ok(match (native, args.as_slice()) {
             (Native::Param, [V::Context, V::Str(name)]) => self.param(name)?,
-            (Native::Fire, [V::Context, V::Str(rule)]) => {
-                self.fire(rule, rhai::Map::new(), position)?
-            }
+            (Native::Fire, [V::Context, V::Str(rule)]) => self.fire(rule, Vec::new(), position)?,
             (Native::Fire, [V::Context, V::Str(rule), V::Map(args)]) => {
-                self.fire(rule, map_from_record(args, self.ctx), position)?
+                let texts = args
+                    .0
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.to_text(self.ctx)))
+                    .collect();
+                self.fire(rule, texts, position)?
             }
             (Native::Need, [V::Context, V::Str(path), V::Str(rule)]) => {
                 self.ctx.state().need(path, rule).map_err(|_| Fallback)?;
@@ -1637,7 +1662,12 @@ impl Run<'_> {
         Ok(values[at].1.clone())
     }
 
-    fn fire(&mut self, rule: &str, args: rhai::Map, position: Position) -> Flow<Value> {
+    fn fire(
+        &mut self,
+        rule: &str,
+        args: Vec<(ImmutableString, String)>,
+        position: Position,
+    ) -> Flow<Value> {
         let fired = self
             .ctx
             .state()

@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::manifest::RuleDecl;
 use crate::params::ParamStore;
 use crate::schema::Schema;
-use crate::values::{Date, Timestamp};
+use crate::values::{dynamic_to_text, Date, Timestamp};
 
 type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -35,11 +35,12 @@ pub struct Shared {
     pub schemas: BTreeMap<String, Schema>,
 }
 
-/// A rule that fired, with the values its message interpolates.
+/// A rule that fired, with the values its message interpolates, as the
+/// message shows them ([`crate::values::dynamic_to_text`]).
 #[derive(Debug, Clone)]
 pub struct Fired {
     pub rule: String,
-    pub args: Map,
+    pub args: Vec<(ImmutableString, String)>,
     /// Where `ctx.fire` was called: 1-based line and column, 0 if unknown.
     pub at: (usize, usize),
 }
@@ -128,13 +129,17 @@ impl RuleContext {
             .register_fn(
                 "fire",
                 |call: NativeCallContext, ctx: &mut RuleContext, rule: &str| {
-                    ctx.state().fire(rule, Map::new(), call.call_position())
+                    ctx.state().fire(rule, Vec::new(), call.call_position())
                 },
             )
             .register_fn(
                 "fire",
                 |call: NativeCallContext, ctx: &mut RuleContext, rule: &str, args: Map| {
-                    ctx.state().fire(rule, args, call.call_position())
+                    let texts = args
+                        .iter()
+                        .map(|(key, value)| (key.as_str().into(), dynamic_to_text(value)))
+                        .collect();
+                    ctx.state().fire(rule, texts, call.call_position())
                 },
             )
             .register_fn("need", |ctx: &mut RuleContext, path: &str, rule: &str| {
@@ -191,7 +196,7 @@ impl CallState {
     pub(crate) fn fire(
         &mut self,
         rule: &str,
-        args: Map,
+        args: Vec<(ImmutableString, String)>,
         at: Position,
     ) -> RhaiResult<ImmutableString> {
         self.check_rule(rule)?;

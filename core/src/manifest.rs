@@ -7,7 +7,6 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::diagnostics::Diagnostic;
-use crate::values::dynamic_to_text;
 
 pub const MANIFEST_FILE: &str = "bundle.toml";
 pub const RULES_FILE: &str = "rules.toml";
@@ -225,14 +224,17 @@ impl Template {
 
     /// The message with each placeholder replaced by its value in `args`, as
     /// text; `Err(name)` names the first placeholder `args` lacks.
-    pub fn render(&self, args: &rhai::Map) -> Result<String, String> {
+    pub fn render(&self, args: &[(rhai::ImmutableString, String)]) -> Result<String, String> {
         let mut text = String::new();
         for part in &self.parts {
             match part {
                 Part::Text(literal) => text.push_str(literal),
                 Part::Placeholder(name) => {
-                    let value = args.get(name.as_str()).ok_or_else(|| name.clone())?;
-                    text.push_str(&dynamic_to_text(value));
+                    let (_, value) = args
+                        .iter()
+                        .find(|(key, _)| key.as_str() == name)
+                        .ok_or_else(|| name.clone())?;
+                    text.push_str(value);
                 }
             }
         }
@@ -268,14 +270,15 @@ mod tests {
     #[test]
     fn a_filled_in_value_is_not_read_as_a_template() {
         let template = Template::from("cases {cases} late by {minutes} min; {".to_string());
-        let mut args = rhai::Map::new();
-        args.insert("cases".into(), crate::values::text("{minutes}"));
-        args.insert("minutes".into(), rhai::Dynamic::from(15_i64));
+        let mut args = vec![
+            ("cases".into(), "{minutes}".to_string()),
+            ("minutes".into(), "15".to_string()),
+        ];
         assert_eq!(
             template.render(&args).unwrap(),
             "cases {minutes} late by 15 min; {"
         );
-        args.remove("minutes");
+        args.pop();
         assert_eq!(template.render(&args).unwrap_err(), "minutes");
     }
 }
