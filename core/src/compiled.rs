@@ -82,10 +82,6 @@ impl Record {
         self.find(key).map(|at| &self.0[at].1)
     }
 
-    fn get_mut(&mut self, key: &ImmutableString) -> Option<&mut Value> {
-        self.find(key).map(|at| &mut self.0[at].1)
-    }
-
     fn contains_key(&self, key: &ImmutableString) -> bool {
         self.find(key).is_some()
     }
@@ -1369,7 +1365,9 @@ impl Run<'_> {
                     self.grow(&value, 0, 0)?;
                 }
                 let max_map_size = self.program.max_map_size;
-                let (target, added) = place_mut(place, indices, frame, op.is_none(), max_map_size)?;
+                let steps = &place.steps;
+                let (target, added) =
+                    place_mut(place, steps, indices, frame, op.is_none(), max_map_size)?;
                 match op {
                     None => *target = value,
                     Some(op) => {
@@ -1544,7 +1542,8 @@ impl Run<'_> {
                 let value = values.pop().ok_or(Fallback)?;
                 self.grow(&value, 1, 0)?;
                 let max_map_size = self.program.max_map_size;
-                let (target, _) = place_mut(chain, values, frame, false, max_map_size)?;
+                let steps = &chain.steps[..chain.steps.len() - 1];
+                let (target, _) = place_mut(chain, steps, values, frame, false, max_map_size)?;
                 let Value::Array(items) = target else {
                     return Err(Exit::Fallback);
                 };
@@ -1707,6 +1706,7 @@ fn index_of(object: &Value, index: &Value) -> Result<Value, Fallback> {
 /// whether it added one.
 fn place_mut<'f>(
     place: &Chain,
+    steps: &[Step],
     indices: Args,
     frame: &'f mut Frame,
     may_add: bool,
@@ -1717,34 +1717,41 @@ fn place_mut<'f>(
     };
     let mut target = &mut frame.locals[slot];
     let mut indices = indices.into_iter();
-    let steps: Vec<&Step> = place
-        .steps
-        .iter()
-        .filter(|s| !matches!(s, Step::Method { .. }))
-        .collect();
     let mut added = false;
     for (at, step) in steps.iter().enumerate() {
+        let index;
         let key = match step {
-            Step::Property(name) => Value::Str(name.clone()),
-            Step::Index(Some(literal)) => literal.clone(),
-            Step::Index(None) => indices.next().ok_or(Fallback)?,
+            Step::Property(name) => Key::Name(name),
+            Step::Index(literal) => {
+                index = match literal {
+                    Some(literal) => literal.clone(),
+                    None => indices.next().ok_or(Fallback)?,
+                };
+                match &index {
+                    Value::Str(name) => Key::Name(name),
+                    Value::Int(i) => Key::Position(*i),
+                    _ => return Err(Fallback),
+                }
+            }
             Step::Method { .. } => return Err(Fallback),
         };
         let last = at + 1 == steps.len();
         target = match (target, key) {
-            (Value::Map(record), Value::Str(name)) => {
+            (Value::Map(record), Key::Name(name)) => {
                 let record = Arc::make_mut(record);
-                if last && may_add && !record.contains_key(&name) {
-                    if record.len() >= max_map_size {
-                        return Err(Fallback);
+                match record.find(name) {
+                    Some(found) => &mut record.0[found].1,
+                    None if last && may_add => {
+                        if record.len() >= max_map_size {
+                            return Err(Fallback);
+                        }
+                        added = true;
+                        record.entry(name.clone())
                     }
-                    added = true;
-                    record.entry(name)
-                } else {
-                    record.get_mut(&name).ok_or(Fallback)?
+                    None => return Err(Fallback),
                 }
             }
-            (Value::Array(items), Value::Int(i)) => {
+            (Value::Array(items), Key::Position(i)) => {
                 let items = Arc::make_mut(items);
                 let len = items.len() as i64;
                 let at = if i < 0 { i + len } else { i };
@@ -1757,6 +1764,12 @@ fn place_mut<'f>(
         };
     }
     Ok((target, added))
+}
+
+/// A step of a place: a map's key or an array's position.
+enum Key<'k> {
+    Name(&'k ImmutableString),
+    Position(i64),
 }
 
 /// Where a chain is: still on a variable (read in place) or on a value.
