@@ -92,7 +92,9 @@ impl Envelope {
         // copied as it grows.
         let mut out = Vec::with_capacity(4096);
         serde_json::to_writer(&mut out, self).expect("an envelope always serialises");
-        String::from_utf8(out).expect("serde_json writes UTF-8")
+        // SAFETY: serde_json writes only UTF-8 (its own `to_string` relies
+        // on the same); checking 3 KB again cost 2 % of a decision.
+        unsafe { String::from_utf8_unchecked(out) }
     }
 }
 

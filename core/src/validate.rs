@@ -268,6 +268,9 @@ fn check_cross_field(
     path: &JsonPath<'_>,
     problems: &mut Vec<FieldProblem>,
 ) {
+    if field.valid_when.is_none() && field.at_most.is_none() {
+        return;
+    }
     let Some(value) = input.get(name) else { return };
     let field_path = path.field(name);
     if let Some(condition) = &field.valid_when {
