@@ -25,6 +25,11 @@ impl Date {
         if text.len() != 10 {
             return None;
         }
+        // The usual spelling, digits only, read directly: chrono parses its
+        // pattern on every call. Any other spelling is chrono's to judge.
+        if let Some((year, month, day)) = digits_ymd(text) {
+            return NaiveDate::from_ymd_opt(year, month, day).map(Date);
+        }
         NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(Date)
     }
 
@@ -109,9 +114,21 @@ impl fmt::Display for Timestamp {
 
 /// A `YYYY-MM` month is valid when it names a real month.
 pub fn is_month(text: &str) -> bool {
-    text.len() == 7
-        && text.as_bytes()[4] == b'-'
-        && NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d").is_ok()
+    text.len() == 7 && text.as_bytes()[4] == b'-' && Date::parse(&format!("{text}-01")).is_some()
+}
+
+/// `YYYY-MM-DD` written with ASCII digits only: its three numbers.
+fn digits_ymd(text: &str) -> Option<(i32, u32, u32)> {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        bytes[range].iter().try_fold(0_u32, |n, b| {
+            b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+        })
+    };
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    Some((digits(0..4)? as i32, digits(5..7)?, digits(8..10)?))
 }
 
 /// Parses the exact decimal text of a JSON number (`12.30`, `1e3`).
@@ -281,6 +298,37 @@ pub fn text(value: &str) -> Dynamic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_parse_as_chrono_parses_them() {
+        for text in [
+            "2026-11-24",
+            "2024-02-29",
+            "2026-02-29",
+            "0000-01-01",
+            "9999-12-31",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-01-00",
+            "2026-1-011",
+            "+026-01-01",
+            "-001-01-01",
+            "2026/01/01",
+            "2026-01-1a",
+            " 2026-01-1",
+            "2026-04-31",
+        ] {
+            let chrono = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(Date);
+            assert_eq!(Date::parse(text), chrono, "{text}");
+            assert_eq!(
+                Date::parse(text).map(|d| d.to_string()).as_deref(),
+                chrono
+                    .map(|d| d.0.format("%Y-%m-%d").to_string())
+                    .as_deref(),
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn dates_stay_within_four_digit_years() {
