@@ -133,7 +133,8 @@ fn digits_ymd(text: &str) -> Option<(i32, u32, u32)> {
 
 /// Parses the exact decimal text of a JSON number (`12.30`, `1e3`).
 pub fn decimal_from_number(number: &Number) -> Option<Decimal> {
-    decimal_from_text(&number.to_string())
+    // With `arbitrary_precision` the number keeps its text.
+    decimal_from_text(number.as_str())
 }
 
 /// Parses decimal text, scientific notation included, without rounding.
