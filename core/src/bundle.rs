@@ -17,12 +17,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::compiled::{Input, Program};
 use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Scope, AST};
-use serde_json::Value;
 
 use crate::context::{RuleContext, Shared};
 use crate::diagnostics::{toml_definition_line, Diagnostic, Severity};
 use crate::envelope::{
-    DecideRequest, EngineInfo, Envelope, Mode, Need, PolicyInfo, Reason, Status,
+    DecideRequest, EngineInfo, Envelope, Mode, Need, PolicyInfo, Reason, RuleResult, Status,
 };
 use crate::error::{DecideError, RuleLocation};
 use crate::files::{is_directly_in, BundleFiles};
@@ -417,10 +416,13 @@ impl Bundle {
         program: &Program,
         input: &Input,
         ctx: &RuleContext,
-    ) -> Result<Value, DecideError> {
+    ) -> Result<RuleResult, DecideError> {
         if let Ok(returned) = program.run(input, ctx) {
             crate::sandbox::set_last_run_compiled(true);
-            return returned.or_else(|returned| self.result(entry, returned));
+            return match returned {
+                Ok(json) => Ok(RuleResult::from_text(json)),
+                Err(returned) => self.result(entry, returned),
+            };
         }
         ctx.clear();
         self.run(&self.engine, entry, input.to_rhai(ctx), ctx)
@@ -432,7 +434,7 @@ impl Bundle {
         entry: &CompiledEntry,
         input: Map,
         ctx: &RuleContext,
-    ) -> Result<Value, DecideError> {
+    ) -> Result<RuleResult, DecideError> {
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
         crate::sandbox::reset_operations();
         crate::sandbox::set_last_run_compiled(false);
@@ -456,7 +458,7 @@ impl Bundle {
     }
 
     /// What the entry function returned, as the envelope's `result`.
-    fn result(&self, entry: &CompiledEntry, returned: Dynamic) -> Result<Value, DecideError> {
+    fn result(&self, entry: &CompiledEntry, returned: Dynamic) -> Result<RuleResult, DecideError> {
         if !returned.is_map() {
             return Err(self.bundle_failure(
                 entry,
@@ -467,7 +469,9 @@ impl Bundle {
                 ),
             ));
         }
-        dynamic_to_json(&returned, "result").map_err(|e| self.bundle_failure(entry, e.to_string()))
+        dynamic_to_json(&returned, "result")
+            .map(|json| RuleResult::from_value(&json))
+            .map_err(|e| self.bundle_failure(entry, e.to_string()))
     }
 
     /// A failure of the entry function as a whole (what it returned), at

@@ -226,37 +226,64 @@ impl Value {
         }
     }
 
-    /// The value as JSON, as [`crate::values::dynamic_to_json`] writes it,
-    /// or `None` where that gives an error (the caller then takes that
-    /// path for the error's words).
-    fn to_json(&self, depth: usize) -> Option<serde_json::Value> {
-        use serde_json::Value as J;
+    /// Writes the value as compact JSON text, byte for byte what
+    /// [`crate::values::dynamic_to_json`] and serde_json would write; `false`
+    /// where that conversion gives an error (the caller then takes that path
+    /// for the error's words).
+    fn write_json(&self, out: &mut Vec<u8>, depth: usize) -> bool {
+        use std::io::Write;
+        let text = |out: &mut Vec<u8>, text: &str| {
+            serde_json::to_writer(out, text).expect("a string serialises");
+        };
         if depth > crate::values::MAX_RESULT_DEPTH {
-            return None;
+            return false;
         }
-        Some(match self {
-            Value::Unit => J::Null,
-            Value::Bool(b) => J::Bool(*b),
-            Value::Int(i) => J::Number((*i).into()),
-            Value::Decimal(d) => crate::values::decimal_to_json(*d),
-            Value::Str(s) => J::String(s.to_string()),
-            Value::Date(d) => J::String(d.to_string()),
-            Value::Timestamp(t) => J::String(t.to_string()),
-            Value::Array(items) => J::Array(
-                items
-                    .iter()
-                    .map(|item| item.to_json(depth + 1))
-                    .collect::<Option<_>>()?,
-            ),
-            Value::Map(record) => J::Object(
-                record
-                    .0
-                    .iter()
-                    .map(|(key, item)| Some((key.to_string(), item.to_json(depth + 1)?)))
-                    .collect::<Option<_>>()?,
-            ),
-            Value::Opaque(_) | Value::Context => return None,
-        })
+        match self {
+            Value::Unit => out.extend_from_slice(b"null"),
+            Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Value::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Value::Decimal(d) => {
+                // As `decimal_to_json`: no negative zero, every digit kept.
+                let mut d = *d;
+                if d.is_zero() {
+                    d.set_sign_positive(true);
+                }
+                let _ = write!(out, "{d}");
+            }
+            Value::Str(s) => text(out, s),
+            Value::Date(d) => text(out, &d.to_string()),
+            Value::Timestamp(t) => text(out, &t.to_string()),
+            Value::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    if !item.write_json(out, depth + 1) {
+                        return false;
+                    }
+                }
+                out.push(b']');
+            }
+            Value::Map(record) => {
+                out.push(b'{');
+                for (i, (key, item)) in record.0.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    text(out, key);
+                    out.push(b':');
+                    if !item.write_json(out, depth + 1) {
+                        return false;
+                    }
+                }
+                out.push(b'}');
+            }
+            Value::Opaque(_) | Value::Context => return false,
+        }
+        true
     }
 
     /// The value as a message shows it, as
@@ -637,13 +664,13 @@ impl Program {
     /// Runs the entry function on `input`, or [`Fallback`]. On success the
     /// thread's operation count ([`crate::sandbox::operations`]) is what
     /// Rhai would have counted, and the answer is the returned map as JSON
-    /// (`Ok`) or, when it is not a map or not writable as JSON, as the value
+    /// text (`Ok`) or, when it is not a map or not writable as JSON, as the value
     /// Rhai would have returned (`Err`), for the caller's error.
     pub(crate) fn run(
         &self,
         input: &Input,
         ctx: &RuleContext,
-    ) -> Result<Result<serde_json::Value, Dynamic>, Fallback> {
+    ) -> Result<Result<String, Dynamic>, Fallback> {
         let input = input.0.clone();
         let mut run = Run {
             program: self,
@@ -671,8 +698,12 @@ impl Program {
             }
         }
         drop(state);
-        Ok(match (&result, result.to_json(0)) {
-            (Value::Map(_), Some(json)) => Ok(json),
+        let mut json = Vec::with_capacity(1024);
+        Ok(match &result {
+            Value::Map(_) if result.write_json(&mut json, 0) => {
+                // Only `write_json`'s output: valid UTF-8.
+                Ok(String::from_utf8(json).map_err(|_| Fallback)?)
+            }
             _ => Err(result.to_dynamic(ctx)),
         })
     }

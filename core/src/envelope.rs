@@ -75,7 +75,7 @@ pub struct Envelope {
     /// Decided, or undetermined (partial mode).
     pub status: Status,
     /// What the rules returned.
-    pub result: Value,
+    pub result: RuleResult,
     /// Every rule that fired, in order.
     pub reasons: Vec<Reason>,
     /// Partial mode: the fields still to ask for.
@@ -83,6 +83,41 @@ pub struct Envelope {
     pub needs: Vec<Need>,
     /// Every parameter the decision read, with the value in force and its source.
     pub parameters: Vec<ParameterUse>,
+}
+
+/// What the rules returned, kept as its compact JSON text (keys in order):
+/// written once, straight from the rules' values, and copied into the
+/// envelope's text as it is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RuleResult(Box<serde_json::value::RawValue>);
+
+impl RuleResult {
+    /// The text of a JSON value.
+    pub fn from_value(value: &Value) -> RuleResult {
+        RuleResult(serde_json::value::to_raw_value(value).expect("a JSON value serialises"))
+    }
+
+    /// Takes JSON text the caller wrote (compact, keys in order).
+    pub(crate) fn from_text(text: String) -> RuleResult {
+        RuleResult(serde_json::value::RawValue::from_string(text).expect("the text is JSON"))
+    }
+
+    /// The JSON text.
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The result as a JSON value.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(self.0.get()).expect("the text is JSON")
+    }
+}
+
+impl PartialEq for RuleResult {
+    fn eq(&self, other: &Self) -> bool {
+        self.json() == other.json()
+    }
 }
 
 impl Envelope {

@@ -104,7 +104,7 @@ pub fn decide_job(bundle: &Bundle, n: i64) -> Result<serde_json::Value, eligo_co
             eligo_core::Mode::Strict,
             None,
         ))
-        .map(|envelope| envelope.result)
+        .map(|envelope| envelope.result.to_value())
 }
 
 /// A one-entry bundle (`job`) around the given Rhai source: input
