@@ -1,4 +1,5 @@
-//! Decision speed: one household, one community, the same decision native
+//! Decision speed: one household (compiled rules, and interpreted for
+//! comparison), one community, the same decision native
 //! vs wasmtime vs Node in one run, a whole batch through the worker pool,
 //! loading (compiling) the default bundle, and the artifact's way to a
 //! running instance (compile vs deserialize vs instantiate).
@@ -77,6 +78,11 @@ fn decisions(c: &mut Criterion) {
             })
         },
     );
+    // The same decision with the rules in Rhai's interpreter, the reference
+    // the compiled rules must agree with: what compiling them saves.
+    c.bench_function("household decision, rules interpreted", |b| {
+        b.iter(|| bundle.decide_in_rhai(&input).unwrap().to_json())
+    });
     let community = json!({
         "id": "k1", "households": 1200, "gridworkers": 2,
         "months": [
