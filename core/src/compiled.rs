@@ -11,7 +11,8 @@
 //! Rhai stays the reference. The compiled tree is used only for what it
 //! covers, and only on the successful path:
 //! - a rule file using anything outside the subset is not compiled at all
-//!   ([`Program::compile`] answers `None`) and Rhai runs it;
+//!   ([`Program::compile`] says what and where, for a load warning) and
+//!   Rhai runs it;
 //! - any run that would end in an error (a type mismatch, an arithmetic
 //!   overflow, a missing property, a limit) stops with [`Fallback`], and the
 //!   caller runs the same decision again in Rhai, which gives the error, its
@@ -640,6 +641,13 @@ impl Program {
                 *refused = compiler.refused;
                 return None;
             };
+            // Rhai refuses a scope of more variables than this (each a slot
+            // here); such a function is left to it.
+            if compiler.max_slots >= crate::sandbox::MAX_VARIABLES {
+                let what = format!("a function with {} variables", compiler.max_slots);
+                *refused = Some((definition.body.start_position(), what));
+                return None;
+            }
             functions.push(Function {
                 name: definition.name.to_string(),
                 params: definition.params.len(),
@@ -1323,7 +1331,9 @@ impl Run<'_> {
         }
         // `call_script_fn` counts the call.
         self.count(1)?;
-        if self.depth >= self.program.max_call_depth {
+        // Rhai refuses a call once more than `max_call_depth` calls are
+        // under way beneath the entry function's.
+        if self.depth > self.program.max_call_depth {
             return Err(Exit::Fallback);
         }
         self.ask_host()?;

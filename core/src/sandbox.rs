@@ -103,6 +103,9 @@ fn fail<T>(message: impl Into<String>) -> RhaiResult<T> {
     )))
 }
 
+/// The most variables one function's scope may hold.
+pub(crate) const MAX_VARIABLES: usize = 1_000;
+
 /// Builds the engine for a bundle with the given limits.
 pub(crate) fn build_engine(limits: &Limits) -> Engine {
     // Only the packages rules use: every package left out is code the wasm
@@ -141,7 +144,7 @@ pub(crate) fn build_engine(limits: &Limits) -> Engine {
         .set_max_string_size(limits.max_string_size)
         .set_max_array_size(limits.max_array_size)
         .set_max_map_size(limits.max_map_size)
-        .set_max_variables(1_000)
+        .set_max_variables(MAX_VARIABLES)
         .set_max_functions(1_000)
         .set_strict_variables(true)
         .set_fail_on_invalid_map_property(true);

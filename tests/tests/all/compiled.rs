@@ -123,7 +123,9 @@ fn failures_read_the_same_from_both_evaluators() {
     for (script, compiled_when_small) in scripts {
         let bundle = load(tiny_bundle_files(script, &[("bundle.toml", limits)]));
         assert_eq!(bundle.compiled_entries(), ["job"], "{script}");
-        for n in [0, 3, 20] {
+        // Every depth around the call limit (8), so the compiled evaluator
+        // can be no more lenient than Rhai.
+        for n in [0, 3, 6, 7, 8, 9, 20] {
             let request = request(
                 "job",
                 &serde_json::json!({ "n": n }),
@@ -170,4 +172,31 @@ fn rules_outside_the_subset_are_named_with_their_line() {
         .warnings()
         .iter()
         .all(|w| w.code != "rules-interpreted"));
+}
+/// The call limit holds at the same depth in both evaluators: the
+/// compiled one runs every depth Rhai allows and hands over the first it
+/// refuses.
+#[test]
+fn the_call_limit_is_the_same_depth_in_both_evaluators() {
+    use eligo_tests::tiny_bundle_files;
+    let limits = "name = \"tiny\"\nversion = \"1\"\nlanguages = [\"en\"]\n\
+                  [limits]\nmax_call_depth = 8\n\
+                  [entries.job]\nrules = \"job.rhai\"\nschema = \"schema/job.toml\"\n";
+    let script = "fn deep(x) { if x > 0 { deep(x - 1) } else { 0 } }\n\
+                  fn decide(input, ctx) { #{ x: deep(input.n), ok: ctx.fire(\"OK\", #{ n: 1 }), big: ctx.fire(\"BIG\") } }";
+    let bundle = load(tiny_bundle_files(script, &[("bundle.toml", limits)]));
+    for n in 0..12 {
+        let request = request(
+            "job",
+            &serde_json::json!({ "n": n }),
+            AS_OF,
+            Mode::Strict,
+            None,
+        );
+        let compiled = agree(&bundle, &request, &format!("deep({n})"));
+        let decided = bundle.decide(&request).is_ok();
+        // decide plus eight nested calls is the deepest Rhai allows.
+        assert_eq!(decided, n <= 7, "deep({n})");
+        assert_eq!(compiled, decided, "deep({n}) ran compiled: {compiled}");
+    }
 }
