@@ -262,13 +262,12 @@ impl Bundle {
             return Err(DecideError::MissingNeeded(problems));
         }
         let messages = &self.messages[lang];
-        let reasons = state
-            .fired
-            .iter()
+        let reasons = std::mem::take(&mut state.fired)
+            .into_iter()
             .map(|fired| {
                 let template = &messages.rules[&fired.rule];
+                let source = self.shared.rules[&fired.rule].source.clone();
                 Ok(Reason {
-                    rule: fired.rule.clone(),
                     text: template.render(&fired.args).map_err(|missing| {
                         DecideError::Rule(RuleLocation {
                             file: entry.manifest.rules.clone(),
@@ -281,7 +280,8 @@ impl Bundle {
                             ),
                         })
                     })?,
-                    source: self.shared.rules[&fired.rule].source.clone(),
+                    rule: fired.rule,
+                    source,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -600,10 +600,10 @@ impl Program {
                     .iter()
                     .map(|value| {
                         let record = ParameterUse {
-                            name: param.name.clone(),
-                            value: value.json.clone(),
-                            from: value.from.to_string(),
-                            source: value.source.clone(),
+                            name: param.name.as_str().into(),
+                            value: Arc::new(value.json.clone()),
+                            from: value.from.to_string().into(),
+                            source: value.source.as_str().into(),
                         };
                         let converted = Value::from_dynamic(&value.rule_value, &names);
                         if converted.is_none() {

@@ -53,17 +53,20 @@ pub struct Needed {
 }
 
 /// A parameter a decision read: the value in force and where it comes from.
+///
+/// Shared text, so a decision copies a record of the bundle's without
+/// allocating: every decision lists about ten.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParameterUse {
     /// The parameter's name, e.g. `relief.standard`.
-    pub name: String,
+    pub name: Arc<str>,
     /// The value in force at `as_of`.
-    pub value: Value,
+    pub value: Arc<Value>,
     /// The date that value is in force from.
-    pub from: String,
+    pub from: Arc<str>,
     /// The policy clause it comes from.
-    pub source: String,
+    pub source: Arc<str>,
 }
 
 /// Everything one decision records.
@@ -74,7 +77,7 @@ pub struct CallState {
     as_of: Timestamp,
     pub fired: Vec<Fired>,
     pub needs: Vec<Needed>,
-    pub params_used: BTreeMap<String, ParameterUse>,
+    pub params_used: BTreeMap<Arc<str>, ParameterUse>,
 }
 
 /// `ctx` in rules: a handle on the decision's [`CallState`].
@@ -87,7 +90,8 @@ impl RuleContext {
             shared,
             entry: entry.to_string(),
             as_of,
-            fired: Vec::new(),
+            // A household fires about ten rules.
+            fired: Vec::with_capacity(16),
             needs: Vec::new(),
             params_used: BTreeMap::new(),
         })))
@@ -170,12 +174,12 @@ impl CallState {
         // Rules read the same parameter often; only the first read allocates.
         if !self.params_used.contains_key(name) {
             let used = ParameterUse {
-                name: name.to_string(),
-                value: value.json.clone(),
-                from: value.from.to_string(),
-                source: value.source.clone(),
+                name: name.into(),
+                value: Arc::new(value.json.clone()),
+                from: value.from.to_string().into(),
+                source: value.source.as_str().into(),
             };
-            self.params_used.insert(name.to_string(), used);
+            self.params_used.insert(used.name.clone(), used);
         }
         Ok(rule_value)
     }

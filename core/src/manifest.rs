@@ -182,6 +182,9 @@ pub fn parse_toml<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Diag
 #[serde(from = "String")]
 pub struct Template {
     parts: Vec<Part>,
+    /// The text's length, with room for the values: one allocation per
+    /// rendering.
+    capacity: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,7 +212,8 @@ impl From<String> for Template {
         if !rest.is_empty() {
             parts.push(Part::Text(rest.to_string()));
         }
-        Template { parts }
+        let capacity = template.len() + 16;
+        Template { parts, capacity }
     }
 }
 
@@ -225,7 +229,7 @@ impl Template {
     /// The message with each placeholder replaced by its value in `args`, as
     /// text; `Err(name)` names the first placeholder `args` lacks.
     pub fn render(&self, args: &[(rhai::ImmutableString, String)]) -> Result<String, String> {
-        let mut text = String::new();
+        let mut text = String::with_capacity(self.capacity);
         for part in &self.parts {
             match part {
                 Part::Text(literal) => text.push_str(literal),

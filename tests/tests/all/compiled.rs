@@ -31,7 +31,13 @@ fn agree(bundle: &Bundle, request: &DecideRequest, label: &str) -> bool {
 
 /// A tiny bundle's `job` decision for `{ "n": n }`.
 fn job(n: i64) -> DecideRequest {
-    request("job", &serde_json::json!({ "n": n }), AS_OF, Mode::Strict, None)
+    request(
+        "job",
+        &serde_json::json!({ "n": n }),
+        AS_OF,
+        Mode::Strict,
+        None,
+    )
 }
 
 fn bundle_cases_agree(bundle: &Bundle) -> (usize, usize) {
