@@ -15,9 +15,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::compiled::{Input, Program};
 use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Scope, AST};
 
+use crate::compiled::{Input, Program};
 use crate::context::{RuleContext, Shared};
 use crate::diagnostics::{toml_definition_line, Diagnostic, Severity};
 use crate::envelope::{
@@ -723,7 +723,7 @@ impl Loader<'_> {
 
     /// The entry's rules for the compiled evaluator; when they use
     /// something it does not cover, a warning says what and where (they run
-    /// in Rhai, several times slower).
+    /// in the interpreter, three times slower).
     fn compile_fast(
         &mut self,
         ast: &AST,
@@ -745,7 +745,7 @@ impl Loader<'_> {
                     &entry.rules,
                     format!(
                         "{what} is outside what the rule compiler covers, so `{}` decides in \
-                         the interpreter, about twice as slowly",
+                         the interpreter, about three times as slowly",
                         entry.function
                     ),
                 )
