@@ -68,9 +68,10 @@ export class SchemaForm {
     this.opts = { ...this.opts, ...opts };
   }
 
-  setValue(value: Obj): void {
+  /** Replaces the input; redraws unless the caller draws next anyway. */
+  setValue(value: Obj, redraw = true): void {
     this.value = value;
-    this.render();
+    if (redraw) this.render();
   }
 
   /** Redraws every control from `value` (after a structural change or a language switch). */

@@ -42,7 +42,21 @@ function table(value: unknown): Table {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Table) : {};
 }
 
+// Labels per bundle and language: the page asks again on every language
+// switch and redraw, and parsing the messages file each time cost a few
+// milliseconds of the first visit.
+const made = new WeakMap<PackedBundle, Map<string, LabelSet>>();
+
 export function labelsFor(packed: PackedBundle | undefined, lang: string): LabelSet {
+  if (!packed) return makeLabels(undefined, lang);
+  let byLang = made.get(packed);
+  if (!byLang) made.set(packed, (byLang = new Map()));
+  let labels = byLang.get(lang);
+  if (!labels) byLang.set(lang, (labels = makeLabels(packed, lang)));
+  return labels;
+}
+
+function makeLabels(packed: PackedBundle | undefined, lang: string): LabelSet {
   let messages: Table = {};
   const text = packed?.files[`messages/${lang}.toml`];
   if (text) {

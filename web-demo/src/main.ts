@@ -313,8 +313,8 @@ async function start(): Promise<void> {
   $('submit').addEventListener('click', () => void submit());
   $('policy-line').textContent = `${loaded.engine.info.name} ${loaded.engine.info.version} · ${loaded.policy.hash.slice(0, 19)}… · engine ${loaded.current.artifact.slice(0, 19)}…`;
 
-  form.setValue(sample());
-  applyLang(lang); // draws the form, decides (first decision), shows the queue
+  form.setValue(sample(), false);
+  applyLang(lang); // draws the form (once), decides (first decision), shows the queue
   window.addEventListener('online', () => void sendQueued());
   (window as unknown as { eligo: object }).eligo = { state: () => state, sendQueued, pending };
   document.body.dataset.ready = 'true';
