@@ -233,9 +233,7 @@ impl Value {
     /// for the error's words).
     fn write_json(&self, out: &mut Vec<u8>, depth: usize) -> bool {
         use std::io::Write;
-        let text = |out: &mut Vec<u8>, text: &str| {
-            serde_json::to_writer(out, text).expect("a string serialises");
-        };
+        let text = crate::json_text::write_str;
         if depth > crate::values::MAX_RESULT_DEPTH {
             return false;
         }
@@ -1360,10 +1358,11 @@ impl Run<'_> {
             return Ok(Value::Unit);
         };
         for statement in before {
-            // Checked and dropped where it is, not moved out first.
-            let done = self.stmt(statement, frame);
-            if done.is_err() {
-                return done;
+            // Checked and dropped where it is: `?` would move the value out
+            // first (22.8 → 22.4 µs).
+            #[allow(clippy::question_mark)]
+            if let Err(exit) = self.stmt(statement, frame) {
+                return Err(exit);
             }
         }
         self.stmt(last, frame)

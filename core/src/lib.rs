@@ -20,6 +20,7 @@ pub mod envelope;
 pub mod error;
 pub mod files;
 pub mod impact;
+mod json_text;
 mod manifest;
 pub mod param_changes;
 mod params;

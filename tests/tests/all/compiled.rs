@@ -13,7 +13,12 @@ fn agree(bundle: &Bundle, request: &DecideRequest, label: &str) -> bool {
     let fast = bundle.decide(request).map(|e| e.to_json());
     let fast_operations = sandbox::operations();
     let compiled = sandbox::last_run_compiled();
-    let reference = bundle.decide_in_rhai(request).map(|e| e.to_json());
+    let reference = bundle.decide_in_rhai(request).map(|envelope| {
+        let text = envelope.to_json();
+        let derived = serde_json::to_string(&envelope).unwrap();
+        assert_eq!(text, derived, "{label}: to_json differs from Serialize");
+        text
+    });
     let reference_operations = sandbox::operations();
     match (&fast, &reference) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "{label}: envelopes differ"),
