@@ -896,7 +896,7 @@ impl Loader<'_> {
                         kind = Some(items);
                     }
                     match (field, kind) {
-                        (_, Some(Kind::Enum { values })) => {
+                        (_, Some(Kind::Enum { values, .. })) => {
                             for value in names.keys() {
                                 if !values.contains(value) {
                                     unknown.push(format!(

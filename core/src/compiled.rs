@@ -136,6 +136,7 @@ impl Names {
             match kind {
                 Kind::Object { object } => names.adopt_schema(object),
                 Kind::Array { items, .. } => adopt_kind(names, items),
+                Kind::Enum { names: values, .. } => values.iter().for_each(|v| names.adopt(v)),
                 _ => {}
             }
         }
@@ -760,6 +761,9 @@ impl Build for Values {
     }
     fn text(&self, text: &str) -> Value {
         Value::Str(text.into())
+    }
+    fn name(&self, name: &ImmutableString) -> Value {
+        Value::Str(name.clone())
     }
     fn date(&self, date: Date) -> Value {
         Value::Date(date)
@@ -1910,6 +1914,11 @@ fn binary(op: Op, left: &Value, right: &Value) -> Result<Value, Fallback> {
                     .ok_or(Fallback)?,
                 )
             }
+        }
+        // The schema's enum values and the rules' texts are one string
+        // each ([`Names`]): equal ones are usually the same pointer.
+        (V::Str(a), V::Str(b)) if matches!(op, Op::Eq | Op::Ne) => {
+            V::Bool((a.ptr_eq(b) || a.as_str() == b.as_str()) == (op == Op::Eq))
         }
         (V::Str(a), V::Str(b)) if is_comparison => compare(a.as_str().cmp(b.as_str())),
         (V::Bool(a), V::Bool(b)) if matches!(op, Op::Eq | Op::Ne) => compare(a.cmp(b)),

@@ -135,6 +135,10 @@ pub enum Kind {
     Enum {
         /// The texts allowed, in the schema's order.
         values: Vec<String>,
+        /// The same texts as the strings rules see: validated input holds
+        /// these, not copies, so rules compare them by pointer.
+        #[serde(skip)]
+        names: Vec<rhai::ImmutableString>,
     },
     /// A list of values of one kind.
     Array {
@@ -305,6 +309,7 @@ impl Schema {
         let builder = Builder {
             types: &raw.types,
             file,
+            names: Default::default(),
         };
         let root = builder
             .object("input", &raw.fields, &mut Vec::new())
@@ -444,7 +449,7 @@ fn kind_schema(kind: &Kind, defs: &mut serde_json::Map<String, Value>) -> Value 
             map.insert("type".into(), "string".into());
             map.insert("pattern".into(), "^[0-9]{4}-(0[1-9]|1[0-2])$".into());
         }
-        Kind::Enum { values } => {
+        Kind::Enum { values, .. } => {
             map.insert("type".into(), "string".into());
             map.insert("enum".into(), values.clone().into());
         }
@@ -475,9 +480,21 @@ fn kind_schema(kind: &Kind, defs: &mut serde_json::Map<String, Value>) -> Value 
 struct Builder<'a> {
     types: &'a BTreeMap<String, BTreeMap<String, RawField>>,
     file: &'a str,
+    /// One string per text for the whole schema: a field name shared by
+    /// two objects (`id`) or a value shared by two enums is the same
+    /// string, so every lookup by it compares pointers.
+    names: std::cell::RefCell<BTreeMap<String, rhai::ImmutableString>>,
 }
 
 impl Builder<'_> {
+    fn intern(&self, text: &str) -> rhai::ImmutableString {
+        self.names
+            .borrow_mut()
+            .entry(text.to_string())
+            .or_insert_with(|| text.into())
+            .clone()
+    }
+
     fn object(
         &self,
         name: &str,
@@ -509,7 +526,7 @@ impl Builder<'_> {
         }
         Ok(Arc::new(ObjectType {
             name: name.to_string(),
-            keys: fields.keys().map(|k| k.as_str().into()).collect(),
+            keys: fields.keys().map(|k| self.intern(k)).collect(),
             fields,
         }))
     }
@@ -601,7 +618,8 @@ impl Builder<'_> {
                     .clone()
                     .filter(|values| !values.is_empty())
                     .ok_or_else(|| format!("{at}: an enum needs `values = [...]`"))?;
-                Kind::Enum { values }
+                let names = values.iter().map(|v| self.intern(v)).collect();
+                Kind::Enum { values, names }
             }
             "array" => {
                 let items_ty = raw
@@ -815,6 +833,37 @@ mod tests {
             Kind::Integer { .. }
         ));
         assert!(schema.field_at("m[3].nope").is_none());
+    }
+
+    /// A text the schema names twice (a field of two objects, a value of
+    /// two enums, a value that is also a field) is one string.
+    #[test]
+    fn names_are_one_string_across_the_schema() {
+        let schema = Schema::parse(
+            "s.toml",
+            "[fields]\nid = { type = \"string\" }\nkind = { type = \"enum\", values = [\"a\", \"id\"] }\n\
+             m = { type = \"array\", items = \"M\" }\n\
+             [types.M]\nid = { type = \"string\" }\nkind = { type = \"enum\", values = [\"b\", \"a\"] }\n",
+        )
+        .unwrap();
+        let root = &schema.root;
+        let Kind::Array { items, .. } = &root.fields["m"].kind else {
+            panic!("m is an array")
+        };
+        let Kind::Object { object: member } = &**items else {
+            panic!("of objects")
+        };
+        let enum_names = |object: &ObjectType| match &object.fields["kind"].kind {
+            Kind::Enum { names, .. } => names.clone(),
+            _ => panic!("kind is an enum"),
+        };
+        let (outer, inner) = (enum_names(root), enum_names(member));
+        assert!(root.keys[0].ptr_eq(&member.keys[0]), "`id` in both objects");
+        assert!(outer[0].ptr_eq(&inner[1]), "`a` in both enums");
+        assert!(
+            outer[1].ptr_eq(&root.keys[0]),
+            "the value `id` and the field `id`"
+        );
     }
 }
 

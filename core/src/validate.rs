@@ -78,6 +78,8 @@ pub(crate) trait Build {
     fn int(&self, int: i64) -> Self::Value;
     fn decimal(&self, decimal: Decimal) -> Self::Value;
     fn text(&self, text: &str) -> Self::Value;
+    /// A text the schema holds (an enum's value), shared, not copied.
+    fn name(&self, name: &rhai::ImmutableString) -> Self::Value;
     fn date(&self, date: Date) -> Self::Value;
     fn timestamp(&self, timestamp: Timestamp) -> Self::Value;
     fn array(&self, items: Vec<Self::Value>) -> Self::Value;
@@ -114,6 +116,9 @@ impl Build for RhaiValues {
     }
     fn text(&self, value: &str) -> Dynamic {
         text(value)
+    }
+    fn name(&self, name: &rhai::ImmutableString) -> Dynamic {
+        Dynamic::from(name.clone())
     }
     fn date(&self, date: Date) -> Dynamic {
         Dynamic::from(date)
@@ -343,12 +348,12 @@ fn convert<B: Build>(
             }
             Some(build.text(s))
         }
-        Kind::Enum { values } => {
+        Kind::Enum { values, names } => {
             let Value::String(s) = value else {
                 return mismatch(problems, "a string");
             };
-            if values.iter().any(|v| v == s) {
-                Some(build.text(s))
+            if let Some(at) = values.iter().position(|v| v == s) {
+                Some(build.name(&names[at]))
             } else {
                 problems.push(FieldProblem::new(
                     path,
