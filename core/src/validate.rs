@@ -216,20 +216,21 @@ fn convert_object<B: Build>(
         return None;
     };
     let before = problems.len();
-    for key in input.keys() {
-        if !object.fields.contains_key(key) {
-            let known: Vec<&str> = object.fields.keys().map(String::as_str).collect();
-            problems.push(FieldProblem::new(
-                path.field(key),
-                "unknown_field",
-                format!("unknown field; expected one of: {}", known.join(", ")),
-            ));
-        }
-    }
+    // The input's keys and the schema's fields are both in key order
+    // (serde_json's map is a `BTreeMap`; a test holds it), so one merge
+    // pairs them: a lookup per field and per key cost 0.3 µs of a
+    // household.
+    let mut given = input.iter().peekable();
+    let mut known = 0;
     let mut map = build.new_object(object.fields.len());
     for (index, (name, field)) in object.fields.iter().enumerate() {
+        while given.next_if(|(key, _)| *key < name).is_some() {}
+        let value = given
+            .next_if(|(key, _)| *key == name)
+            .map(|(_, value)| value);
+        known += usize::from(value.is_some());
         let field_path = path.field(name);
-        match input.get(name) {
+        match value {
             Some(Value::Null) if field.nullable => {
                 build.insert(&mut map, object, index, build.unit());
             }
@@ -258,6 +259,22 @@ fn convert_object<B: Build>(
                 }
             }
         }
+    }
+    if known < input.len() {
+        // Unknown keys come first, in the input's order.
+        let expected: Vec<&str> = object.fields.keys().map(String::as_str).collect();
+        let unknown: Vec<FieldProblem> = input
+            .keys()
+            .filter(|key| !object.fields.contains_key(*key))
+            .map(|key| {
+                FieldProblem::new(
+                    path.field(key),
+                    "unknown_field",
+                    format!("unknown field; expected one of: {}", expected.join(", ")),
+                )
+            })
+            .collect();
+        problems.splice(before..before, unknown);
     }
     for (name, field) in &object.fields {
         check_cross_field(name, field, input, path, problems);
@@ -575,6 +592,17 @@ fn truncate(text: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// `convert_object` merges an input's keys with the schema's fields,
+    /// which holds only while serde_json's map keeps its keys in order
+    /// (no crate in the build turns on its `preserve_order`).
+    #[test]
+    fn json_objects_iterate_in_key_order() {
+        let object: serde_json::Map<String, Value> =
+            serde_json::from_str(r#"{"b":1,"a":2,"ab":3,"B":4}"#).unwrap();
+        let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["B", "a", "ab", "b"]);
+    }
 
     #[test]
     fn a_bad_default_is_located_at_its_attribute() {
