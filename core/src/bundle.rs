@@ -723,7 +723,7 @@ impl Loader<'_> {
 
     /// The entry's rules for the compiled evaluator; when they use
     /// something it does not cover, a warning says what and where (they run
-    /// in the interpreter, three times slower).
+    /// in the interpreter, four times slower).
     fn compile_fast(
         &mut self,
         ast: &AST,
@@ -745,7 +745,7 @@ impl Loader<'_> {
                     &entry.rules,
                     format!(
                         "{what} is outside what the rule compiler covers, so `{}` decides in \
-                         the interpreter, about three times as slowly",
+                         the interpreter, about four times as slowly",
                         entry.function
                     ),
                 )
