@@ -198,7 +198,7 @@ fn decide(
     };
     let after = if reused { before.clone() } else { run(draft) };
     // Without groupings only the id is read: the rest of the line is
-    // skipped, not built into a value (2 µs a household).
+    // skipped, not built into a value.
     let input_value: Value = if options.by.is_empty() {
         serde_json::from_str::<IdOnly>(text)
             .ok()
