@@ -148,59 +148,48 @@ impl Envelope {
     /// most of the envelope, are written by [`write_str`], not serde_json
     /// (see [`crate::json_text`] for what that saves).
     pub fn to_json(&self) -> String {
-        fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+        /// `key` (with its punctuation), then `value` as a JSON string.
+        fn text(out: &mut Vec<u8>, key: &str, value: &str) {
+            out.extend_from_slice(key.as_bytes());
+            write_str(out, value);
+        }
+        /// `key`, then `value` as serde_json writes it.
+        fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, key: &str, value: &T) {
+            out.extend_from_slice(key.as_bytes());
             serde_json::to_writer(out, value).expect("an envelope always serialises");
         }
+        let open = |i: usize| if i == 0 { "{" } else { ",{" };
         // Sized for a household's envelope (about 3 KB), so the text is not
         // copied as it grows.
         let mut out = Vec::with_capacity(4096);
-        out.extend_from_slice(b"{\"entry\":");
-        write_str(&mut out, &self.entry);
-        out.extend_from_slice(b",\"policy\":");
-        put(&mut out, &self.policy);
-        out.extend_from_slice(b",\"engine\":");
-        put(&mut out, &self.engine);
-        out.extend_from_slice(b",\"as_of\":");
-        write_str(&mut out, &self.as_of);
-        out.extend_from_slice(b",\"mode\":");
-        put(&mut out, &self.mode);
-        out.extend_from_slice(b",\"lang\":");
-        write_str(&mut out, &self.lang);
-        out.extend_from_slice(b",\"status\":");
-        put(&mut out, &self.status);
+        text(&mut out, "{\"entry\":", &self.entry);
+        put(&mut out, ",\"policy\":", &self.policy);
+        put(&mut out, ",\"engine\":", &self.engine);
+        text(&mut out, ",\"as_of\":", &self.as_of);
+        put(&mut out, ",\"mode\":", &self.mode);
+        text(&mut out, ",\"lang\":", &self.lang);
+        put(&mut out, ",\"status\":", &self.status);
         out.extend_from_slice(b",\"result\":");
         out.extend_from_slice(self.result.json().as_bytes());
         out.extend_from_slice(b",\"reasons\":[");
         for (i, reason) in self.reasons.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"{\"rule\":");
-            write_str(&mut out, &reason.rule);
-            out.extend_from_slice(b",\"text\":");
-            write_str(&mut out, &reason.text);
-            out.extend_from_slice(b",\"source\":");
-            write_str(&mut out, &reason.source);
+            out.extend_from_slice(open(i).as_bytes());
+            text(&mut out, "\"rule\":", &reason.rule);
+            text(&mut out, ",\"text\":", &reason.text);
+            text(&mut out, ",\"source\":", &reason.source);
             out.push(b'}');
         }
         out.push(b']');
         if !self.needs.is_empty() {
-            out.extend_from_slice(b",\"needs\":");
-            put(&mut out, &self.needs);
+            put(&mut out, ",\"needs\":", &self.needs);
         }
         out.extend_from_slice(b",\"parameters\":[");
         for (i, used) in self.parameters.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"{\"name\":");
-            write_str(&mut out, &used.name);
-            out.extend_from_slice(b",\"value\":");
-            put(&mut out, &*used.value);
-            out.extend_from_slice(b",\"from\":");
-            write_str(&mut out, &used.from);
-            out.extend_from_slice(b",\"source\":");
-            write_str(&mut out, &used.source);
+            out.extend_from_slice(open(i).as_bytes());
+            text(&mut out, "\"name\":", &used.name);
+            put(&mut out, ",\"value\":", &*used.value);
+            text(&mut out, ",\"from\":", &used.from);
+            text(&mut out, ",\"source\":", &used.source);
             out.push(b'}');
         }
         out.extend_from_slice(b"]}");

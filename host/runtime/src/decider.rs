@@ -18,7 +18,7 @@ use crate::wasm::{CallLimits, RuntimeError, WasmEngine, WasmRuntime};
 /// deadline ([`CallLimits`]), so both stop a runaway rule alike.
 pub const NATIVE_DEADLINE: Duration = Duration::from_secs(5);
 
-/// The keys of an envelope [`Decider::decide_summary`] keeps, in order.
+/// The keys of an envelope [`Decider::decide_summary`] keeps.
 pub const SUMMARY_KEYS: [&str; 4] = ["status", "result", "reasons", "parameters"];
 
 /// An envelope's parameter records cut down to their names.
@@ -228,21 +228,17 @@ impl Decider {
         match self {
             Decider::Native { copies, deadline } => {
                 native_envelope(copies, *deadline, worker, request).map(|envelope| {
-                    let value = |part: Result<serde_json::Value, serde_json::Error>| {
-                        part.expect("envelopes serialise")
-                    };
-                    let parts = [
-                        value(serde_json::to_value(envelope.status)),
-                        envelope.result.to_value(),
-                        value(serde_json::to_value(&envelope.reasons)),
-                        envelope
-                            .parameters
-                            .iter()
-                            .map(|used| serde_json::json!({ "name": &*used.name }))
-                            .collect(),
-                    ];
-                    let summary = SUMMARY_KEYS.iter().map(|key| key.to_string()).zip(parts);
-                    serde_json::Value::Object(summary.collect())
+                    let names: Vec<_> = envelope
+                        .parameters
+                        .iter()
+                        .map(|used| serde_json::json!({ "name": &*used.name }))
+                        .collect();
+                    serde_json::json!({
+                        "status": envelope.status,
+                        "result": envelope.result.to_value(),
+                        "reasons": envelope.reasons,
+                        "parameters": names,
+                    })
                 })
             }
             Decider::Wasm(_) => self.decide_value(worker, request).map(|mut envelope| {
