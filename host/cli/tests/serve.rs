@@ -11,7 +11,7 @@
 //! PostgreSQL: `ELIGO_TEST_DATABASE_URL` names a server on which the tests
 //! may create databases (`cargo xtask test` starts one and sets it).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -1030,6 +1030,62 @@ fn the_form_page_names_what_it_will_fetch_to_decide() {
         .call()
         .unwrap();
     assert_eq!(playground.header("link"), None);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// What the form loads before it can decide (the page, its script, the
+/// engine's JS and artifact, the packed bundle) is sent brotli- or
+/// gzip-compressed as the browser accepts, each decoding to exactly the
+/// bytes sent uncompressed; an API answer is compressed on the way out.
+#[test]
+fn what_the_form_loads_is_sent_compressed_and_decodes_to_the_same_bytes() {
+    let data = temp_dir("compressed");
+    let server = Server::start(&data);
+    let fetch = |url: &str, accept: &str| -> (Option<String>, Vec<u8>) {
+        let response = ureq::get(&server.url(url))
+            .set("Accept-Encoding", accept)
+            .call()
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        let encoding = response.header("content-encoding").map(str::to_string);
+        let mut body = Vec::new();
+        response.into_reader().read_to_end(&mut body).unwrap();
+        (encoding, body)
+    };
+    let page = String::from_utf8(fetch("/", "identity").1).unwrap();
+    let script = page
+        .split("<script type=\"module\" crossorigin src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's script")
+        .to_string();
+    let (_, current) = answer(ureq::get(&server.url("/engine/current")).call());
+    let urls = [
+        "/".to_string(),
+        script,
+        current["module"].as_str().unwrap().to_string(),
+        current["wasm"].as_str().unwrap().to_string(),
+        current["policies"][0]["url"].as_str().unwrap().to_string(),
+        "/openapi.json".to_string(),
+    ];
+    for url in &urls {
+        let (encoding, plain) = fetch(url, "identity");
+        assert_eq!(encoding, None, "{url}");
+        let (encoding, brotlied) = fetch(url, "gzip, deflate, br");
+        assert_eq!(encoding.as_deref(), Some("br"), "{url}");
+        let mut unbrotlied = Vec::new();
+        brotli_decompressor::Decompressor::new(brotlied.as_slice(), 1 << 16)
+            .read_to_end(&mut unbrotlied)
+            .unwrap();
+        assert!(unbrotlied == plain, "{url}: brotli decodes to other bytes");
+        let (encoding, gzipped) = fetch(url, "gzip");
+        assert_eq!(encoding.as_deref(), Some("gzip"), "{url}");
+        let mut gunzipped = Vec::new();
+        flate2::read::GzDecoder::new(gzipped.as_slice())
+            .read_to_end(&mut gunzipped)
+            .unwrap();
+        assert!(gunzipped == plain, "{url}: gzip decodes to other bytes");
+    }
     drop(server);
     let _ = std::fs::remove_dir_all(&data);
 }

@@ -14,12 +14,14 @@
 //! - [`receipt`]: Ed25519 receipts and their verification.
 //! - [`replay`]: re-deciding a stored decision with its kept bundle and artifact.
 //! - [`audit_population`]: stored decisions as a population for `eligo impact --audit`.
+//! - [`encoded`]: what browsers load by hash, compressed once.
 //! - [`metrics`]: Prometheus text.
 //! - [`error`]: the one error type every handler returns.
 
 pub mod audit_population;
 pub mod auth;
 pub mod config;
+pub mod encoded;
 pub mod error;
 pub mod metrics;
 pub mod receipt;

@@ -29,6 +29,7 @@ use serde_json::Value;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::CompressionLevel;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -66,7 +67,11 @@ pub fn app(state: SharedState) -> Router {
         refuse_oversized,
     ))
     .layer(middleware::from_fn_with_state(state.clone(), authorize))
-    .layer(CompressionLayer::new())
+    // Answers are compressed as they go out, at a level meant for dynamic
+    // content (brotli 4, gzip 4); what is large and fixed is compressed
+    // once, at brotli 11 (see [`crate::encoded`] and the web page's
+    // precompressed files).
+    .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
     .layer(middleware::from_fn_with_state(state.clone(), observe))
     .with_state(state)
 }
@@ -172,15 +177,22 @@ struct ErrorBodyDoc {
 }
 
 /// The web page: static files from `--web-root`, `index.html` for `/`;
-/// anything else is the API's 404. The page itself is revalidated on every
+/// anything else is the API's 404. A file's `.br` or `.gz` beside it (which
+/// `cargo xtask web` writes at brotli quality 11) is sent instead when the
+/// browser accepts it. The page itself is revalidated on every
 /// load (`no-cache`) so a new deployment is seen at once; what it loads by
-/// hash is cached forever (see [`immutable`]).
+/// hash is cached forever (see [`crate::encoded::Encoded::response`]).
 fn web_page(state: &AppState) -> Router {
     let not_found = || async { ApiError::not_found("no such route or page") };
     Router::new()
-        .fallback_service(ServeDir::new(&state.config().web_root).not_found_service(
-            axum::handler::HandlerWithoutStateExt::into_service(not_found),
-        ))
+        .fallback_service(
+            ServeDir::new(&state.config().web_root)
+                .precompressed_br()
+                .precompressed_gzip()
+                .not_found_service(axum::handler::HandlerWithoutStateExt::into_service(
+                    not_found,
+                )),
+        )
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
@@ -937,43 +949,6 @@ async fn engine_current(State(state): State<SharedState>) -> Json<Value> {
     }))
 }
 
-/// Immutable content, named by its hash: cached for a year.
-fn immutable(content_type: &'static str, body: impl IntoResponse) -> Response {
-    let mut response = ([(header::CONTENT_TYPE, content_type)], body).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    response
-}
-
-/// The encoding to send the artifact in: brotli, else gzip, as the client
-/// accepts and the build made them.
-fn artifact_response(state: &AppState, headers: &HeaderMap) -> Response {
-    let accepted = headers
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let accepts = |name: &str| {
-        accepted.split(',').any(|part| {
-            part.split(';').next().unwrap_or("").trim() == name && !part.contains("q=0")
-        })
-    };
-    for encoding in ["br", "gzip"] {
-        if let Some(bytes) = state
-            .artifact_encoded(encoding)
-            .filter(|_| accepts(encoding))
-        {
-            let mut response = immutable("application/wasm", bytes.as_slice().to_vec());
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
-            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-            return response;
-        }
-    }
-    immutable("application/wasm", state.artifact().to_vec())
-}
-
 #[utoipa::path(get, path = "/engine/{sha}/{file}", tag = "engine",
     params(("sha" = String, Path, description = "the artifact's sha256, hex"), ("file" = String, Path, description = "eligo_bg.wasm, index.js, eligo.js, index.d.ts or eligo.d.ts")),
     responses((status = 200, description = "immutable; brotli or gzip as accepted"), (status = 404, body = ErrorDoc)))]
@@ -988,15 +963,18 @@ async fn engine_file(
             state.artifact_sha256()
         )));
     }
-    let content_type = match file.as_str() {
-        "eligo_bg.wasm" => return Ok(artifact_response(&state, &headers)),
-        "index.js" | "eligo.js" => "text/javascript",
-        "index.d.ts" | "eligo.d.ts" => "application/typescript",
-        _ => return Err(ApiError::not_found(format!("no engine file `{file}`"))),
+    if file == "eligo_bg.wasm" {
+        return Ok(state.artifact().response("application/wasm", &headers));
+    }
+    let content_type = if file.ends_with(".js") {
+        "text/javascript"
+    } else {
+        "application/typescript"
     };
-    let text = std::fs::read(state.package_dir().join(&file))
-        .map_err(|e| ApiError::internal(format!("cannot read {file}: {e}")))?;
-    Ok(immutable(content_type, text))
+    let body = state
+        .package_file(&file)
+        .ok_or_else(|| ApiError::not_found(format!("no engine file `{file}`")))?;
+    Ok(body.response(content_type, &headers))
 }
 
 #[utoipa::path(get, path = "/engine/bundles/{file}", tag = "engine",
@@ -1005,12 +983,13 @@ async fn engine_file(
 async fn engine_bundle(
     State(state): State<SharedState>,
     Path(file): Path<String>,
+    headers: HeaderMap,
 ) -> AppResult<Response> {
     let hash = file
         .strip_suffix(".json")
         .ok_or_else(|| ApiError::not_found("bundles are /engine/bundles/<hash>.json"))?;
     if let Some(policy) = state.policies().iter().find(|p| p.hash == hash) {
-        return Ok(immutable("application/json", policy.packed.clone()));
+        return Ok(policy.packed_body.response("application/json", &headers));
     }
     let packed = state
         .store()
@@ -1018,7 +997,14 @@ async fn engine_bundle(
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .ok_or_else(|| ApiError::not_found(format!("no bundle {hash} was ever served here")))?;
-    Ok(immutable("application/json", packed))
+    // A bundle no longer served is rarely asked for: compressed on the way
+    // out, like any answer.
+    let mut response = ([(header::CONTENT_TYPE, "application/json")], packed).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    Ok(response)
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "alive")))]

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use axum::body::Bytes;
 use eligo_core::wire::{ErrorBody, ErrorKind};
 use eligo_core::{api, Bundle, BundleFiles};
 use eligo_runtime::bundle_dir::read_bundle;
@@ -25,6 +26,7 @@ use tokio::sync::Semaphore;
 
 use crate::auth::TokenArg;
 use crate::config::{PolicyArg, ServeConfig};
+use crate::encoded::Encoded;
 use crate::metrics::Metrics;
 use crate::receipt::ReceiptSigner;
 use crate::store::{AuditStore, Publication, WriterTask};
@@ -41,8 +43,10 @@ pub struct Policy {
     pub bundle: Bundle,
     /// The bundle in the artifact's instances: every decision runs here.
     pub runtime: WasmRuntime,
-    /// The packed bundle's JSON, served to browsers.
+    /// The packed bundle's JSON, stored with each publication.
     pub packed: String,
+    /// The same JSON with its compressed forms, served to browsers.
+    pub packed_body: Encoded,
     /// Where it came from: `disk:<path>` or `api`.
     pub source: String,
 }
@@ -86,11 +90,11 @@ pub struct AppState {
     signer: ReceiptSigner,
     tokens: Vec<TokenArg>,
     permits: Arc<Semaphore>,
-    artifact: Arc<Vec<u8>>,
-    /// The artifact precompressed at build time (`br`, `gzip`), each
-    /// checked to decompress to exactly the artifact's bytes.
-    artifact_encoded: Vec<(&'static str, Arc<Vec<u8>>)>,
-    package_dir: PathBuf,
+    /// The artifact, with the `br` and `gzip` encodings made at build time,
+    /// each checked to decompress to exactly the artifact's bytes.
+    artifact: Encoded,
+    /// The artifact's JS package (glue, typed API), by file name.
+    package: Vec<(&'static str, Encoded)>,
     config: ServeConfig,
     metrics: Metrics,
 }
@@ -159,10 +163,12 @@ fn build_policy(
     }
     let runtime = WasmRuntime::new(Arc::clone(engine), bundle.files(), limits)
         .map_err(|e| Refused(e.body()))?;
+    let packed = api::pack_json(&bundle);
     Ok(Policy {
         name: name.to_string(),
         hash: bundle.hash().to_string(),
-        packed: api::pack_json(&bundle),
+        packed_body: Encoded::compress(packed.clone().into_bytes()),
+        packed,
         bundle,
         runtime,
         source,
@@ -304,6 +310,7 @@ impl AppState {
         let signer = ReceiptSigner::open(&config.data_dir).map_err(|e| {
             ServeError(format!("receipt key in {}: {e}", config.data_dir.display()))
         })?;
+        let artifact_encodings = precompressed(&artifact_path, &artifact);
         let state = AppState {
             policies: RwLock::new(Arc::new(policies)),
             disk: std::sync::Mutex::new(disk),
@@ -315,12 +322,8 @@ impl AppState {
             signer,
             tokens: config.tokens.clone(),
             permits: Arc::new(Semaphore::new(config.max_in_flight)),
-            artifact_encoded: precompressed(&artifact_path, &artifact),
-            artifact: Arc::new(artifact),
-            package_dir: artifact_path
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default(),
+            package: read_package(artifact_path.parent().unwrap_or(Path::new(""))),
+            artifact: Encoded::with_encodings(artifact, artifact_encodings),
             config: config.clone(),
             metrics: Metrics::default(),
         };
@@ -487,17 +490,9 @@ impl AppState {
         self.limits
     }
 
-    /// The artifact's bytes.
-    pub fn artifact(&self) -> &[u8] {
+    /// The artifact, with its build-time encodings.
+    pub fn artifact(&self) -> &Encoded {
         &self.artifact
-    }
-
-    /// The artifact as `encoding` (`br` or `gzip`), if built so.
-    pub fn artifact_encoded(&self, encoding: &str) -> Option<&Arc<Vec<u8>>> {
-        self.artifact_encoded
-            .iter()
-            .find(|(name, _)| *name == encoding)
-            .map(|(_, bytes)| bytes)
     }
 
     /// `sha256:<hex>` of the artifact.
@@ -505,9 +500,12 @@ impl AppState {
         self.engine.artifact_sha256()
     }
 
-    /// The directory of the artifact's JS package (glue and typed API).
-    pub fn package_dir(&self) -> &Path {
-        &self.package_dir
+    /// A file of the artifact's JS package, if the build made it.
+    pub fn package_file(&self, name: &str) -> Option<&Encoded> {
+        self.package
+            .iter()
+            .find(|(file, _)| *file == name)
+            .map(|(_, body)| body)
     }
 
     /// The resolved settings.
@@ -521,9 +519,19 @@ impl AppState {
     }
 }
 
+/// The files of the artifact's JS package that `/engine/{sha}/{file}`
+/// serves, read and compressed once (a file the build did not make is not
+/// served).
+fn read_package(dir: &Path) -> Vec<(&'static str, Encoded)> {
+    ["index.js", "eligo.js", "index.d.ts", "eligo.d.ts"]
+        .into_iter()
+        .filter_map(|name| Some((name, Encoded::compress(std::fs::read(dir.join(name)).ok()?))))
+        .collect()
+}
+
 /// The build's `.br` and `.gz` beside the artifact, each used only if it
 /// decompresses to exactly the artifact (a stale one is ignored).
-fn precompressed(artifact_path: &Path, artifact: &[u8]) -> Vec<(&'static str, Arc<Vec<u8>>)> {
+fn precompressed(artifact_path: &Path, artifact: &[u8]) -> Vec<(&'static str, Bytes)> {
     use std::io::Read;
     let mut found = Vec::new();
     for (encoding, extension) in [("br", "br"), ("gzip", "gz")] {
@@ -541,7 +549,7 @@ fn precompressed(artifact_path: &Path, artifact: &[u8]) -> Vec<(&'static str, Ar
                 .read_to_end(&mut decoded),
         };
         if read.is_ok() && decoded == artifact {
-            found.push((encoding, Arc::new(encoded)));
+            found.push((encoding, Bytes::from(encoded)));
         } else {
             tracing::warn!(path = %path.display(), "ignored: it is not this artifact compressed");
         }
