@@ -3,12 +3,14 @@
 //! - [`js`]: the wasm-bindgen API browsers and Node use.
 //! - [`abi`]: plain C-ABI exports (bytes in, JSON bytes out) that the
 //!   wasmtime host calls; they never reach a JavaScript import.
+//! - [`mem`]: `memcmp` and `bcmp` a word at a time in the artifact.
 //!
 //! Both only marshal: every request goes to `eligo_core::api`, so the same
 //! request gives the same answer bytes whichever side asks.
 
 pub mod abi;
 pub mod js;
+pub mod mem;
 
 // Talc instead of the default dlmalloc: the same size in the artifact, and a
 // few percent faster through wasmtime for the engine's many small
