@@ -5,6 +5,7 @@
 //! dropped, CRLF and lone CR → LF) so a checkout on any OS hashes the same.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
@@ -25,10 +26,23 @@ pub const MAX_FILE_BYTES: usize = 1 << 20;
 pub const MAX_BUNDLE_BYTES: usize = 4 << 20;
 
 /// A bundle's files: normalised relative path → normalised UTF-8 text.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct BundleFiles {
     files: BTreeMap<String, String>,
+    /// [`BundleFiles::hash`], once asked for; forgotten on every insert.
+    /// Loading a packed bundle asks twice (to check the hash it claims, and
+    /// for the bundle); a profiled cold load in Node spent 11.6 ms in one
+    /// sha256 over the default bundle's 79 KB.
+    hash: OnceLock<String>,
 }
+
+impl PartialEq for BundleFiles {
+    fn eq(&self, other: &Self) -> bool {
+        self.files == other.files
+    }
+}
+
+impl Eq for BundleFiles {}
 
 impl BundleFiles {
     /// No files.
@@ -95,6 +109,7 @@ impl BundleFiles {
         // only count LF put every diagnostic of a CR-only file on line 1.
         self.files
             .insert(path, text.replace("\r\n", "\n").replace('\r', "\n"));
+        self.hash = OnceLock::new();
         Ok(())
     }
 
@@ -135,6 +150,10 @@ impl BundleFiles {
 
     /// `sha256:<hex>` over the canonical serialisation of every file.
     pub fn hash(&self) -> String {
+        self.hash.get_or_init(|| self.compute_hash()).clone()
+    }
+
+    fn compute_hash(&self) -> String {
         let mut hasher = Sha256::new();
         hasher.update(b"eligo-bundle-v1\n");
         for (path, text) in &self.files {
@@ -193,6 +212,20 @@ fn normalise_path(path: &str) -> Result<String, Diagnostic> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_remembered_hash_is_forgotten_when_a_file_changes() {
+        let mut files = BundleFiles::from_pairs([("a.toml", "x = 1\n")]).unwrap();
+        let before = files.hash();
+        assert_eq!(files.hash(), before);
+        files.insert("a.toml", b"x = 2\n").unwrap();
+        let fresh = BundleFiles::from_pairs([("a.toml", "x = 2\n")]).unwrap();
+        assert_ne!(files.hash(), before);
+        assert_eq!(files.hash(), fresh.compute_hash());
+        files.insert("b.toml", b"y = 1\n").unwrap();
+        assert_eq!(files.hash(), files.compute_hash());
+        assert_ne!(files.hash(), fresh.hash());
+    }
 
     #[test]
     fn hash_ignores_line_endings_bom_and_path_separators() {
