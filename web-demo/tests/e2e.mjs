@@ -104,7 +104,21 @@ async function newPage(options = {}) {
 }
 
 async function open(page, query = '') {
-  await page.goto(`${base}/?as_of=${encodeURIComponent(AS_OF)}&lang=en${query}`);
+  await page.goto(`${base}/?as_of=${encodeURIComponent(AS_OF)}&lang=en${query}`, { waitUntil: 'commit' });
+  // Waits for the page's own first-decision mark without polling the page:
+  // Playwright's selector polling runs on the page's main thread, so it
+  // delayed what is measured (19 ms of a profiled first visit). A page that
+  // never decides fails here after ten seconds.
+  await page.evaluate(() => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no eligo:first-decision mark within 10 s')), 10_000);
+    new PerformanceObserver((list, observer) => {
+      if (list.getEntriesByName('eligo:first-decision').length > 0) {
+        observer.disconnect();
+        clearTimeout(timer);
+        resolve();
+      }
+    }).observe({ type: 'mark', buffered: true });
+  }));
   await page.waitForSelector('body[data-ready="true"]');
   await page.waitForSelector('#decision .program');
 }
