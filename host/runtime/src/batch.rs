@@ -1,7 +1,8 @@
 //! Deciding a stream of JSON Lines on every core, output in input order.
 //!
-//! Lines are read in chunks; each chunk is decided in parallel and written
-//! before the next is read, so memory stays bounded however long the stream.
+//! Lines are read in chunks; each chunk is decided in parallel while the
+//! one before is written and the one after is read, so memory stays
+//! bounded however long the stream.
 //! A bad line (not UTF-8, not JSON, or an input the engine refuses) gives an
 //! error object with its line number on its own output line; it never stops
 //! the batch.
@@ -154,6 +155,12 @@ pub(crate) fn read_chunk(input: &mut impl BufRead) -> io::Result<Vec<Option<Vec<
 
 /// Decides every line of `input` on `pool`, writing one result line per
 /// input line.
+///
+/// While the pool decides one chunk, this thread writes the results of the
+/// one before and reads the one after: done in turn, the pool sat idle
+/// while they were, and reading and writing a chunk of the synthetic
+/// population took about a tenth of the time its deciding took on two
+/// threads. At most three chunks are held at once.
 pub fn run(
     decider: &Decider,
     options: &BatchOptions<'_>,
@@ -163,37 +170,137 @@ pub fn run(
 ) -> io::Result<BatchSummary> {
     let mut summary = BatchSummary::default();
     let mut input = input;
-    loop {
-        let chunk = read_chunk(&mut input)?;
-        if chunk.is_empty() {
-            break;
+    let mut chunk = read_chunk(&mut input)?;
+    let mut decided: Option<Vec<(String, bool)>> = None;
+    std::thread::scope(|scope| {
+        while !chunk.is_empty() {
+            let first = summary.lines + 1;
+            summary.lines += chunk.len();
+            let deciding = std::mem::take(&mut chunk);
+            let deciding =
+                scope.spawn(move || decide_chunk(decider, options, pool, first, &deciding));
+            if let Some(results) = decided.take() {
+                summary.errors += write_results(&mut output, &results)?;
+            }
+            chunk = read_chunk(&mut input)?;
+            decided = Some(
+                deciding
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
         }
-        let first = summary.lines + 1;
-        let results: Vec<(String, bool)> = pool.install(|| {
-            chunk
-                .par_iter()
-                .enumerate()
-                .map(|(i, line)| match line {
-                    Some(line) => {
-                        let worker = rayon::current_thread_index().unwrap_or(0);
-                        decide_line(decider, worker, options, first + i, line)
-                    }
-                    None => (
-                        line_error(&eligo_core::api::input_too_large(), first + i),
-                        false,
-                    ),
-                })
-                .collect()
-        });
-        for (text, ok) in &results {
-            output.write_all(text.as_bytes())?;
-            output.write_all(b"\n")?;
-            if !ok {
-                summary.errors += 1;
+        if let Some(results) = decided.take() {
+            summary.errors += write_results(&mut output, &results)?;
+        }
+        output.flush()?;
+        Ok(summary)
+    })
+}
+
+/// Decides one chunk on `pool`: each line's answer and whether it is an
+/// envelope, in order; `first` is the chunk's first line number.
+fn decide_chunk(
+    decider: &Decider,
+    options: &BatchOptions<'_>,
+    pool: &rayon::ThreadPool,
+    first: usize,
+    chunk: &[Option<Vec<u8>>],
+) -> Vec<(String, bool)> {
+    pool.install(|| {
+        chunk
+            .par_iter()
+            .enumerate()
+            .map(|(i, line)| match line {
+                Some(line) => {
+                    let worker = rayon::current_thread_index().unwrap_or(0);
+                    decide_line(decider, worker, options, first + i, line)
+                }
+                None => (
+                    line_error(&eligo_core::api::input_too_large(), first + i),
+                    false,
+                ),
+            })
+            .collect()
+    })
+}
+
+/// Writes one line per result; how many were errors.
+fn write_results(output: &mut impl Write, results: &[(String, bool)]) -> io::Result<usize> {
+    let mut errors = 0;
+    for (text, ok) in results {
+        output.write_all(text.as_bytes())?;
+        output.write_all(b"\n")?;
+        if !ok {
+            errors += 1;
+        }
+    }
+    Ok(errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eligo_core::{Bundle, BundleFiles};
+
+    /// Several chunks, with bad lines in each: every answer is on its
+    /// input's line, numbered as that line, the same text as deciding the
+    /// line alone; the summary counts every line and every error.
+    #[test]
+    fn lines_across_chunks_answer_in_order_as_each_alone() {
+        let files = BundleFiles::from_pairs([
+            ("bundle.toml", "name = \"t\"\nversion = \"1\"\nlanguages = [\"en\"]\n[entries.job]\nrules = \"job.rhai\"\nschema = \"schema/job.toml\"\n"),
+            ("rules.toml", "[OK]\nentry = \"job\"\nsource = \"s\"\n"),
+            ("schema/job.toml", "[fields]\nx = { type = \"money\", required = true }\n"),
+            ("messages/en.toml", "[rules]\nOK = \"ok {x}\"\n"),
+            ("job.rhai", "fn decide(input, ctx) { ctx.fire(\"OK\", #{ x: input.x }); #{ half: input.x / 2 } }"),
+        ])
+        .unwrap();
+        let decider = Decider::native(Bundle::load(files).unwrap(), 2).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let options = BatchOptions {
+            entry: "job",
+            as_of: "2026-11-20T09:00:00+08:00",
+            mode: Mode::Strict,
+            lang: None,
+        };
+        let count = 2 * CHUNK_LINES + 300;
+        let bad = [5, CHUNK_LINES - 1, CHUNK_LINES, CHUNK_LINES + 17, count - 1];
+        let lines: Vec<String> = (0..count)
+            .map(|i| match bad.iter().position(|&at| at == i) {
+                Some(k) if k % 2 == 0 => "{not json".to_string(),
+                Some(_) => "{\"x\": \"a\"}".to_string(),
+                None => format!("{{\"x\": {i}.25}}"),
+            })
+            .collect();
+        let input = lines.join("\n") + "\n";
+        let mut output = Vec::new();
+        let summary = run(&decider, &options, &pool, input.as_bytes(), &mut output).unwrap();
+        assert_eq!(
+            summary,
+            BatchSummary {
+                lines: count,
+                errors: bad.len()
+            }
+        );
+        let answers: Vec<&str> = std::str::from_utf8(&output).unwrap().lines().collect();
+        assert_eq!(answers.len(), count);
+        for (i, (line, answer)) in lines.iter().zip(&answers).enumerate() {
+            let (alone, _) = decide_line(&decider, 0, &options, i + 1, line.as_bytes());
+            assert_eq!(*answer, alone, "line {}", i + 1);
+            if bad.contains(&i) {
+                assert!(
+                    answer.ends_with(&format!(",\"line\":{}}}", i + 1)),
+                    "{answer}"
+                );
+            } else {
+                assert!(
+                    answer.contains(&format!("\"text\":\"ok {i}.25\"")),
+                    "{answer}"
+                );
             }
         }
-        summary.lines += chunk.len();
     }
-    output.flush()?;
-    Ok(summary)
 }
