@@ -19,6 +19,7 @@
 //! An undetermined decision leaves some leaves out: they count as
 //! `(undetermined)`; an error counts every leaf as `(error: kind)`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
@@ -170,40 +171,46 @@ impl Explanation {
     }
 }
 
-fn leaf_text(leaf: &Leaf) -> String {
+fn leaf_text(leaf: &Leaf<'_>) -> String {
     match leaf {
-        Leaf::State(state) => state.clone(),
+        Leaf::State(state) => state.to_string(),
         Leaf::Number(number) => number.normalize().to_string(),
     }
 }
 
-/// A leaf of a result: its state for transitions, or a number.
-enum Leaf {
-    State(String),
+/// A leaf of a result: its state for transitions, or a number. A state is
+/// the envelope's own text, not a copy: every household's leaves are
+/// compared, and most are counted under a path already seen.
+enum Leaf<'a> {
+    State(Cow<'a, str>),
     Number(Decimal),
 }
 
-fn leaves(prefix: &str, value: &Value, out: &mut BTreeMap<String, Leaf>) {
+/// The leaves under `path` (the dotted path of `value`, extended and cut
+/// back in place as the walk goes down and up).
+fn leaves<'a>(path: &mut String, value: &'a Value, out: &mut BTreeMap<String, Leaf<'a>>) {
     match value {
         Value::Object(map) => {
             for (key, value) in map {
-                let path = if prefix.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{prefix}.{key}")
-                };
-                leaves(&path, value, out);
+                let at = path.len();
+                if at > 0 {
+                    path.push('.');
+                }
+                path.push_str(key);
+                leaves(path, value, out);
+                path.truncate(at);
             }
         }
         Value::Bool(flag) => {
-            out.insert(prefix.to_string(), Leaf::State(flag.to_string()));
+            let state = if *flag { "true" } else { "false" };
+            out.insert(path.clone(), Leaf::State(Cow::Borrowed(state)));
         }
         Value::String(text) => {
-            out.insert(prefix.to_string(), Leaf::State(text.clone()));
+            out.insert(path.clone(), Leaf::State(Cow::Borrowed(text)));
         }
         Value::Number(number) => {
             if let Some(decimal) = decimal_from_number(number) {
-                out.insert(prefix.to_string(), Leaf::Number(decimal));
+                out.insert(path.clone(), Leaf::Number(decimal));
             }
         }
         // Lists (rule IDs, services) and nulls are not leaves to compare.
@@ -212,17 +219,43 @@ fn leaves(prefix: &str, value: &Value, out: &mut BTreeMap<String, Leaf>) {
 }
 
 /// An outcome's leaves; `Err(state)` for every leaf of an error.
-fn outcome_leaves(outcome: Outcome<'_>) -> Result<BTreeMap<String, Leaf>, String> {
+fn outcome_leaves(outcome: Outcome<'_>) -> Result<BTreeMap<String, Leaf<'_>>, String> {
     match outcome {
         Outcome::Error(kind) => Err(format!("(error: {kind})")),
         Outcome::Envelope(envelope) => {
             let mut out = BTreeMap::new();
             if let Some(result) = envelope.get("result") {
-                leaves("", result, &mut out);
+                leaves(&mut String::new(), result, &mut out);
             }
             Ok(out)
         }
     }
+}
+
+/// One side's leaf at `path`: the error's state for every path of an
+/// error, the absent state for a path the other side has.
+fn side_leaf<'x>(
+    leaves: &'x Result<BTreeMap<String, Leaf<'_>>, String>,
+    path: &str,
+    outcome: Outcome<'_>,
+) -> Leaf<'x> {
+    match leaves {
+        Err(state) => Leaf::State(Cow::Borrowed(state)),
+        Ok(map) => match map.get(path) {
+            Some(Leaf::State(state)) => Leaf::State(Cow::Borrowed(state)),
+            Some(Leaf::Number(n)) => Leaf::Number(*n),
+            None => Leaf::State(Cow::Borrowed(absent(outcome))),
+        },
+    }
+}
+
+/// The value under `key`, made (with its own copy of the key) only when
+/// missing: after the first households almost every key is there already.
+fn entry_for<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("the key was just inserted")
 }
 
 fn fired(outcome: Outcome<'_>) -> Vec<&str> {
@@ -251,14 +284,14 @@ fn kind_of(outcome: Outcome<'_>) -> &str {
     }
 }
 
-fn absent(outcome: Outcome<'_>) -> String {
+fn absent(outcome: Outcome<'_>) -> &'static str {
     match outcome {
         Outcome::Envelope(envelope)
             if envelope.get("status").and_then(Value::as_str) == Some("undetermined") =>
         {
-            "(undetermined)".to_string()
+            "(undetermined)"
         }
-        _ => "(absent)".to_string(),
+        _ => "(absent)",
     }
 }
 
@@ -267,7 +300,7 @@ fn count_value(counts: &mut Option<BTreeMap<String, u64>>, value: &str, n: u64) 
         if map.len() >= MAX_DISTINCT && !map.contains_key(value) {
             *counts = None;
         } else {
-            *map.entry(value.to_string()).or_default() += n;
+            *entry_for(map, value) += n;
         }
     }
 }
@@ -384,10 +417,10 @@ impl Impact {
                 .or_default() += 1;
         }
         for rule in fired(before) {
-            self.rules.entry(rule.to_string()).or_default().0 += 1;
+            entry_for(&mut self.rules, rule).0 += 1;
         }
         for rule in fired(after) {
-            self.rules.entry(rule.to_string()).or_default().1 += 1;
+            entry_for(&mut self.rules, rule).1 += 1;
         }
         let (leaves_before, leaves_after) = (outcome_leaves(before), outcome_leaves(after));
         let empty = BTreeMap::new();
@@ -405,17 +438,10 @@ impl Impact {
             ));
         }
         for path in paths {
-            let side = |leaves: &Result<BTreeMap<String, Leaf>, String>, outcome| match leaves {
-                Err(state) => Some(Leaf::State(state.clone())),
-                Ok(map) => match map.get(path) {
-                    Some(Leaf::State(state)) => Some(Leaf::State(state.clone())),
-                    Some(Leaf::Number(n)) => Some(Leaf::Number(*n)),
-                    None => Some(Leaf::State(absent(outcome))),
-                },
-            };
-            let (b, a) = (side(&leaves_before, before), side(&leaves_after, after));
+            let b = side_leaf(&leaves_before, path, before);
+            let a = side_leaf(&leaves_after, path, after);
             match (b, a) {
-                (Some(Leaf::Number(b)), Some(Leaf::Number(a))) => {
+                (Leaf::Number(b), Leaf::Number(a)) => {
                     if b != a {
                         changes.push((
                             path.clone(),
@@ -425,18 +451,14 @@ impl Impact {
                     }
                     self.add_number(path, b, a);
                 }
-                (Some(Leaf::Number(b)), _) => self.add_number(path, b, Decimal::ZERO),
-                (_, Some(Leaf::Number(a))) => self.add_number(path, Decimal::ZERO, a),
-                (Some(Leaf::State(b)), Some(Leaf::State(a))) => {
+                (Leaf::Number(b), _) => self.add_number(path, b, Decimal::ZERO),
+                (_, Leaf::Number(a)) => self.add_number(path, Decimal::ZERO, a),
+                (Leaf::State(b), Leaf::State(a)) => {
                     if b != a {
-                        changes.push((path.clone(), b.clone(), a.clone()));
+                        changes.push((path.clone(), b.to_string(), a.to_string()));
                     }
-                    self.transitions
-                        .entry(path.clone())
-                        .or_default()
-                        .add(id, &b, &a);
+                    entry_for(&mut self.transitions, path).add(id, &b, &a);
                 }
-                _ => {}
             }
         }
         if !changes.is_empty() {
@@ -446,7 +468,7 @@ impl Impact {
     }
 
     fn add_number(&mut self, path: &str, before: Decimal, after: Decimal) {
-        let totals = self.totals.entry(path.to_string()).or_default();
+        let totals = entry_for(&mut self.totals, path);
         totals.before += before;
         totals.after += after;
         if before != after {
