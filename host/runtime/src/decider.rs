@@ -228,17 +228,33 @@ impl Decider {
         match self {
             Decider::Native { copies, deadline } => {
                 native_envelope(copies, *deadline, worker, request).map(|envelope| {
-                    let names: Vec<_> = envelope
-                        .parameters
-                        .iter()
-                        .map(|used| serde_json::json!({ "name": &*used.name }))
-                        .collect();
-                    serde_json::json!({
-                        "status": envelope.status,
-                        "result": envelope.result.to_value(),
-                        "reasons": envelope.reasons,
-                        "parameters": names,
-                    })
+                    // Built part by part: `json!` would copy the result's
+                    // value through serde again (a fifth of an impact
+                    // household's time, in `perf`).
+                    let named = |name: &str| {
+                        let mut parameter = serde_json::Map::new();
+                        parameter.insert("name".to_string(), name.into());
+                        serde_json::Value::Object(parameter)
+                    };
+                    let mut summary = serde_json::Map::new();
+                    summary.insert(
+                        "status".to_string(),
+                        serde_json::to_value(envelope.status).expect("a status serialises"),
+                    );
+                    summary.insert("result".to_string(), envelope.result.to_value());
+                    summary.insert(
+                        "reasons".to_string(),
+                        serde_json::to_value(&envelope.reasons).expect("reasons serialise"),
+                    );
+                    summary.insert(
+                        "parameters".to_string(),
+                        envelope
+                            .parameters
+                            .iter()
+                            .map(|used| named(&used.name))
+                            .collect(),
+                    );
+                    serde_json::Value::Object(summary)
                 })
             }
             Decider::Wasm(_) => self.decide_value(worker, request).map(|mut envelope| {
