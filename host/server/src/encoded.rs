@@ -57,11 +57,6 @@ impl Encoded {
         }
     }
 
-    /// The body itself.
-    pub fn identity(&self) -> &Bytes {
-        &self.identity
-    }
-
     /// The body as `encoding` (`br` or `gzip`), if made.
     pub fn encoding(&self, encoding: &str) -> Option<&Bytes> {
         self.encodings
