@@ -177,20 +177,8 @@ fn build_wasm() -> Result<PathBuf, String> {
     optimise(&artifact)?;
     let bytes =
         fs::read(&artifact).map_err(|e| format!("cannot read {}: {e}", artifact.display()))?;
-    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gzip.write_all(&bytes)
-        .and_then(|()| gzip.flush())
-        .map_err(|e| e.to_string())?;
-    let gzipped = gzip.finish().map_err(|e| e.to_string())?;
+    let (gzipped, brotlied) = compressed(&bytes)?;
     fs::write(out.join("eligo_bg.wasm.gz"), &gzipped).map_err(|e| e.to_string())?;
-    let mut brotlied = Vec::new();
-    let params = brotli::enc::BrotliEncoderParams {
-        quality: 11,
-        lgwin: 24,
-        ..Default::default()
-    };
-    brotli::BrotliCompress(&mut bytes.as_slice(), &mut brotlied, &params)
-        .map_err(|e| format!("brotli: {e}"))?;
     fs::write(out.join("eligo_bg.wasm.br"), &brotlied).map_err(|e| e.to_string())?;
     let sha = hex::encode(Sha256::digest(&bytes));
     fs::write(out.join("eligo_bg.wasm.sha256"), format!("sha256:{sha}\n"))
@@ -349,6 +337,23 @@ fn build_web() -> Result<(), String> {
     precompress(&web.join("dist"))
 }
 
+/// `bytes` gzipped (level 9) and brotlied (quality 11, a 16 MiB window), as
+/// browsers are sent them.
+fn compressed(bytes: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gzip.write_all(bytes).map_err(|e| e.to_string())?;
+    let gzipped = gzip.finish().map_err(|e| e.to_string())?;
+    let mut brotlied = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 24,
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut &bytes[..], &mut brotlied, &params)
+        .map_err(|e| format!("brotli: {e}"))?;
+    Ok((gzipped, brotlied))
+}
+
 /// Writes a `.br` (quality 11) and a `.gz` (level 9) beside each text file
 /// of the built page, which `eligo serve` sends to browsers that accept
 /// them instead of compressing the page on every request. Vite empties
@@ -369,16 +374,7 @@ fn precompress(dir: &Path) -> Result<(), String> {
             continue;
         }
         let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut brotlied = Vec::new();
-        let params = brotli::enc::BrotliEncoderParams {
-            quality: 11,
-            ..Default::default()
-        };
-        brotli::BrotliCompress(&mut bytes.as_slice(), &mut brotlied, &params)
-            .map_err(|e| format!("brotli: {e}"))?;
-        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        gzip.write_all(&bytes).map_err(|e| e.to_string())?;
-        let gzipped = gzip.finish().map_err(|e| e.to_string())?;
+        let (gzipped, brotlied) = compressed(&bytes)?;
         let beside = |extension: &str, encoded: &[u8]| {
             let mut name = path.clone().into_os_string();
             name.push(extension);
