@@ -240,22 +240,14 @@ fn write_results(output: &mut impl Write, results: &[(String, bool)]) -> io::Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eligo_core::{Bundle, BundleFiles};
+    use crate::decider::tests::tiny;
 
     /// Several chunks, with bad lines in each: every answer is on its
     /// input's line, numbered as that line, the same text as deciding the
     /// line alone; the summary counts every line and every error.
     #[test]
     fn lines_across_chunks_answer_in_order_as_each_alone() {
-        let files = BundleFiles::from_pairs([
-            ("bundle.toml", "name = \"t\"\nversion = \"1\"\nlanguages = [\"en\"]\n[entries.job]\nrules = \"job.rhai\"\nschema = \"schema/job.toml\"\n"),
-            ("rules.toml", "[OK]\nentry = \"job\"\nsource = \"s\"\n"),
-            ("schema/job.toml", "[fields]\nx = { type = \"money\", required = true }\n"),
-            ("messages/en.toml", "[rules]\nOK = \"ok {x}\"\n"),
-            ("job.rhai", "fn decide(input, ctx) { ctx.fire(\"OK\", #{ x: input.x }); #{ half: input.x / 2 } }"),
-        ])
-        .unwrap();
-        let decider = Decider::native(Bundle::load(files).unwrap(), 2).unwrap();
+        let decider = Decider::native(tiny(), 2).unwrap();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
             .build()

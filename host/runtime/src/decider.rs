@@ -231,11 +231,11 @@ impl Decider {
                     // Built part by part: `json!` would copy the result's
                     // value through serde again (a fifth of an impact
                     // household's time, in `perf`).
-                    let named = |name: &str| {
-                        let mut parameter = serde_json::Map::new();
-                        parameter.insert("name".to_string(), name.into());
-                        serde_json::Value::Object(parameter)
-                    };
+                    let names = envelope
+                        .parameters
+                        .iter()
+                        .map(|used| serde_json::json!({ "name": &*used.name }))
+                        .collect();
                     let mut summary = serde_json::Map::new();
                     summary.insert(
                         "status".to_string(),
@@ -246,14 +246,7 @@ impl Decider {
                         "reasons".to_string(),
                         serde_json::to_value(&envelope.reasons).expect("reasons serialise"),
                     );
-                    summary.insert(
-                        "parameters".to_string(),
-                        envelope
-                            .parameters
-                            .iter()
-                            .map(|used| named(&used.name))
-                            .collect(),
-                    );
+                    summary.insert("parameters".to_string(), serde_json::Value::Array(names));
                     serde_json::Value::Object(summary)
                 })
             }
@@ -287,12 +280,13 @@ impl Decider {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use eligo_core::{BundleFiles, Mode};
     use serde_json::value::RawValue;
 
-    fn tiny() -> Bundle {
+    /// A one-rule bundle: `job` halves a money field `x` and fires `OK`.
+    pub(crate) fn tiny() -> Bundle {
         let files = BundleFiles::from_pairs([
             ("bundle.toml", "name = \"t\"\nversion = \"1\"\nlanguages = [\"en\"]\n[entries.job]\nrules = \"job.rhai\"\nschema = \"schema/job.toml\"\n"),
             ("rules.toml", "[OK]\nentry = \"job\"\nsource = \"s\"\n"),
