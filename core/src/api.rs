@@ -15,6 +15,7 @@ use crate::test_run::run_tests;
 use crate::validate::FieldProblem;
 use std::collections::BTreeMap;
 
+use crate::insert_all::InsertAll;
 use crate::wire::{
     BundleInfo, BundleSource, BundleSummary, CheckReport, DecideRequest, EntryInfo, ErrorAnswer,
     ErrorBody, ErrorKind, LoadRequest, PackedBundle, ParameterInfo, ParameterValueInfo, TestReport,
@@ -325,7 +326,7 @@ pub fn pack(bundle: &Bundle) -> PackedBundle {
             .files()
             .iter()
             .map(|(path, text)| (path.to_string(), text.to_string()))
-            .collect(),
+            .insert_all(),
     }
 }
 

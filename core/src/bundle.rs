@@ -33,7 +33,7 @@ use crate::rule_calls::{self, FireCalls, NativeFunctions};
 use crate::sandbox::{build_engine, Locator};
 use crate::schema::{Kind, Schema};
 use crate::testcases::{parse_test_file, TestFile};
-use crate::validate::{checked_schema, validate_input, FieldProblem};
+use crate::validate::{checked_schema, FieldProblem};
 use crate::values::{dynamic_to_json, Timestamp};
 
 /// The engine's version, reported in every envelope.
@@ -106,7 +106,7 @@ impl Bundle {
                 None => problem,
             })
             .collect();
-        problems.sort_by(|a, b| {
+        crate::sort::sort_by(&mut problems, |a, b| {
             (a.severity, &a.file, a.line, a.column).cmp(&(b.severity, &b.file, b.line, b.column))
         });
         match loaded {
@@ -231,8 +231,11 @@ impl Bundle {
                 self.run_compiled(entry, program, &input, &ctx)
             }
             _ => {
-                let input = validate_input(&schema.root, &request.input)
-                    .map_err(DecideError::InvalidInput)?;
+                // Validated once, by the same code as the compiled runs,
+                // then handed to Rhai as its values.
+                let input = Input::validate(&schema.root, &request.input)
+                    .map_err(DecideError::InvalidInput)?
+                    .to_rhai(&ctx);
                 self.run(&self.engine, entry, input, &ctx)
             }
         };
@@ -387,8 +390,10 @@ impl Bundle {
         as_of: Timestamp,
     ) -> Option<DecideError> {
         let schema = &self.shared.schemas[request.entry.as_str()];
-        let input = validate_input(&schema.root, &request.input).ok()?;
         let ctx = RuleContext::new(Arc::clone(&self.shared), &request.entry, as_of);
+        let input = Input::validate(&schema.root, &request.input)
+            .ok()?
+            .to_rhai(&ctx);
         let locator = self
             .locator
             .get_or_init(|| Mutex::new(Locator::new(&self.manifest.limits)))

@@ -31,6 +31,7 @@ use rust_decimal::Decimal;
 use smallvec::SmallVec;
 
 use crate::context::{ParameterUse, RuleContext};
+use crate::insert_all::InsertAll;
 use crate::manifest::Limits;
 use crate::params::ParamStore;
 use crate::schema::{Kind, ObjectType};
@@ -353,7 +354,7 @@ fn map_from_record(record: &Record, ctx: &RuleContext) -> rhai::Map {
         .0
         .iter()
         .map(|(key, value)| (key.as_str().into(), value.to_dynamic(ctx)))
-        .collect()
+        .insert_all()
 }
 
 /// Binary operators with built-in meanings.
@@ -721,8 +722,7 @@ pub(crate) struct Input(Value);
 
 impl Input {
     /// Validates `input` against `root`, building the compiled evaluator's
-    /// values directly (the same checks and problems as
-    /// [`crate::validate::validate_input`]).
+    /// values directly; a run in Rhai gets them through [`Input::to_rhai`].
     pub(crate) fn validate(
         root: &ObjectType,
         input: &serde_json::Value,
@@ -738,6 +738,18 @@ impl Input {
             _ => rhai::Map::new(),
         }
     }
+}
+
+/// Adds to `problems` what input validation finds wrong with `value` as a
+/// value of `kind`: how a schema's defaults are checked when it loads, by
+/// the same code (and the same one copy of it) that validates inputs.
+pub(crate) fn check_value(
+    kind: &Kind,
+    value: &serde_json::Value,
+    path: &crate::path::JsonPath<'_>,
+    problems: &mut Vec<FieldProblem>,
+) {
+    let _ = crate::validate::convert(&Values, kind, value, path, problems);
 }
 
 /// Builds validated input as compiled values; an object's keys are its
@@ -982,7 +994,7 @@ impl Compiler<'_> {
                     x.0.iter()
                         .map(|(key, _)| self.names.intern(&key.name))
                         .collect();
-                keys.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+                crate::sort::sort_by(&mut keys, |a, b| a.as_str().cmp(b.as_str()));
                 keys.dedup_by(|a, b| a.as_str() == b.as_str());
                 let mut values = Vec::with_capacity(x.0.len());
                 for (key, value) in &x.0 {

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::insert_all::InsertAll;
+
 /// One changed leaf (or a subtree present on one side only).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
@@ -36,9 +38,7 @@ fn join(path: &str, key: &str) -> String {
 fn walk(path: String, before: Option<&Value>, after: Option<&Value>, out: &mut Vec<Change>) {
     match (before, after) {
         (Some(Value::Object(a)), Some(Value::Object(b))) => {
-            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
-            keys.sort();
-            keys.dedup();
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).insert_all();
             for key in keys {
                 walk(join(&path, key), a.get(key), b.get(key), out);
             }

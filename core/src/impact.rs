@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 
+use crate::insert_all::InsertAll;
 use crate::values::{decimal_from_number, decimal_to_json};
 
 /// Household ids kept per changed cell.
@@ -429,7 +430,7 @@ impl Impact {
             .unwrap_or(&empty)
             .keys()
             .chain(leaves_after.as_ref().unwrap_or(&empty).keys())
-            .collect();
+            .insert_all();
         if kind_before != kind_after {
             changes.push((
                 "status".to_string(),
@@ -556,7 +557,7 @@ impl Impact {
                     }),
                 )
             })
-            .collect();
+            .insert_all();
         let totals: Map<String, Value> = self
             .totals
             .iter()
@@ -571,14 +572,14 @@ impl Impact {
                     }),
                 )
             })
-            .collect();
+            .insert_all();
         let rules: Map<String, Value> = self
             .rules
             .iter()
             .map(|(rule, (before, after))| {
                 (rule.clone(), json!({ "before": before, "after": after }))
             })
-            .collect();
+            .insert_all();
         let errors: Vec<Value> = self
             .errors
             .iter()
@@ -591,10 +592,10 @@ impl Impact {
                 let values: Map<String, Value> = values
                     .iter()
                     .map(|(value, impact)| (value.clone(), impact.to_json()))
-                    .collect();
+                    .insert_all();
                 (name.clone(), Value::Object(values))
             })
-            .collect();
+            .insert_all();
         let mut report = json!({
             "households": self.households,
             "changed": self.changed,

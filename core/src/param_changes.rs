@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::bundle::Bundle;
+use crate::insert_all::InsertAll;
 use crate::manifest::{Manifest, MANIFEST_FILE};
 use crate::params::Param;
 use crate::values::Timestamp;
@@ -58,7 +59,7 @@ impl ParamChanges {
             .iter()
             .chain(draft.params().iter())
             .map(|param| param.name.as_str())
-            .collect();
+            .insert_all();
         let names = names
             .into_iter()
             .filter(|name| in_force(base.params().get(name)) != in_force(draft.params().get(name)))

@@ -164,7 +164,7 @@ fn build_param(name: &str, decl: ParamDecl) -> Result<Param, String> {
             json,
         });
     }
-    values.sort_by_key(|value| value.from);
+    crate::sort::sort_by(&mut values, |a, b| a.from.cmp(&b.from));
     if let Some(pair) = values.windows(2).find(|pair| pair[0].from == pair[1].from) {
         return Err(format!(
             "parameter `{name}` has two values from {}",
@@ -253,12 +253,14 @@ impl Calendar {
             format!("expected {{ days_off = [...], make_up_working_days = [...] }}: {e}")
         })?;
         let dates = |list: &[String], field: &str| -> Result<BTreeSet<Date>, String> {
-            list.iter()
-                .map(|text| {
+            let mut dates = BTreeSet::new();
+            for text in list {
+                dates.insert(
                     Date::parse(text)
-                        .ok_or_else(|| format!("{field}: `{text}` is not a YYYY-MM-DD date"))
-                })
-                .collect()
+                        .ok_or_else(|| format!("{field}: `{text}` is not a YYYY-MM-DD date"))?,
+                );
+            }
+            Ok(dates)
         };
         let days_off = dates(&raw.days_off, "days_off")?;
         let make_up_days = dates(&raw.make_up_working_days, "make_up_working_days")?;

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rhai::{ASTNode, Engine, Expr, Position, Stmt, AST};
 
 use crate::diagnostics::Diagnostic;
+use crate::insert_all::InsertAll;
 use crate::manifest::Template;
 
 /// Names Rhai handles itself, not as registered functions.
@@ -139,7 +140,7 @@ pub(crate) fn check(
                     .flatten()
                     .filter_map(|n| n.checked_sub(object)),
             )
-            .collect();
+            .insert_all();
         let args = call.args.len();
         let found = takes.contains(&args);
         if found {
@@ -176,13 +177,16 @@ fn record_fire(call: &rhai::FnCallExpr, position: Position, file: &str, fires: &
     };
     let keys = match call.args.get(1) {
         None => Some(BTreeSet::new()),
-        Some(Expr::Map(map, _)) => {
-            Some(map.0.iter().map(|(key, _)| key.name.to_string()).collect())
-        }
+        Some(Expr::Map(map, _)) => Some(
+            map.0
+                .iter()
+                .map(|(key, _)| key.name.to_string())
+                .insert_all(),
+        ),
         // A map of constants only, folded by Rhai's optimiser.
         Some(Expr::DynamicConstant(value, _)) => value
             .read_lock::<rhai::Map>()
-            .map(|map| map.keys().map(|key| key.to_string()).collect()),
+            .map(|map| map.keys().map(|key| key.to_string()).insert_all()),
         _ => None,
     };
     fires.entry(id.to_string()).or_default().push(FireCall {

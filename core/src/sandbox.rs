@@ -476,6 +476,26 @@ mod comparator_tests {
             "{error}"
         );
     }
+
+    #[test]
+    fn sort_without_a_comparator_orders_each_type() {
+        let engine = build_engine(&Limits::default());
+        let sorted = |script: &str| format!("{:?}", engine.eval::<Array>(script).unwrap());
+        assert_eq!(sorted("let a = [3, 1, 2, 1]; a.sort(); a"), "[1, 1, 2, 3]");
+        assert_eq!(sorted("let a = [3, 1, 2]; a.sort_desc(); a"), "[3, 2, 1]");
+        assert_eq!(
+            sorted(r#"let a = ["b", "c", "a"]; a.sort(); a"#),
+            r#"["a", "b", "c"]"#
+        );
+        assert_eq!(
+            sorted("let a = [2.50, 0.1, 1.0]; a.sort(); a"),
+            "[0.1, 1.0, 2.50]"
+        );
+        assert_eq!(
+            sorted("let a = [true, false]; a.sort(); a"),
+            "[false, true]"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -775,12 +775,13 @@ fn toml_to_json(value: &toml::Value) -> Result<Value, String> {
         toml::Value::Array(items) => {
             Value::Array(items.iter().map(toml_to_json).collect::<Result<_, _>>()?)
         }
-        toml::Value::Table(table) => Value::Object(
-            table
-                .iter()
-                .map(|(k, v)| Ok((k.clone(), toml_to_json(v)?)))
-                .collect::<Result<_, String>>()?,
-        ),
+        toml::Value::Table(table) => {
+            let mut object = serde_json::Map::new();
+            for (key, value) in table {
+                object.insert(key.clone(), toml_to_json(value)?);
+            }
+            Value::Object(object)
+        }
         toml::Value::Datetime(d) => Value::String(d.to_string()),
     })
 }

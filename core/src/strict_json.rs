@@ -11,6 +11,8 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use crate::insert_all::InsertAll;
+
 /// Why the text was refused.
 #[derive(Debug)]
 pub enum StrictJsonError {
@@ -105,7 +107,7 @@ fn first_duplicate(text: &str) -> Option<String> {
                         keys[*first_key..].contains(&name)
                     }
                     None => {
-                        let mut set: BTreeSet<_> = keys[*first_key..].iter().cloned().collect();
+                        let mut set: BTreeSet<_> = keys[*first_key..].iter().cloned().insert_all();
                         let seen = !set.insert(name.clone());
                         *many = Some(set);
                         seen

@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::bundle::Bundle;
 use crate::envelope::Envelope;
 use crate::error::{DecideError, ErrorBody, ErrorKind};
+use crate::insert_all::InsertAll;
 use crate::testcases::{ExpectProblem, TestCase};
 use crate::values::decimal_from_number;
 
@@ -139,8 +140,8 @@ pub fn run_case(bundle: &Bundle, file: &str, case: &TestCase) -> CaseOutcome {
                         rule: p.rule.clone(),
                     })
                     .collect();
-                wanted.sort();
-                got.sort();
+                crate::sort::sort(&mut wanted);
+                crate::sort::sort(&mut got);
                 views.exact(
                     "error.problems",
                     serde_json::to_value(wanted).expect("serialises"),
@@ -233,7 +234,7 @@ pub fn run_tests(bundle: &Bundle) -> Result<TestReport, ErrorBody> {
     let fired: BTreeSet<&str> = cases
         .iter()
         .flat_map(|c| c.fired.iter().map(String::as_str))
-        .collect();
+        .insert_all();
     let uncovered_rules = bundle
         .rules()
         .keys()
@@ -295,7 +296,7 @@ fn project(expected: &Value, actual: &Value) -> Value {
         (Value::Object(want), Value::Object(got)) => Value::Object(
             want.iter()
                 .filter_map(|(key, w)| got.get(key).map(|g| (key.clone(), project(w, g))))
-                .collect(),
+                .insert_all(),
         ),
         (Value::Array(want), Value::Array(got)) => Value::Array(
             got.iter()

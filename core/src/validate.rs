@@ -6,6 +6,7 @@
 //! by their schema type, never by how the JSON happened to spell them: an
 //! integer field accepts `60.0`, a money field becomes an exact `Decimal`.
 
+#[cfg(test)]
 use rhai::{Dynamic, Map};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -15,7 +16,7 @@ use crate::diagnostics::Diagnostic;
 use crate::path::JsonPath;
 use crate::schema::{locate_field, Field, Kind, ObjectType, Schema};
 use crate::values::{
-    decimal_from_number, is_month, round_half_up, significant_decimals, text, Date, Timestamp,
+    decimal_from_number, is_month, round_half_up, significant_decimals, Date, Timestamp,
 };
 
 /// One problem with the input.
@@ -49,7 +50,10 @@ impl std::fmt::Display for FieldProblem {
     }
 }
 
-/// Validates the whole input and converts it for the rules.
+/// Validates the whole input and converts it to Rhai's values: how the
+/// tests below read a validated input. Decisions validate through
+/// [`crate::compiled::Input::validate`], once, whichever way the rules run.
+#[cfg(test)]
 pub fn validate_input(root: &ObjectType, input: &Value) -> Result<Map, Vec<FieldProblem>> {
     validate_into(&RhaiValues, root, input)
 }
@@ -68,8 +72,9 @@ pub(crate) fn validate_into<B: Build>(
     }
 }
 
-/// The values validation builds: Rhai's ([`RhaiValues`]) or the compiled
-/// evaluator's, which reads the input without converting it again.
+/// The values validation builds: the compiled evaluator's (which reads the
+/// input without converting it again, and hands a run in Rhai the same
+/// values as Rhai's), or in the tests Rhai's directly.
 pub(crate) trait Build {
     type Value;
     type Object;
@@ -97,8 +102,10 @@ pub(crate) trait Build {
 }
 
 /// Rhai's values: maps, arrays and `Dynamic`s.
+#[cfg(test)]
 pub(crate) struct RhaiValues;
 
+#[cfg(test)]
 impl Build for RhaiValues {
     type Value = Dynamic;
     type Object = Map;
@@ -115,7 +122,7 @@ impl Build for RhaiValues {
         Dynamic::from_decimal(decimal)
     }
     fn text(&self, value: &str) -> Dynamic {
-        text(value)
+        crate::values::text(value)
     }
     fn name(&self, name: &rhai::ImmutableString) -> Dynamic {
         Dynamic::from(name.clone())
@@ -171,13 +178,7 @@ fn first_bad_default(object: &ObjectType) -> Option<(String, String)> {
         if let Some(default) = &field.default {
             let at = format!("{}.{name}", object.name);
             let mut problems = Vec::new();
-            let _ = convert(
-                &RhaiValues,
-                &field.kind,
-                default,
-                &JsonPath::Root(&at),
-                &mut problems,
-            );
+            crate::compiled::check_value(&field.kind, default, &JsonPath::Root(&at), &mut problems);
             if let Some(problem) = problems.first() {
                 return Some((
                     format!("{at}.default"),
@@ -322,7 +323,7 @@ fn check_cross_field(
     }
 }
 
-fn convert<B: Build>(
+pub(crate) fn convert<B: Build>(
     build: &B,
     kind: &Kind,
     value: &Value,

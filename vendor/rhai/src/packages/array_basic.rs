@@ -55,6 +55,14 @@ pub(crate) fn index_of_start_inner(
     Ok(-1 as INT)
 }
 
+/// Sorts with the standard library's stable sort through one instantiation:
+/// each closure passed to `sort_by` would otherwise compile its own copy of
+/// the sort, 2.5–4.5 KB of wasm each (Eligo's patch, see PATCHES.md).
+#[inline(never)]
+fn sort_dynamic(array: &mut [Dynamic], compare: &mut dyn FnMut(&Dynamic, &Dynamic) -> Ordering) {
+    array.sort_by(|a, b| compare(a, b));
+}
+
 #[export_module(manifest)]
 pub mod array_functions {
     /// Number of elements in the array.
@@ -1571,7 +1579,7 @@ pub mod array_functions {
         }
 
         let closure = || {
-            array.sort_by(|x, y| {
+            super::sort_dynamic(array, &mut |x, y| {
                 comparer
                     .call_raw(&ctx, None, [x.clone(), y.clone()])
                     .ok()
@@ -1646,7 +1654,7 @@ pub mod array_functions {
         }
 
         if type_id == TypeId::of::<INT>() {
-            array.sort_by(|a, b| {
+            super::sort_dynamic(array, &mut |a, b| {
                 let a = a.as_int().unwrap();
                 let b = b.as_int().unwrap();
                 a.cmp(&b)
@@ -1654,7 +1662,7 @@ pub mod array_functions {
             return Ok(());
         }
         if type_id == TypeId::of::<char>() {
-            array.sort_by(|a, b| {
+            super::sort_dynamic(array, &mut |a, b| {
                 let a = a.as_char().unwrap();
                 let b = b.as_char().unwrap();
                 a.cmp(&b)
@@ -1663,7 +1671,7 @@ pub mod array_functions {
         }
         #[cfg(not(feature = "no_float"))]
         if type_id == TypeId::of::<crate::FLOAT>() {
-            array.sort_by(|a, b| {
+            super::sort_dynamic(array, &mut |a, b| {
                 let a = a.as_float().unwrap();
                 let b = b.as_float().unwrap();
                 a.partial_cmp(&b).unwrap_or(Ordering::Equal)
@@ -1671,7 +1679,7 @@ pub mod array_functions {
             return Ok(());
         }
         if type_id == TypeId::of::<ImmutableString>() {
-            array.sort_by(|a, b| {
+            super::sort_dynamic(array, &mut |a, b| {
                 let a = &*a.as_immutable_string_ref().unwrap();
                 let b = &*b.as_immutable_string_ref().unwrap();
                 a.cmp(b)
@@ -1680,7 +1688,7 @@ pub mod array_functions {
         }
         #[cfg(feature = "decimal")]
         if type_id == TypeId::of::<rust_decimal::Decimal>() {
-            array.sort_by(|a, b| {
+            super::sort_dynamic(array, &mut |a, b| {
                 let a = a.as_decimal().unwrap();
                 let b = b.as_decimal().unwrap();
                 a.cmp(&b)
@@ -1688,7 +1696,7 @@ pub mod array_functions {
             return Ok(());
         }
         if type_id == TypeId::of::<bool>() {
-            array.sort_by(|a, b| {
+            super::sort_dynamic(array, &mut |a, b| {
                 let a = a.as_bool().unwrap();
                 let b = b.as_bool().unwrap();
                 a.cmp(&b)
@@ -1745,7 +1753,7 @@ pub mod array_functions {
         }
 
         if type_id == TypeId::of::<INT>() {
-            array.sort_by(|a, b| {
+            super::sort_dynamic(array, &mut |a, b| {
                 let a = a.as_int().unwrap();
                 let b = b.as_int().unwrap();
                 match a.cmp(&b) {
@@ -1757,7 +1765,7 @@ pub mod array_functions {
             return Ok(());
         }
         if type_id == TypeId::of::<char>() {
-            array.sort_by(|a, b| {
+            super::sort_dynamic(array, &mut |a, b| {
                 let a = a.as_char().unwrap();
                 let b = b.as_char().unwrap();
                 match a.cmp(&b) {
@@ -1770,7 +1778,7 @@ pub mod array_functions {
         }
         #[cfg(not(feature = "no_float"))]
         if type_id == TypeId::of::<crate::FLOAT>() {
-            array.sort_by(|a, b| {
+            super::sort_dynamic(array, &mut |a, b| {
                 let a = a.as_float().unwrap();
                 let b = b.as_float().unwrap();
                 match a.partial_cmp(&b).unwrap_or(Ordering::Equal) {
@@ -1782,7 +1790,7 @@ pub mod array_functions {
             return Ok(());
         }
         if type_id == TypeId::of::<ImmutableString>() {
-            array.sort_by(|a, b| {
+            super::sort_dynamic(array, &mut |a, b| {
                 let a = &*a.as_immutable_string_ref().unwrap();
                 let b = &*b.as_immutable_string_ref().unwrap();
                 match a.cmp(b) {
@@ -1795,7 +1803,7 @@ pub mod array_functions {
         }
         #[cfg(feature = "decimal")]
         if type_id == TypeId::of::<rust_decimal::Decimal>() {
-            array.sort_by(|a, b| {
+            super::sort_dynamic(array, &mut |a, b| {
                 let a = a.as_decimal().unwrap();
                 let b = b.as_decimal().unwrap();
                 match a.cmp(&b) {
@@ -1807,7 +1815,7 @@ pub mod array_functions {
             return Ok(());
         }
         if type_id == TypeId::of::<bool>() {
-            array.sort_by(|a, b| {
+            super::sort_dynamic(array, &mut |a, b| {
                 let a = a.as_bool().unwrap();
                 let b = b.as_bool().unwrap();
                 match a.cmp(&b) {
