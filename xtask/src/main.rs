@@ -125,6 +125,14 @@ fn build_wasm() -> Result<PathBuf, String> {
     let rustflags = [
         format!("--remap-path-prefix={}=/eligo", root.display()),
         format!("--remap-path-prefix={}=/cargo", cargo_home.display()),
+        // 128-bit SIMD, which every engine the artifact targets runs
+        // (wasmtime; Chrome 91, Firefox 89, Safari 16.4, Node 16.4 and
+        // later): copies and compares of wider values take fewer
+        // instructions. Measured: 2,079,506 → 2,032,908 bytes, gzip
+        // 753,693 → 741,146, a household decision in Node 28.5–29.1 →
+        // 27.2–28.8 µs. Its integer operations are deterministic; the
+        // engine does no floating-point arithmetic on decisions.
+        "-Ctarget-feature=+simd128".to_string(),
     ]
     .join("\x1f");
     let build_dir = root.join("target/wasm-build");
