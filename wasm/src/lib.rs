@@ -4,18 +4,22 @@
 //! - [`abi`]: plain C-ABI exports (bytes in, JSON bytes out) that the
 //!   wasmtime host calls; they never reach a JavaScript import.
 //! - [`mem`]: `memcmp` and `bcmp` a word at a time in the artifact.
+//! - [`allocator`]: the artifact's allocator, size-class lists over Talc.
 //!
 //! Both only marshal: every request goes to `eligo_core::api`, so the same
 //! request gives the same answer bytes whichever side asks.
 
 pub mod abi;
+pub mod allocator;
 pub mod js;
 pub mod mem;
 
 // Talc instead of the default dlmalloc: the same size in the artifact, and a
 // few percent faster through wasmtime for the engine's many small
 // allocations (household decision, A/B after wasm-opt: 142–150 µs against
-// 150–162 µs).
+// 150–162 µs). Small blocks come from size-class lists in front of it
+// ([`allocator`]).
 #[cfg(all(not(target_feature = "atomics"), target_family = "wasm"))]
 #[global_allocator]
-static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+static ALLOCATOR: allocator::SizeClasses<talc::wasm::WasmDynamicTalc> =
+    allocator::SizeClasses::new(talc::wasm::new_wasm_dynamic_allocator());
