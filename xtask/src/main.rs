@@ -282,9 +282,11 @@ fn optimise(artifact: &Path) -> Result<(), String> {
         .arg(artifact)
         .args(["-O3", "-o"])
         .arg(&optimised)
-        // The features rustc enables by default for wasm32-unknown-unknown;
-        // reference types carry wasm-bindgen's externref table.
+        // The features rustc enables by default for wasm32-unknown-unknown,
+        // and SIMD, which the build turns on; reference types carry
+        // wasm-bindgen's externref table.
         .args([
+            "--enable-simd",
             "--enable-bulk-memory",
             "--enable-mutable-globals",
             "--enable-sign-ext",
