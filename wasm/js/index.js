@@ -10,7 +10,6 @@ import initGlue, {
   Engine as RawEngine,
   check as rawCheck,
   engineVersion as rawEngineVersion,
-  errorText,
   diff as rawDiff,
   RawImpact,
 } from './eligo.js';
@@ -40,11 +39,26 @@ export class Decimal {
   }
 }
 
+/**
+ * An error body as the CLI prints it (`ErrorBody`'s `Display` in the core):
+ * the message, then a line per problem and per diagnostic. Written here
+ * rather than asked of the artifact, which would otherwise carry a second
+ * reading of every error type; a test compares both texts.
+ */
+function errorText(body) {
+  let text = body.message;
+  for (const p of body.problems ?? []) text += `\n  ${p.path}: ${p.message} [${p.rule}]`;
+  for (const d of body.diagnostics ?? []) {
+    text += `\n  ${d.file}:${d.line}:${d.column}: ${d.message} [${d.code}]`;
+  }
+  return text;
+}
+
 /** An error answer from the engine: same message and paths as the CLI. */
 export class EligoError extends Error {
   constructor(answerText) {
     const body = parse(answerText).error;
-    super(errorText(answerText) ?? body.message);
+    super(errorText(body));
     this.name = 'EligoError';
     this.answer = answerText;
     this.kind = body.kind;

@@ -47,12 +47,6 @@ impl Engine {
     }
 }
 
-/// An error answer as the text the CLI prints, or `undefined`.
-#[wasm_bindgen(js_name = errorText)]
-pub fn error_text(answer: &str) -> Option<String> {
-    api::error_text(answer)
-}
-
 /// Checks a bundle without loading it: the check report's JSON; a
 /// malformed request is thrown as an error answer.
 #[wasm_bindgen]
