@@ -177,7 +177,7 @@ pub fn toml_definition_line(source: &str, name: &str) -> usize {
         .map_or(0, |index| index + 1)
 }
 
-/// Converts a TOML/YAML parser's byte offset into a 1-based line and column.
+/// Converts a parser's byte offset into a 1-based line and column.
 pub fn line_column(source: &str, byte_offset: usize) -> (usize, usize) {
     let offset = byte_offset.min(source.len());
     let before = &source[..floor_char_boundary(source, offset)];

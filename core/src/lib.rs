@@ -36,6 +36,7 @@ mod testcases;
 mod validate;
 mod values;
 pub mod wire;
+mod yaml;
 
 pub use bundle::{Bundle, ENGINE_VERSION};
 pub use diagnostics::{Diagnostic, Severity};

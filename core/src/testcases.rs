@@ -27,8 +27,9 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::diagnostics::{line_column, Diagnostic};
+use crate::diagnostics::Diagnostic;
 use crate::envelope::{DecideRequest, Mode, Status};
+use crate::yaml;
 
 /// One test file.
 #[derive(Debug, Clone)]
@@ -95,7 +96,7 @@ pub struct ExpectProblem {
 struct RawFile {
     entry: Option<String>,
     as_of: Option<String>,
-    cases: Vec<RawCase>,
+    cases: Vec<Value>,
 }
 
 #[derive(Deserialize)]
@@ -113,9 +114,10 @@ struct RawCase {
 
 /// Parses one test file.
 /// How deep a test file's values may nest, in block indentation levels
-/// and flow brackets together. The YAML parser's time grows faster than the
-/// file with nesting (a 200 KB file of nested brackets took 20 s), so deeper
-/// files are refused before it sees them. The default bundle's cases nest 7.
+/// and flow brackets together. Reading a case into its request, matching a
+/// result and dropping a value all recurse on depth, so deeper files are
+/// refused before they are read (the parser's own limit, 256 flow levels,
+/// does not count block levels). The default bundle's cases nest 7.
 pub const MAX_YAML_NESTING: usize = 64;
 
 /// The line and column where `text` first nests deeper than
@@ -182,16 +184,41 @@ pub fn parse_test_file(file: &str, text: &str) -> Result<TestFile, Diagnostic> {
             ),
         )
     })?;
-    let raw: RawFile = serde_yaml_ng::from_str(text).map_err(|error| {
-        let (line, column) = error
-            .location()
-            .map_or((0, 0), |l| line_column(text, l.index()));
-        Diagnostic::error("test-yaml", file, line, column, error.to_string())
+    let (value, places) = yaml::read(text).map_err(|error| {
+        Diagnostic::error("test-yaml", file, error.line, error.column, error.message)
     })?;
+    // Read level by level so that a problem is placed at the key it names
+    // or, failing that, at the case it is in.
+    let located = |pointer: &str, error: serde_json::Error| {
+        let message = error.to_string();
+        let key = message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(key, _)| key);
+        let place = key
+            .and_then(|key| {
+                places.iter().find(|place| {
+                    place
+                        .pointer
+                        .strip_prefix(pointer)
+                        .is_some_and(|rest| rest.starts_with('/'))
+                        && place.pointer.rsplit('/').next() == Some(key)
+                })
+            })
+            .or_else(|| places.iter().find(|place| place.pointer == pointer));
+        let (line, column) = place.map_or((1, 1), |place| (place.line, place.column));
+        Diagnostic::error("test-yaml", file, line, column, message)
+    };
+    let raw = RawFile::deserialize(value).map_err(|error| located("", error))?;
     let mut cases = Vec::with_capacity(raw.cases.len());
     let mut names = BTreeSet::new();
-    for case in raw.cases {
-        let line = find_name_line(text, &case.name);
+    for (index, case) in raw.cases.into_iter().enumerate() {
+        let pointer = format!("/cases/{index}");
+        let case = RawCase::deserialize(case).map_err(|error| located(&pointer, error))?;
+        let line = places
+            .iter()
+            .find(|place| place.pointer == format!("{pointer}/name"))
+            .map_or(0, |place| place.line);
         let missing = |what: &str| {
             Diagnostic::error(
                 "test-case",
@@ -250,17 +277,6 @@ pub fn parse_test_file(file: &str, text: &str) -> Result<TestFile, Diagnostic> {
     })
 }
 
-fn find_name_line(text: &str, name: &str) -> usize {
-    text.lines()
-        .position(|line| {
-            let line = line.trim_start().trim_start_matches("- ").trim_start();
-            line.strip_prefix("name:")
-                .map(|rest| rest.trim().trim_matches(['"', '\'']) == name)
-                .unwrap_or(false)
-        })
-        .map_or(0, |index| index + 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,7 +321,9 @@ mod tests {
         assert_eq!(file.cases[0].line, 4);
         assert_eq!(file.cases[1].line, 7);
         assert_eq!(file.cases[1].mode, Mode::Partial);
-        assert_eq!(file.cases[0].input["a"].to_string(), "1.1");
+        // The number's text is kept: money in a case never passes through
+        // binary floating point.
+        assert_eq!(file.cases[0].input["a"].to_string(), "1.10");
     }
 
     #[test]
@@ -320,5 +338,15 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.message.contains("no entry"), "{error}");
+        // A field the format does not have is placed at its key, in the
+        // case it is in; a wrong type at the case.
+        let text = "entry: e\nas_of: x\ncases:\n  - name: a\n    input: {}\n    expect: {}\n  - name: b\n    input: {}\n    expect:\n      stauts: decided\n";
+        let error = parse_test_file("tests/x.yaml", text).unwrap_err();
+        assert_eq!((error.line, error.column), (10, 7), "{error}");
+        assert!(error.message.contains("unknown field `stauts`"), "{error}");
+        let error = parse_test_file("tests/x.yaml", "cases:\n  - name: a\n  - 7\n").unwrap_err();
+        assert_eq!((error.line, error.column), (2, 5), "{error}");
+        let error = parse_test_file("tests/x.yaml", "case: []\n").unwrap_err();
+        assert_eq!((error.line, error.column), (1, 1), "{error}");
     }
 }
