@@ -174,6 +174,9 @@ fn refused_bundles() {
     );
     let zero_limit = "name = \"tiny\"\nversion = \"1\"\nlanguages = [\"en\"]\n[limits]\nmax_operations = 0\n[entries.job]\nrules = \"job.rhai\"\nschema = \"schema/job.toml\"\n";
     let deep_yaml = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+    let alias_bomb = (1..40).fold("a0: &a0 [x]\n".to_string(), |text, n| {
+        format!("{text}a{n}: &a{n} [*a{m}, *a{m}]\n", m = n - 1)
+    });
     let huge_file = "# padding\n".repeat((1 << 20) / 10 + 1);
     let filler = "# padding\n".repeat((1 << 20) / 10 - 1);
     let ok = "fn decide(input, ctx) { #{ ok: ctx.fire(\"OK\", #{ n: input.n }) } }";
@@ -208,6 +211,22 @@ fn refused_bundles() {
             "a test file nested 100 deep",
             tiny(ok, &[("tests/deep.yaml", &deep_yaml)]),
             "nested more than 64 levels deep",
+        ),
+        (
+            "an alias bomb in a test file (each alias doubling the one before)",
+            tiny(ok, &[("tests/bomb.yaml", &alias_bomb)]),
+            "aliases (`*name`) are not read",
+        ),
+        (
+            "a test case given one key twice",
+            tiny(
+                ok,
+                &[(
+                    "tests/twice.yaml",
+                    "cases:\n  - name: a\n    name: b\n    input: {}\n    expect: {}\n",
+                )],
+            ),
+            "the key `name` is given twice",
         ),
         (
             "a file over 1 MiB",
