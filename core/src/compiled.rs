@@ -975,6 +975,25 @@ impl Compiler<'_> {
         exprs.iter().map(|e| self.expr(e)).collect()
     }
 
+    /// A call's arguments. Rhai takes an argument that is an array or map
+    /// of literals as one literal (one operation, however many items),
+    /// where the same literal elsewhere costs an operation per item too.
+    fn args(&mut self, args: &[rhai::Expr]) -> Option<Vec<Node>> {
+        use rhai::Expr as E;
+        args.iter()
+            .map(|arg| match arg {
+                E::Array(..) | E::Map(..) => match arg.get_literal_value(None) {
+                    Some(value) => match constant(&value, self.names) {
+                        Some(value) => Some(Node::Const(value)),
+                        None => self.refuse(arg.start_position(), "this constant"),
+                    },
+                    None => self.expr(arg),
+                },
+                _ => self.expr(arg),
+            })
+            .collect()
+    }
+
     fn expr(&mut self, expr: &rhai::Expr) -> Option<Node> {
         use rhai::Expr as E;
         Some(match expr {
@@ -1072,20 +1091,21 @@ impl Compiler<'_> {
         let name = call.name.as_str();
         if call.is_operator_call() {
             return match (call.args.len(), name) {
-                (1, "!") => Some(Node::Not(Box::new(self.expr(&call.args[0])?))),
-                (1, "-") => Some(Node::Neg(Box::new(self.expr(&call.args[0])?))),
+                (1, "!") => Some(Node::Not(Box::new(self.args(&call.args)?.pop()?))),
+                (1, "-") => Some(Node::Neg(Box::new(self.args(&call.args)?.pop()?))),
                 (2, _) => match binary_op(name) {
-                    Some(op) => Some(Node::Binary(
-                        op,
-                        Box::new(self.expr(&call.args[0])?),
-                        Box::new(self.expr(&call.args[1])?),
-                    )),
+                    Some(op) => {
+                        let mut args = self.args(&call.args)?;
+                        let right = args.pop()?;
+                        let left = args.pop()?;
+                        Some(Node::Binary(op, Box::new(left), Box::new(right)))
+                    }
                     None => self.refuse(position, format!("the `{name}` operator")),
                 },
                 _ => self.refuse(position, format!("the `{name}` operator")),
             };
         }
-        let args = self.exprs(&call.args)?;
+        let args = self.args(&call.args)?;
         let callee = match self.script(name, args.len()) {
             Some(index) => Callee::Script(index),
             None => match Native::resolve(name, args.len()) {
@@ -1209,7 +1229,7 @@ impl Compiler<'_> {
         position: Position,
         chain: &mut Chain,
     ) -> Option<Step> {
-        let args = self.exprs(&call.args)?;
+        let args = self.args(&call.args)?;
         let count = args.len();
         chain.pass.extend(args);
         // A script function called as a method: its arity leaves out `this`.

@@ -193,3 +193,32 @@ fn the_call_limit_is_the_same_depth_in_both_evaluators() {
         assert_eq!(compiled, decided, "deep({n}) ran compiled: {compiled}");
     }
 }
+
+/// Literal arrays and maps cost what Rhai charges for them: one operation
+/// as a call's argument (Rhai takes the whole literal at once), one per
+/// item too anywhere else; nested, as operands and as method arguments.
+#[test]
+fn literal_arrays_and_maps_cost_the_same_operations_in_both_evaluators() {
+    use eligo_tests::tiny_bundle_files;
+    let script = "fn pick(a, m) { a.len() + m.y.z.len() }\n\
+                  fn decide(input, ctx) {\n\
+                  let a = [1, 2, [3, 4]];\n\
+                  let m = #{ p: 1, q: [2, 3], r: #{ s: 4 } };\n\
+                  let same = \"k\" in #{ k: 1 } && -[1, 2].len() < 0;\n\
+                  let n = pick([1, 2, 3], #{ x: 1, y: #{ z: [1] } }) + a.len() + m.q.len();\n\
+                  let b = [];\n\
+                  b.push([input.n, 2]);\n\
+                  b.push([5, 6]);\n\
+                  #{ x: n + len([7, 8, 9]) + b.len(), same: same, ok: ctx.fire(\"OK\", #{ n: 1 }), big: ctx.fire(\"BIG\") }\n\
+                  }";
+    let bundle = load(tiny_bundle_files(script, &[]));
+    let interpreted: Vec<_> = bundle
+        .warnings()
+        .iter()
+        .filter(|w| w.code == "rules-interpreted")
+        .collect();
+    assert!(interpreted.is_empty(), "{interpreted:?}");
+    for n in 0..3 {
+        assert!(agree(&bundle, &job(n), &format!("literals({n})")));
+    }
+}
