@@ -477,6 +477,23 @@ mod comparator_tests {
         );
     }
 
+    /// Rhai is built without closures: an anonymous function sees only its
+    /// parameters, and one that reaches for a variable around it is a
+    /// syntax error where it stands, found when the bundle loads.
+    #[test]
+    fn anonymous_functions_see_only_their_parameters() {
+        let engine = build_engine(&Limits::default());
+        let error = engine
+            .compile("let limit = 3;\nlet a = [5, 1, 4];\na.sort(|p, q| if p > limit { 1 } else { -1 });")
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "Undefined variable: limit (line 3, position 22)"
+        );
+        let sorted = engine.eval::<Array>("let a = [5, 1, 4]; a.sort(|p, q| p - q); a");
+        assert_eq!(format!("{:?}", sorted.unwrap()), "[1, 4, 5]");
+    }
+
     #[test]
     fn sort_without_a_comparator_orders_each_type() {
         let engine = build_engine(&Limits::default());
