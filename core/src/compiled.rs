@@ -444,6 +444,8 @@ enum Node {
     This,
     Array(Vec<Node>),
     Map(Box<MapLiteral>),
+    /// An array or map literal of literals, built when the rules compile.
+    Literal(Box<Literal>),
     And(Vec<Node>),
     Or(Vec<Node>),
     Not(Box<Node>),
@@ -478,6 +480,92 @@ struct MapLiteral {
     keys: Vec<ImmutableString>,
     /// The values in the order written, each with its key's index in `keys`.
     values: Vec<(usize, Node)>,
+}
+
+/// An array or map literal whose items are all literals (`#{ eligible:
+/// false, rules: [] }`), built once. Rhai evaluates such a literal item by
+/// item, so a run clones the value and counts what building it would have
+/// counted: the items' operations and the items and entries placed (see
+/// [`Run::grow`]). Rhai's optimiser, which folded these, is not built in.
+#[derive(Debug)]
+struct Literal {
+    value: Value,
+    operations: u64,
+    items: usize,
+    entries: usize,
+}
+
+impl Literal {
+    /// `node` built, when it is a literal of literals; `None` otherwise.
+    fn fold(node: &Node) -> Option<Literal> {
+        // One item: the operation of its evaluation, its own counts, and
+        // what `grow` adds when it is placed.
+        fn item(node: &Node) -> Option<(Value, u64, usize, usize)> {
+            let (value, operations, items, entries) = match node {
+                Node::Const(value) => (value.clone(), 0, 0, 0),
+                Node::Literal(literal) => (
+                    literal.value.clone(),
+                    literal.operations,
+                    literal.items,
+                    literal.entries,
+                ),
+                _ => return None,
+            };
+            let (nested_items, nested_entries) = value_size(&value);
+            Some((
+                value,
+                operations + 1,
+                items + nested_items,
+                entries + nested_entries,
+            ))
+        }
+        let mut literal = Literal {
+            value: Value::Unit,
+            operations: 0,
+            items: 0,
+            entries: 0,
+        };
+        let mut add = |operations: u64, items: usize, entries: usize| {
+            literal.operations += operations;
+            literal.items += items;
+            literal.entries += entries;
+        };
+        let value = match node {
+            Node::Array(nodes) => {
+                let mut values = Vec::with_capacity(nodes.len());
+                for node in nodes {
+                    let (value, operations, items, entries) = item(node)?;
+                    add(operations, items + 1, entries);
+                    values.push(value);
+                }
+                Value::Array(Arc::new(values))
+            }
+            Node::Map(map) => {
+                let mut entries: Vec<(ImmutableString, Value)> = map
+                    .keys
+                    .iter()
+                    .map(|key| (key.clone(), Value::Unit))
+                    .collect();
+                for (at, node) in &map.values {
+                    let (value, operations, items, nested) = item(node)?;
+                    add(operations, items, nested + 1);
+                    entries[*at].1 = value;
+                }
+                Value::Map(Arc::new(Record(entries)))
+            }
+            _ => return None,
+        };
+        literal.value = value;
+        Some(literal)
+    }
+
+    /// `node`, or the literal it folds to.
+    fn or_node(node: Node) -> Node {
+        match Literal::fold(&node) {
+            Some(literal) => Node::Literal(Box::new(literal)),
+            None => node,
+        }
+    }
 }
 
 /// A dot/index chain as Rhai runs it: first its argument pass (every
@@ -1007,7 +1095,7 @@ impl Compiler<'_> {
             E::Unit(_) => Node::Const(Value::Unit),
             E::Variable(x, _, _) => Node::Local(self.lookup(x.1.as_str())?),
             E::ThisPtr(_) => Node::This,
-            E::Array(items, _) => Node::Array(self.exprs(items)?),
+            E::Array(items, _) => Literal::or_node(Node::Array(self.exprs(items)?)),
             E::Map(x, _) => {
                 let mut keys: Vec<ImmutableString> =
                     x.0.iter()
@@ -1020,7 +1108,7 @@ impl Compiler<'_> {
                     let at = keys.iter().position(|k| k.as_str() == key.name.as_str())?;
                     values.push((at, self.expr(value)?));
                 }
-                Node::Map(Box::new(MapLiteral { keys, values }))
+                Literal::or_node(Node::Map(Box::new(MapLiteral { keys, values })))
             }
             E::And(items, _) => Node::And(self.exprs(items)?),
             E::Or(items, _) => Node::Or(self.exprs(items)?),
@@ -1343,8 +1431,13 @@ impl Run<'_> {
     /// here means Rhai would not have refused.
     fn grow(&mut self, value: &Value, items: usize, entries: usize) -> Result<(), Fallback> {
         let (nested_items, nested_entries) = value_size(value);
-        self.array_items += items + nested_items;
-        self.map_entries += entries + nested_entries;
+        self.add_sizes(items + nested_items, entries + nested_entries)
+    }
+
+    /// Adds `items` and `entries` to what rules placed, as [`Run::grow`].
+    fn add_sizes(&mut self, items: usize, entries: usize) -> Result<(), Fallback> {
+        self.array_items += items;
+        self.map_entries += entries;
         if self.array_items > self.program.max_array_size
             || self.map_entries > self.program.max_map_size
         {
@@ -1491,6 +1584,11 @@ impl Run<'_> {
     fn eval_uncounted(&mut self, node: &Node, frame: &mut Frame) -> Flow<Value> {
         Ok(match node {
             Node::Const(value) => value.clone(),
+            Node::Literal(literal) => {
+                self.count(literal.operations)?;
+                self.add_sizes(literal.items, literal.entries)?;
+                literal.value.clone()
+            }
             Node::Local(slot) => frame.locals[*slot].clone(),
             Node::This => frame.this.clone().ok_or(Fallback)?,
             Node::Array(items) => {

@@ -221,4 +221,35 @@ fn literal_arrays_and_maps_cost_the_same_operations_in_both_evaluators() {
     for n in 0..3 {
         assert!(agree(&bundle, &job(n), &format!("literals({n})")));
     }
+    // Literals are built when the rules compile; the items and entries
+    // they place still count against the size limits, at the same point.
+    let script = "fn decide(input, ctx) {\n\
+                  let a = [1, [2, 3], #{ k: [4] }];\n\
+                  let m = #{ p: [5, 6], q: #{ r: 7, s: [] } };\n\
+                  #{ a: a, m: m, ok: ctx.fire(\"OK\", #{ n: 1 }), big: ctx.fire(\"BIG\") }\n\
+                  }";
+    let tight_items = (4..=24).map(|items| (items, 100));
+    let tight_entries = (5..=24).map(|entries| (100, entries));
+    let mut outcomes = std::collections::BTreeSet::new();
+    for (items, entries) in tight_items.chain(tight_entries) {
+        let limits = format!(
+            "name = \"tiny\"\nversion = \"1\"\nlanguages = [\"en\"]\n\
+             [limits]\nmax_array_size = {items}\nmax_map_size = {entries}\n\
+             [entries.job]\nrules = \"job.rhai\"\nschema = \"schema/job.toml\"\n"
+        );
+        let bundle = load(tiny_bundle_files(script, &[("bundle.toml", &limits)]));
+        let label = format!("literals under {items} items, {entries} entries");
+        // The compiled evaluator's count of sizes is an upper bound: it
+        // may hand a decision over to Rhai early, never answer one that
+        // Rhai refuses (`agree` fails on that).
+        let compiled = agree(&bundle, &job(1), &label);
+        let decided = bundle.decide(&job(1)).is_ok();
+        assert!(decided || !compiled, "{label}");
+        if items.min(entries) == 24 {
+            assert!(compiled, "{label}");
+        }
+        outcomes.insert(decided);
+    }
+    // Both ways happen: the limits are met and broken.
+    assert_eq!(outcomes.len(), 2);
 }
