@@ -112,7 +112,6 @@ struct RawCase {
     expect: Expect,
 }
 
-/// Parses one test file.
 /// How deep a test file's values may nest, in block indentation levels
 /// and flow brackets together. Reading a case into its request, matching a
 /// result and dropping a value all recurse on depth, so deeper files are
@@ -172,6 +171,8 @@ fn check_nesting(text: &str) -> Result<(), (usize, usize)> {
     Ok(())
 }
 
+/// Parses one test file: its YAML (numbers keep their text), then its
+/// cases, each problem placed at its line and column.
 pub fn parse_test_file(file: &str, text: &str) -> Result<TestFile, Diagnostic> {
     check_nesting(text).map_err(|(line, column)| {
         Diagnostic::error(
