@@ -25,14 +25,13 @@ use crate::envelope::{
 };
 use crate::error::{DecideError, RuleLocation};
 use crate::files::{is_directly_in, BundleFiles};
-use crate::manifest::{
-    parse_toml, EntryManifest, Manifest, Messages, RuleDecl, MANIFEST_FILE, RULES_FILE,
-};
+use crate::manifest::{EntryManifest, Manifest, Messages, RuleDecl, MANIFEST_FILE, RULES_FILE};
 use crate::params::ParamStore;
 use crate::rule_calls::{self, FireCalls, NativeFunctions};
 use crate::sandbox::{build_engine, Locator};
 use crate::schema::{Kind, Schema};
 use crate::testcases::{parse_test_file, TestFile};
+use crate::toml_file::parse_toml;
 use crate::validate::{checked_schema, FieldProblem};
 use crate::values::{dynamic_to_json, Timestamp};
 

@@ -33,6 +33,7 @@ mod sort;
 pub mod strict_json;
 pub mod test_run;
 mod testcases;
+mod toml_file;
 mod validate;
 mod values;
 pub mod wire;

@@ -3,10 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
-
-use crate::diagnostics::Diagnostic;
 
 pub const MANIFEST_FILE: &str = "bundle.toml";
 pub const RULES_FILE: &str = "rules.toml";
@@ -160,17 +157,6 @@ pub struct Messages {
     pub values: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
 }
 
-/// Parses a TOML file, turning a syntax or shape error into a located diagnostic.
-pub fn parse_toml<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Diagnostic> {
-    toml::from_str(text).map_err(|error| {
-        let diagnostic = Diagnostic::error("toml", file, 0, 0, error.message().trim().to_string());
-        match error.span() {
-            Some(span) => diagnostic.with_byte_span(text, span.start, span.end),
-            None => diagnostic,
-        }
-    })
-}
-
 /// A reason message, split once when the bundle loads into its text and
 /// its `{name}` placeholders, so a decision fills it in one pass.
 ///
@@ -253,7 +239,7 @@ mod tests {
     #[test]
     fn toml_errors_are_located() {
         let text = "name = \"x\"\nversion = \n";
-        let error = parse_toml::<Manifest>("bundle.toml", text).unwrap_err();
+        let error = crate::toml_file::parse_toml::<Manifest>("bundle.toml", text).unwrap_err();
         assert_eq!(error.file, "bundle.toml");
         assert_eq!(error.line, 2);
     }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::diagnostics::{toml_definition_line, Diagnostic};
-use crate::manifest::parse_toml;
+use crate::toml_file::parse_toml;
 use crate::values::{
     decimal_from_text, decimal_to_json, round_half_up, significant_decimals, Date,
 };
@@ -49,7 +49,7 @@ struct ParamDecl {
 #[serde(deny_unknown_fields)]
 struct RawValue {
     from: String,
-    value: toml::Value,
+    value: Value,
     source: String,
 }
 
@@ -180,10 +180,10 @@ fn build_param(name: &str, decl: ParamDecl) -> Result<Param, String> {
     })
 }
 
-fn convert_value(ty: ParamType, value: &toml::Value) -> Result<(Dynamic, Value), String> {
+fn convert_value(ty: ParamType, value: &Value) -> Result<(Dynamic, Value), String> {
     match ty {
         ParamType::Integer => value
-            .as_integer()
+            .as_i64()
             .map(|int| (Dynamic::from_int(int), Value::from(int)))
             .ok_or_else(|| "expected an integer".to_string()),
         ParamType::Bool => value
@@ -219,14 +219,12 @@ fn convert_value(ty: ParamType, value: &toml::Value) -> Result<(Dynamic, Value),
     }
 }
 
-/// Reads a decimal from TOML without losing digits: integers and strings are
-/// exact; a TOML float is read back from its shortest round-trip text, which
-/// is the decimal that was written for up to 15 significant digits.
-fn toml_decimal(value: &toml::Value) -> Result<Decimal, String> {
+/// Reads a decimal without losing digits: a TOML number keeps the text it
+/// was written with (`crate::toml_file`), and a string is read as written.
+fn toml_decimal(value: &Value) -> Result<Decimal, String> {
     let text = match value {
-        toml::Value::Integer(int) => int.to_string(),
-        toml::Value::String(text) => text.clone(),
-        toml::Value::Float(float) if float.is_finite() => format!("{float}"),
+        Value::Number(number) => number.to_string(),
+        Value::String(text) => text.clone(),
         _ => return Err("expected a decimal number (e.g. 0.80 or \"0.80\")".to_string()),
     };
     decimal_from_text(&text).ok_or_else(|| format!("`{text}` is not a decimal number"))
@@ -248,8 +246,8 @@ struct RawCalendar {
 }
 
 impl Calendar {
-    fn from_toml(value: &toml::Value) -> Result<Calendar, String> {
-        let raw: RawCalendar = value.clone().try_into().map_err(|e| {
+    fn from_toml(value: &Value) -> Result<Calendar, String> {
+        let raw = RawCalendar::deserialize(value).map_err(|e| {
             format!("expected {{ days_off = [...], make_up_working_days = [...] }}: {e}")
         })?;
         let dates = |list: &[String], field: &str| -> Result<BTreeSet<Date>, String> {
@@ -372,7 +370,35 @@ values = [{ from = "2026-01-01", source = "notice", value = { days_off = ["2026-
             .unwrap()
             .value_at(date("2026-06-01"))
             .unwrap();
-        assert_eq!(rate.json.to_string(), "0.8");
+        assert_eq!(rate.json.to_string(), "0.80");
+    }
+
+    #[test]
+    fn money_written_as_a_toml_float_keeps_every_digit() {
+        // Through binary floating point this read 12345678901234568.
+        let text = "[big]\ntype = \"money\"\nvalues = [{ from = \"2026-01-01\", \
+                    value = 12345678901234567.89, source = \"n\" }]\n";
+        let (store, problems) = ParamStore::load([("params/b.toml", text)].into_iter());
+        assert!(problems.is_empty(), "{problems:?}");
+        let big = store.get("big").unwrap().values[0].json.to_string();
+        assert_eq!(big, "12345678901234567.89");
+    }
+
+    #[test]
+    fn a_misshapen_value_is_located_with_its_path() {
+        let text = "[rate]\ntype = \"decimal\"\nvalues = [\n  \
+                    { from = \"2026-01-01\", value = 1, source = \"n\" },\n  \
+                    { from = \"2026-06-01\", value = 2, sorce = \"n\" },\n]\n";
+        let (_, problems) = ParamStore::load([("params/c.toml", text)].into_iter());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let problem = &problems[0];
+        assert!(
+            problem
+                .message
+                .starts_with("`rate.values[1].sorce`: unknown field `sorce`"),
+            "{problem:?}"
+        );
+        assert_eq!((problem.line, problem.column), (5, 37));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::diagnostics::{toml_definition_line, Diagnostic};
-use crate::manifest::parse_toml;
+use crate::toml_file::parse_toml;
 use crate::values::decimal_from_text;
 
 /// Strings without a declared `max_len` may still not be longer than this.
@@ -285,9 +285,9 @@ struct RawField {
     required: bool,
     #[serde(default)]
     nullable: bool,
-    default: Option<toml::Value>,
-    min: Option<toml::Value>,
-    max: Option<toml::Value>,
+    default: Option<Value>,
+    min: Option<Value>,
+    max: Option<Value>,
     min_len: Option<usize>,
     max_len: Option<usize>,
     decimals: Option<u32>,
@@ -542,11 +542,7 @@ impl Builder<'_> {
         if raw.required && raw.default.is_some() {
             return Err(format!("{at}: a required field cannot have a default"));
         }
-        let default = raw
-            .default
-            .as_ref()
-            .map(|value| toml_to_json(value).map_err(|e| format!("{at}.default: {e}")))
-            .transpose()?;
+        let default = raw.default.as_ref().cloned();
         Ok(Field {
             kind,
             required: raw.required,
@@ -565,27 +561,25 @@ impl Builder<'_> {
         raw: &RawField,
         stack: &mut Vec<String>,
     ) -> Result<Kind, String> {
-        let decimal =
-            |value: &Option<toml::Value>, what: &str| -> Result<Option<Decimal>, String> {
-                value
-                    .as_ref()
-                    .map(|v| {
-                        let text = match v {
-                            toml::Value::Integer(i) => i.to_string(),
-                            toml::Value::Float(f) => format!("{f}"),
-                            toml::Value::String(s) => s.clone(),
-                            _ => String::new(),
-                        };
-                        decimal_from_text(&text)
-                            .ok_or_else(|| format!("{at}.{what}: expected a number"))
-                    })
-                    .transpose()
-            };
-        let integer = |value: &Option<toml::Value>, what: &str| -> Result<Option<i64>, String> {
+        let decimal = |value: &Option<Value>, what: &str| -> Result<Option<Decimal>, String> {
             value
                 .as_ref()
                 .map(|v| {
-                    v.as_integer()
+                    let text = match v {
+                        Value::Number(number) => number.to_string(),
+                        Value::String(s) => s.clone(),
+                        _ => String::new(),
+                    };
+                    decimal_from_text(&text)
+                        .ok_or_else(|| format!("{at}.{what}: expected a number"))
+                })
+                .transpose()
+        };
+        let integer = |value: &Option<Value>, what: &str| -> Result<Option<i64>, String> {
+            value
+                .as_ref()
+                .map(|v| {
+                    v.as_i64()
                         .ok_or_else(|| format!("{at}.{what}: expected an integer"))
                 })
                 .transpose()
@@ -760,30 +754,6 @@ fn empty_raw() -> RawField {
         at_most: None,
         description: String::new(),
     }
-}
-
-fn toml_to_json(value: &toml::Value) -> Result<Value, String> {
-    Ok(match value {
-        toml::Value::String(s) => Value::String(s.clone()),
-        toml::Value::Integer(i) => Value::from(*i),
-        toml::Value::Float(f) => Value::Number(
-            format!("{f}")
-                .parse()
-                .map_err(|_| format!("{f} is not a JSON number"))?,
-        ),
-        toml::Value::Boolean(b) => Value::Bool(*b),
-        toml::Value::Array(items) => {
-            Value::Array(items.iter().map(toml_to_json).collect::<Result<_, _>>()?)
-        }
-        toml::Value::Table(table) => {
-            let mut object = serde_json::Map::new();
-            for (key, value) in table {
-                object.insert(key.clone(), toml_to_json(value)?);
-            }
-            Value::Object(object)
-        }
-        toml::Value::Datetime(d) => Value::String(d.to_string()),
-    })
 }
 
 #[cfg(test)]
