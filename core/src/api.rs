@@ -12,7 +12,6 @@ use crate::bundle::Bundle;
 use crate::diagnostics::Diagnostic;
 use crate::files::BundleFiles;
 use crate::test_run::run_tests;
-use crate::validate::FieldProblem;
 use std::collections::BTreeMap;
 
 use crate::insert_all::InsertAll;
@@ -231,73 +230,10 @@ pub fn decide(bundle: &Bundle, request: &DecideRequest) -> Result<Envelope, Erro
 /// JSON, or the error answer's. The input is read by [`input_value`], so a
 /// key named twice is refused here exactly as in every other host.
 pub fn decide_json(bundle: &Bundle, request: &str) -> JsonAnswer {
-    let bad_request = |message: String| {
-        let problem = FieldProblem::new("$", "type", message);
-        crate::DecideError::BadRequest(vec![problem])
-            .body()
-            .to_json()
-    };
-    let request: DecideRequest<Box<serde_json::value::RawValue>> =
-        serde_json::from_str(request).map_err(|error| bad_request(error.to_string()))?;
-    let input = input_value(request.input.get()).map_err(|body| body.to_json())?;
-    let request = DecideRequest {
-        entry: request.entry,
-        input,
-        as_of: request.as_of,
-        mode: request.mode,
-        lang: request.lang,
-    };
-    decide(bundle, &request)
-        .map(|envelope| envelope.to_json())
-        .map_err(|error| error.to_json())
+    bundle.decider().decide_json(request)
 }
 
-/// The largest input text a decision reads, in bytes. A household of the
-/// schema's 20 members with 100 cases is about 15 KB; the cap is far above
-/// any real input and far below what would exhaust the wasm instance's
-/// memory (a 30 MB input did), so every runtime refuses the same texts the
-/// same way instead of one running out of memory.
-pub const MAX_INPUT_BYTES: usize = 1 << 20;
-
-/// The answer to an input over [`MAX_INPUT_BYTES`]: also for hosts that
-/// stop reading at the cap.
-pub fn input_too_large() -> ErrorBody {
-    crate::DecideError::InvalidInput(vec![FieldProblem::new(
-        "$",
-        "max_bytes",
-        format!("the input is larger than {MAX_INPUT_BYTES} bytes"),
-    )])
-    .body()
-}
-
-/// An input's JSON text as a value: refused (invalid input, with the path)
-/// when an object names a key twice, since an audited decision must rest
-/// on one reading of its input.
-pub fn input_value(text: &str) -> Result<serde_json::Value, ErrorBody> {
-    use crate::strict_json::{parse, StrictJsonError};
-    if text.len() > MAX_INPUT_BYTES {
-        return Err(input_too_large());
-    }
-    parse(text).map_err(|error| match error {
-        StrictJsonError::DuplicateKey(path) => duplicate_key(&path),
-        StrictJsonError::Syntax(error) => {
-            crate::DecideError::BadRequest(vec![FieldProblem::new("$", "type", error.to_string())])
-                .body()
-        }
-    })
-}
-
-/// The answer to an input that names a key twice at `path` (relative to
-/// the input, as every input problem is): also for hosts that read the
-/// request themselves, so they refuse it exactly as the engine does.
-pub fn duplicate_key(path: &str) -> ErrorBody {
-    crate::DecideError::InvalidInput(vec![FieldProblem::new(
-        path,
-        "duplicate_key",
-        "the key appears twice in one object; give each field once",
-    )])
-    .body()
-}
+pub use eligo_engine::request::{duplicate_key, input_too_large, input_value, MAX_INPUT_BYTES};
 
 /// Runs the bundle's own test cases (refused for a bundle loaded without
 /// them).

@@ -13,62 +13,41 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
-use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Scope, AST};
+use rhai::{Engine, AST};
 
-use crate::compiled::{Input, Program};
-use crate::context::{RuleContext, Shared};
+use crate::compiled::Program;
+use crate::context::Shared;
+use crate::decider::{CompiledEntry, Decider};
 use crate::diagnostics::{toml_definition_line, Diagnostic, Severity};
-use crate::envelope::{
-    DecideRequest, EngineInfo, Envelope, Mode, Need, PolicyInfo, Reason, RuleResult, Status,
-};
-use crate::error::{DecideError, RuleLocation};
+use crate::envelope::{DecideRequest, Envelope};
+use crate::error::DecideError;
 use crate::files::{is_directly_in, BundleFiles};
 use crate::manifest::{EntryManifest, Manifest, Messages, RuleDecl, MANIFEST_FILE, RULES_FILE};
 use crate::params::ParamStore;
 use crate::rule_calls::{self, FireCalls, NativeFunctions};
-use crate::sandbox::{build_engine, Locator};
+use crate::sandbox::build_engine;
 use crate::schema::{Kind, Schema};
 use crate::testcases::{parse_test_file, TestFile};
 use crate::toml_file::parse_toml;
-use crate::validate::{checked_schema, FieldProblem};
-use crate::values::{dynamic_to_json, Timestamp};
-
-/// The engine's version, reported in every envelope.
-pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+use crate::validate::checked_schema;
 
 /// A loaded, compiled policy bundle. Cheap to share across threads.
 pub struct Bundle {
-    manifest: Manifest,
-    hash: String,
+    decider: Decider,
     files: BundleFiles,
-    shared: Arc<Shared>,
-    engine: Engine,
-    entries: BTreeMap<String, CompiledEntry>,
-    messages: BTreeMap<String, Messages>,
     /// `None` when loaded without its tests ([`Bundle::load_without_tests`]).
     tests: Option<Vec<TestFile>>,
     warnings: Vec<Diagnostic>,
-    artifact: Option<String>,
-    /// Used only after a limit error, to find where it happened; built
-    /// then, not at load (a second engine: 4% of loading a bundle).
-    locator: OnceLock<Mutex<Locator>>,
-}
-
-struct CompiledEntry {
-    manifest: EntryManifest,
-    ast: AST,
-    /// The same rules for the compiled evaluator, when they fit its subset.
-    program: Option<Program>,
 }
 
 impl std::fmt::Debug for Bundle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bundle")
-            .field("name", &self.manifest.name)
-            .field("version", &self.manifest.version)
-            .field("hash", &self.hash)
+            .field("name", &self.decider.manifest.name)
+            .field("version", &self.decider.manifest.version)
+            .field("hash", &self.decider.hash)
             .finish_non_exhaustive()
     }
 }
@@ -109,13 +88,15 @@ impl Bundle {
             (a.severity, &a.file, a.line, a.column).cmp(&(b.severity, &b.file, b.line, b.column))
         });
         match loaded {
-            Some(parts) if !problems.iter().any(Diagnostic::is_error) => Ok(Bundle {
-                hash: files.hash(),
-                files,
-                warnings: problems,
-                artifact: None,
-                ..parts
-            }),
+            Some((mut decider, tests)) if !problems.iter().any(Diagnostic::is_error) => {
+                decider.hash = files.hash();
+                Ok(Bundle {
+                    decider,
+                    files,
+                    tests,
+                    warnings: problems,
+                })
+            }
             _ => Err(problems),
         }
     }
@@ -125,7 +106,7 @@ impl Bundle {
     /// reference counts inside it.
     pub fn duplicate(&self) -> Result<Bundle, Vec<Diagnostic>> {
         let mut copy = Bundle::load_with(self.files.clone(), self.tests.is_some())?;
-        copy.artifact = self.artifact.clone();
+        copy.decider.artifact = self.decider.artifact.clone();
         Ok(copy)
     }
 
@@ -139,21 +120,26 @@ impl Bundle {
 
     /// The bundle's name (`bundle.toml`).
     pub fn name(&self) -> &str {
-        &self.manifest.name
+        &self.decider.manifest.name
     }
 
     /// The bundle's version (`bundle.toml`).
     pub fn version(&self) -> &str {
-        &self.manifest.version
+        &self.decider.manifest.version
     }
 
     /// `sha256:<hex>` of the bundle's canonical content.
     pub fn hash(&self) -> &str {
-        &self.hash
+        &self.decider.hash
+    }
+
+    /// What decides: the compiled rules and what they read.
+    pub(crate) fn decider(&self) -> &Decider {
+        &self.decider
     }
 
     pub(crate) fn manifest(&self) -> &Manifest {
-        &self.manifest
+        &self.decider.manifest
     }
 
     /// The files it was loaded from.
@@ -173,33 +159,34 @@ impl Bundle {
 
     /// Every rule ID it declares (`rules.toml`), with its entry and clause.
     pub fn rules(&self) -> &BTreeMap<String, RuleDecl> {
-        &self.shared.rules
+        &self.decider.shared.rules
     }
 
     pub(crate) fn params(&self) -> &ParamStore {
-        &self.shared.params
+        &self.decider.shared.params
     }
 
     /// Entry names, sorted.
     pub fn entries(&self) -> impl Iterator<Item = &str> {
-        self.entries.keys().map(String::as_str)
+        self.decider.entries.keys().map(String::as_str)
     }
 
     /// The input schema of an entry point.
     pub fn schema(&self, entry: &str) -> Option<&Schema> {
-        self.shared.schemas.get(entry)
+        self.decider.shared.schemas.get(entry)
     }
 
     /// Records the sha256 of the wasm artifact the bundle runs in, so every
     /// envelope names it.
     pub fn set_artifact(&mut self, artifact: Option<String>) {
-        self.artifact = artifact;
+        self.decider.artifact = artifact;
     }
 
     /// The entries whose rules the compiled evaluator runs (the others run
     /// in Rhai only).
     pub fn compiled_entries(&self) -> Vec<&str> {
-        self.entries
+        self.decider
+            .entries
             .iter()
             .filter(|(_, entry)| entry.program.is_some())
             .map(|(name, _)| name.as_str())
@@ -209,333 +196,14 @@ impl Bundle {
     /// Decides one input. Pure: the result depends only on the bundle, the
     /// input and `as_of`.
     pub fn decide(&self, request: &DecideRequest) -> Result<Envelope, DecideError> {
-        self.decide_with(request, true)
+        self.decider.decide(request)
     }
 
     /// Decides as [`Bundle::decide`] does, with every rule run in Rhai, the
     /// reference the compiled evaluator must agree with (parity tests and
     /// benchmarks compare the two).
     pub fn decide_in_rhai(&self, request: &DecideRequest) -> Result<Envelope, DecideError> {
-        self.decide_with(request, false)
-    }
-
-    fn decide_with(&self, request: &DecideRequest, fast: bool) -> Result<Envelope, DecideError> {
-        let (entry, as_of, lang) = self.check_request(request)?;
-        let schema = &self.shared.schemas[request.entry.as_str()];
-        let ctx = RuleContext::new(Arc::clone(&self.shared), &request.entry, as_of);
-        let result = match &entry.program {
-            Some(program) if fast => {
-                let input = Input::validate(&schema.root, &request.input)
-                    .map_err(DecideError::InvalidInput)?;
-                self.run_compiled(entry, program, &input, &ctx)
-            }
-            _ => {
-                // Validated once, by the same code as the compiled runs,
-                // then handed to Rhai as its values.
-                let input = Input::validate(&schema.root, &request.input)
-                    .map_err(DecideError::InvalidInput)?
-                    .to_rhai(&ctx);
-                self.run(&self.engine, entry, input, &ctx)
-            }
-        };
-        let result = result.map_err(|error| match error {
-            DecideError::Rule(failure) if failure.line == 0 => self
-                .locate(entry, request, as_of)
-                .unwrap_or(DecideError::Rule(failure)),
-            other => other,
-        })?;
-
-        let mut state = ctx.state();
-        if request.mode == Mode::Strict && !state.needs.is_empty() {
-            let problems = state
-                .needs
-                .iter()
-                .map(|needed| {
-                    FieldProblem::new(
-                        &needed.path,
-                        "needed",
-                        format!(
-                            "is needed to decide {} (strict mode)",
-                            needed.rules.join(", ")
-                        ),
-                    )
-                })
-                .collect();
-            return Err(DecideError::MissingNeeded(problems));
-        }
-        let messages = &self.messages[lang];
-        let reasons = std::mem::take(&mut state.fired)
-            .into_iter()
-            .map(|fired| {
-                let template = &messages.rules[&fired.rule];
-                let source = self.shared.rules[&fired.rule].source.clone();
-                Ok(Reason {
-                    text: template.render(&fired.args).map_err(|missing| {
-                        DecideError::Rule(RuleLocation {
-                            file: entry.manifest.rules.clone(),
-                            line: fired.at.0,
-                            column: fired.at.1,
-                            message: format!(
-                                "message `{}` in messages/{lang}.toml uses {{{missing}}}, which \
-                                 ctx.fire(\"{}\", #{{...}}) did not give",
-                                fired.rule, fired.rule
-                            ),
-                        })
-                    })?,
-                    rule: fired.rule,
-                    source,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let needs: Vec<Need> = state
-            .needs
-            .iter()
-            .map(|needed| Need {
-                path: needed.path.clone(),
-                rules: needed.rules.clone(),
-                question: messages
-                    .questions
-                    .get(&request.entry)
-                    .and_then(|q| q.get(&needed.path))
-                    .cloned()
-                    .unwrap_or_else(|| needed.path.clone()),
-            })
-            .collect();
-        Ok(Envelope {
-            entry: request.entry.clone(),
-            policy: PolicyInfo {
-                name: self.manifest.name.clone(),
-                version: self.manifest.version.clone(),
-                hash: self.hash.clone(),
-            },
-            engine: EngineInfo {
-                version: ENGINE_VERSION.to_string(),
-                artifact: self.artifact.clone(),
-            },
-            as_of: as_of.to_string(),
-            mode: request.mode,
-            lang: lang.to_string(),
-            status: if needs.is_empty() {
-                Status::Decided
-            } else {
-                Status::Undetermined
-            },
-            result,
-            reasons,
-            needs,
-            parameters: std::mem::take(&mut state.params_used)
-                .into_values()
-                .collect(),
-        })
-    }
-
-    fn check_request<'r>(
-        &'r self,
-        request: &DecideRequest,
-    ) -> Result<(&'r CompiledEntry, Timestamp, &'r str), DecideError> {
-        let mut problems = Vec::new();
-        let entry = self.entries.get(&request.entry);
-        if entry.is_none() {
-            let known: Vec<&str> = self.entries().collect();
-            problems.push(FieldProblem::new(
-                "entry",
-                "enum",
-                format!(
-                    "unknown entry `{}`; this bundle has: {}",
-                    request.entry,
-                    known.join(", ")
-                ),
-            ));
-        }
-        let as_of = Timestamp::parse(&request.as_of);
-        if as_of.is_none() {
-            problems.push(FieldProblem::new(
-                "as_of",
-                "format",
-                format!(
-                    "`{}` is not an RFC 3339 timestamp with offset, e.g. 2026-11-20T09:00:00+08:00",
-                    request.as_of
-                ),
-            ));
-        }
-        let lang = request
-            .lang
-            .as_deref()
-            .unwrap_or(&self.manifest.languages[0]);
-        let lang = self.manifest.languages.iter().find(|known| *known == lang);
-        if lang.is_none() {
-            problems.push(FieldProblem::new(
-                "lang",
-                "enum",
-                format!(
-                    "`{}` is not a language of this bundle: {}",
-                    request.lang.as_deref().unwrap_or_default(),
-                    self.manifest.languages.join(", ")
-                ),
-            ));
-        }
-        match (entry, as_of, lang) {
-            (Some(entry), Some(as_of), Some(lang)) => Ok((entry, as_of, lang.as_str())),
-            _ => Err(DecideError::BadRequest(problems)),
-        }
-    }
-
-    /// Re-runs a decision that failed without a position in the locator
-    /// engine and returns the failure with the position it found.
-    fn locate(
-        &self,
-        entry: &CompiledEntry,
-        request: &DecideRequest,
-        as_of: Timestamp,
-    ) -> Option<DecideError> {
-        let schema = &self.shared.schemas[request.entry.as_str()];
-        let ctx = RuleContext::new(Arc::clone(&self.shared), &request.entry, as_of);
-        let input = Input::validate(&schema.root, &request.input)
-            .ok()?
-            .to_rhai(&ctx);
-        let locator = self
-            .locator
-            .get_or_init(|| Mutex::new(Locator::new(&self.manifest.limits)))
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        locator.reset();
-        let Err(DecideError::Rule(mut failure)) = self.run(&locator.engine, entry, input, &ctx)
-        else {
-            return None;
-        };
-        let (source, position) = locator.last()?;
-        if !source.is_empty() {
-            failure.file = source;
-        }
-        failure.line = position.line().unwrap_or(0);
-        failure.column = position.position().unwrap_or(0);
-        Some(DecideError::Rule(failure))
-    }
-
-    /// Runs the rules in the compiled evaluator, and in Rhai when the run
-    /// falls back (see [`crate::compiled`]).
-    fn run_compiled(
-        &self,
-        entry: &CompiledEntry,
-        program: &Program,
-        input: &Input,
-        ctx: &RuleContext,
-    ) -> Result<RuleResult, DecideError> {
-        if let Ok(returned) = program.run(input, ctx) {
-            crate::sandbox::set_last_run_compiled(true);
-            return match returned {
-                Ok(json) => Ok(RuleResult::from_text(json)),
-                Err(returned) => self.result(entry, returned),
-            };
-        }
-        ctx.clear();
-        self.run(&self.engine, entry, input.to_rhai(ctx), ctx)
-    }
-
-    fn run(
-        &self,
-        engine: &Engine,
-        entry: &CompiledEntry,
-        input: Map,
-        ctx: &RuleContext,
-    ) -> Result<RuleResult, DecideError> {
-        let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
-        crate::sandbox::reset_operations();
-        crate::sandbox::set_last_run_compiled(false);
-        let returned: Dynamic = engine
-            .call_fn_with_options(
-                options,
-                &mut Scope::new(),
-                &entry.ast,
-                &entry.manifest.function,
-                (Dynamic::from_map(input), Dynamic::from(ctx.clone())),
-            )
-            .map_err(|error| {
-                let failure = rule_failure(&error, &entry.manifest.rules);
-                if failure.message == crate::sandbox::HOST_STOPPED {
-                    DecideError::Stopped(failure)
-                } else {
-                    DecideError::Rule(failure)
-                }
-            })?;
-        self.result(entry, returned)
-    }
-
-    /// What the entry function returned, as the envelope's `result`.
-    fn result(&self, entry: &CompiledEntry, returned: Dynamic) -> Result<RuleResult, DecideError> {
-        if !returned.is_map() {
-            return Err(self.bundle_failure(
-                entry,
-                format!(
-                    "`{}` must return an object map (#{{...}}), not {}",
-                    entry.manifest.function,
-                    returned.type_name()
-                ),
-            ));
-        }
-        dynamic_to_json(&returned, "result")
-            .map(|json| RuleResult::from_value(&json))
-            .map_err(|e| self.bundle_failure(entry, e.to_string()))
-    }
-
-    /// A failure of the entry function as a whole (what it returned), at
-    /// its definition.
-    fn bundle_failure(&self, entry: &CompiledEntry, message: String) -> DecideError {
-        let signature = format!("fn {}(", entry.manifest.function);
-        let (line, column) = self
-            .files
-            .get(&entry.manifest.rules)
-            .and_then(|text| {
-                text.lines().enumerate().find_map(|(index, line)| {
-                    line.find(&signature)
-                        .map(|at| (index + 1, line[..at].chars().count() + 1))
-                })
-            })
-            .unwrap_or((0, 0));
-        DecideError::Rule(RuleLocation {
-            file: entry.manifest.rules.clone(),
-            line,
-            column,
-            message,
-        })
-    }
-}
-
-/// Locates a Rhai error: the innermost position, the file of the innermost
-/// function that has one, and the message without Rhai's position suffix.
-fn rule_failure(error: &EvalAltResult, default_file: &str) -> RuleLocation {
-    let mut file = default_file.to_string();
-    let mut position = error.position();
-    let mut current = error;
-    while let EvalAltResult::ErrorInFunctionCall(_, source, inner, _) = current {
-        if !source.is_empty() {
-            file = source.clone();
-        }
-        if !inner.position().is_none() {
-            position = inner.position();
-        }
-        current = inner;
-    }
-    let mut message = match current {
-        EvalAltResult::ErrorTerminated(token, _)
-            if token.clone().into_immutable_string().ok().as_deref()
-                == Some(crate::sandbox::HOST_STOPPED) =>
-        {
-            crate::sandbox::HOST_STOPPED.to_string()
-        }
-        EvalAltResult::ErrorTerminated(..) => crate::sandbox::OPERATIONS_EXCEEDED.to_string(),
-        other => other.to_string(),
-    };
-    if let Some(index) = message.rfind(" (line ") {
-        if message.ends_with(')') {
-            message.truncate(index);
-        }
-    }
-    RuleLocation {
-        file,
-        line: position.line().unwrap_or(0),
-        column: position.position().unwrap_or(0),
-        message,
+        self.decider.decide_in_rhai(request)
     }
 }
 
@@ -564,7 +232,7 @@ impl Loader<'_> {
             .ok()
     }
 
-    fn load(&mut self) -> Option<Bundle> {
+    fn load(&mut self) -> Option<(Decider, Option<Vec<TestFile>>)> {
         let total = self.files.total_bytes();
         if total > crate::files::MAX_BUNDLE_BYTES {
             self.problems.push(Diagnostic::file_error(
@@ -620,6 +288,7 @@ impl Loader<'_> {
                         program: schemas.get(name).and_then(|schema| {
                             self.compile_fast(&ast, entry, &manifest, schema, &params)
                         }),
+                        defined_at: self.definition_of(entry),
                         manifest: entry.clone(),
                         ast,
                     },
@@ -629,10 +298,9 @@ impl Loader<'_> {
         let messages = self.load_messages(&manifest, &rules, &schemas);
         let tests = self.tests.then(|| self.load_tests(&manifest));
         self.warn_unknown_files(&manifest);
-        Some(Bundle {
+        let decider = Decider {
             manifest,
             hash: String::new(),
-            files: BundleFiles::new(),
             shared: Arc::new(Shared {
                 params,
                 rules,
@@ -641,11 +309,25 @@ impl Loader<'_> {
             engine,
             entries,
             messages,
-            tests,
-            warnings: Vec::new(),
             artifact: None,
             locator: OnceLock::new(),
-        })
+        };
+        Some((decider, tests))
+    }
+
+    /// Where an entry's function is defined: the line and column of
+    /// `fn <name>(` in its rule file, (0, 0) when not found.
+    fn definition_of(&self, entry: &EntryManifest) -> (usize, usize) {
+        let signature = format!("fn {}(", entry.function);
+        self.files
+            .get(&entry.rules)
+            .and_then(|text| {
+                text.lines().enumerate().find_map(|(index, line)| {
+                    line.find(&signature)
+                        .map(|at| (index + 1, line[..at].chars().count() + 1))
+                })
+            })
+            .unwrap_or((0, 0))
     }
 
     fn require(&mut self, file: &str) -> Option<&str> {

@@ -12,34 +12,26 @@
 
 pub mod api;
 mod bundle;
-mod compiled;
-mod context;
-pub mod diagnostics;
 pub mod diff;
-pub mod envelope;
-pub mod error;
 pub mod files;
 pub mod impact;
-mod insert_all;
-mod json_text;
-mod manifest;
 pub mod param_changes;
-mod params;
-mod path;
 mod rule_calls;
-pub mod sandbox;
-pub mod schema;
-mod sort;
-pub mod strict_json;
 pub mod test_run;
 mod testcases;
-mod toml_file;
-mod validate;
-mod values;
 pub mod wire;
 mod yaml;
 
-pub use bundle::{Bundle, ENGINE_VERSION};
+// The decision path, in its own crate (see its documentation): re-exported
+// here under the same paths as before, so `crate::<module>` reads the same
+// in both crates and hosts see one `eligo_core`.
+use eligo_engine::{
+    compiled, context, decider, insert_all, manifest, params, sort, toml_file, validate, values,
+};
+pub use eligo_engine::{diagnostics, envelope, error, sandbox, schema, strict_json};
+
+pub use bundle::Bundle;
+pub use decider::ENGINE_VERSION;
 pub use diagnostics::{Diagnostic, Severity};
 pub use envelope::{DecideRequest, Envelope, Mode, Status};
 pub use error::{DecideError, ErrorBody, ErrorKind};

@@ -5,6 +5,10 @@
 //!
 //! A module's dependencies are the `crate::<module>` paths in its code
 //! outside comments and its `#[cfg(test)]` part (tests may use anything).
+//! The decision path's modules (`core/engine/`, the `eligo-engine` crate)
+//! are re-exported at `eligo_core`'s root under the same names, so the two
+//! crates' modules form one graph here; the compiler already keeps the
+//! engine's modules from naming the core's.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -12,10 +16,14 @@ use std::path::Path;
 
 /// Module name → the modules its code names.
 fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let core = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut graph = BTreeMap::new();
-    for entry in fs::read_dir(&src).expect("core/src lists") {
-        let path = entry.expect("core/src entry").path();
+    let sources = [core.join("src"), core.join("engine/src")];
+    let entries = sources
+        .iter()
+        .flat_map(|src| fs::read_dir(src).expect("a source folder lists"));
+    for entry in entries {
+        let path = entry.expect("a source folder entry").path();
         if path.extension().and_then(|e| e.to_str()) != Some("rs") {
             continue;
         }

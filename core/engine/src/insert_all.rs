@@ -8,7 +8,7 @@
 //! same O(n log n) as the sort.
 
 /// `.insert_all()`: like `.collect()` for a map or set, by insertion.
-pub(crate) trait InsertAll: Iterator + Sized {
+pub trait InsertAll: Iterator + Sized {
     /// Every item inserted, in order, into an empty collection (a later
     /// entry with the same key replaces an earlier one, as with `collect`).
     fn insert_all<C: Default + Extend<Self::Item>>(self) -> C {

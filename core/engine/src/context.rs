@@ -98,17 +98,17 @@ impl RuleContext {
     }
 
     /// The date of `as_of` (`ctx.today`).
-    pub(crate) fn today(&self) -> Date {
+    pub fn today(&self) -> Date {
         self.state().as_of.date()
     }
 
     /// `ctx.as_of`.
-    pub(crate) fn as_of(&self) -> Timestamp {
+    pub fn as_of(&self) -> Timestamp {
         self.state().as_of
     }
 
     /// Forgets what a run recorded, before the decision runs again.
-    pub(crate) fn clear(&self) {
+    pub fn clear(&self) {
         let mut state = self.state();
         state.fired.clear();
         state.needs.clear();
@@ -157,7 +157,7 @@ impl CallState {
         self.as_of.date()
     }
 
-    pub(crate) fn param(&mut self, name: &str) -> RhaiResult<Dynamic> {
+    pub fn param(&mut self, name: &str) -> RhaiResult<Dynamic> {
         let today = self.today();
         let Some(param) = self.shared.params.get(name) else {
             return fail(format!(
@@ -197,7 +197,7 @@ impl CallState {
         }
     }
 
-    pub(crate) fn fire(
+    pub fn fire(
         &mut self,
         rule: &str,
         args: Vec<(ImmutableString, String)>,
@@ -212,7 +212,7 @@ impl CallState {
         Ok(rule.into())
     }
 
-    pub(crate) fn need(&mut self, path: &str, rule: &str) -> RhaiResult<()> {
+    pub fn need(&mut self, path: &str, rule: &str) -> RhaiResult<()> {
         self.check_rule(rule)?;
         let schema = &self.shared.schemas[&self.entry];
         match schema.field_at(path) {

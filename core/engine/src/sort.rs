@@ -11,7 +11,7 @@
 use std::cmp::Ordering;
 
 /// Sorts `items` stably by `compare`, like `slice::sort_by`.
-pub(crate) fn sort_by<T>(items: &mut Vec<T>, mut compare: impl FnMut(&T, &T) -> Ordering) {
+pub fn sort_by<T>(items: &mut Vec<T>, mut compare: impl FnMut(&T, &T) -> Ordering) {
     if items.len() < 2 {
         return;
     }
@@ -25,7 +25,7 @@ pub(crate) fn sort_by<T>(items: &mut Vec<T>, mut compare: impl FnMut(&T, &T) -> 
 }
 
 /// Sorts `items` stably, like `slice::sort`.
-pub(crate) fn sort<T: Ord>(items: &mut Vec<T>) {
+pub fn sort<T: Ord>(items: &mut Vec<T>) {
     sort_by(items, T::cmp);
 }
 

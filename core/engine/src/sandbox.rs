@@ -34,7 +34,7 @@ pub const HOST_STOPPED: &str = "stopped by the host: the decision ran past its d
 /// How many operations pass between two questions to the host: asking
 /// reads a clock (tens of nanoseconds) and an operation costs about 170 ns,
 /// so the question adds well under 1 % and a stop comes within ~0.2 ms.
-pub(crate) const HOST_STOP_EVERY: u64 = 1024;
+pub const HOST_STOP_EVERY: u64 = 1024;
 
 /// Runs `run` with `should_stop` asked every [`HOST_STOP_EVERY`] operations
 /// of the rules; once it answers true, the rules stop with [`HOST_STOPPED`].
@@ -52,7 +52,8 @@ pub fn with_host_stop<R>(should_stop: impl Fn() -> bool + 'static, run: impl FnO
     run()
 }
 
-pub(crate) fn host_says_stop() -> bool {
+/// Whether the host asked the running decision to stop.
+pub fn host_says_stop() -> bool {
     HOST_STOP.with(|stop| {
         stop.borrow()
             .as_ref()
@@ -62,7 +63,7 @@ pub(crate) fn host_says_stop() -> bool {
 
 /// The message of a decision stopped by the bundle's operation limit
 /// (Rhai's own words for it, so both ways of stopping read the same).
-pub(crate) const OPERATIONS_EXCEEDED: &str = "Too many operations";
+pub const OPERATIONS_EXCEEDED: &str = "Too many operations";
 
 /// Operations the rules have run on this thread since the last
 /// [`reset_operations`]: what a decision costs, in the unit its limit counts.
@@ -71,12 +72,12 @@ pub fn operations() -> u64 {
 }
 
 /// Starts the operation count of a new run of the rules on this thread.
-pub(crate) fn reset_operations() {
+pub fn reset_operations() {
     OPERATIONS.with(|count| count.set(0));
 }
 
 /// Records the count of a run the compiled evaluator made.
-pub(crate) fn set_operations(operations: u64) {
+pub fn set_operations(operations: u64) {
     OPERATIONS.with(|count| count.set(operations));
 }
 
@@ -87,12 +88,13 @@ thread_local! {
 
 /// Whether the last decision on this thread ran in the compiled evaluator
 /// (true) or in Rhai (false: a bundle outside the compiled subset, a run
-/// that fell back, or [`crate::Bundle::decide_in_rhai`]).
+/// that fell back, or `Bundle::decide_in_rhai`).
 pub fn last_run_compiled() -> bool {
     LAST_RUN_COMPILED.with(|flag| flag.get())
 }
 
-pub(crate) fn set_last_run_compiled(compiled: bool) {
+/// Records which evaluator ran the decision that just finished.
+pub fn set_last_run_compiled(compiled: bool) {
     LAST_RUN_COMPILED.with(|flag| flag.set(compiled));
 }
 
@@ -104,10 +106,10 @@ fn fail<T>(message: impl Into<String>) -> RhaiResult<T> {
 }
 
 /// The most variables one function's scope may hold.
-pub(crate) const MAX_VARIABLES: usize = 1_000;
+pub const MAX_VARIABLES: usize = 1_000;
 
 /// Builds the engine for a bundle with the given limits.
-pub(crate) fn build_engine(limits: &Limits) -> Engine {
+pub fn build_engine(limits: &Limits) -> Engine {
     // Only the packages rules use: every package left out is code the wasm
     // artifact does not carry (bit fields, blobs, the extra string library).
     let mut engine = Engine::new_raw();
@@ -323,13 +325,15 @@ fn deep_equal(context: &NativeCallContext, a: Dynamic, b: Dynamic) -> RhaiResult
 /// second engine with a debugger that remembers the last node it stepped on;
 /// re-running a failed decision in it (decisions are deterministic) finds
 /// the exact line and column. It only runs after such a failure.
-pub(crate) struct Locator {
-    pub(crate) engine: Engine,
+pub struct Locator {
+    /// The engine with the debugger attached.
+    pub engine: Engine,
     last: Arc<Mutex<Option<(String, Position)>>>,
 }
 
 impl Locator {
-    pub(crate) fn new(limits: &Limits) -> Locator {
+    /// A locator for rules run under `limits`.
+    pub fn new(limits: &Limits) -> Locator {
         let last: Arc<Mutex<Option<(String, Position)>>> = Arc::new(Mutex::new(None));
         let mut engine = build_engine(limits);
         let record = Arc::clone(&last);
@@ -349,12 +353,12 @@ impl Locator {
     }
 
     /// Forgets the last position, before a run.
-    pub(crate) fn reset(&self) {
+    pub fn reset(&self) {
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// The source and position of the last node stepped on.
-    pub(crate) fn last(&self) -> Option<(String, Position)> {
+    pub fn last(&self) -> Option<(String, Position)> {
         self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
@@ -434,7 +438,7 @@ fn register_money(engine: &mut Engine) {
 }
 
 /// The most working days one `add_working_days` may step over.
-pub(crate) const MAX_WORKING_DAYS: INT = 2_500;
+pub const MAX_WORKING_DAYS: INT = 2_500;
 
 fn register_calendar(engine: &mut Engine) {
     engine

@@ -40,7 +40,7 @@ use crate::values::{round_half_up, Date, Timestamp};
 
 /// A run that cannot finish on the compiled path; the caller runs Rhai.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Fallback;
+pub struct Fallback;
 
 type Flow<T> = Result<T, Exit>;
 
@@ -638,7 +638,7 @@ struct Param {
 
 /// A rule file compiled for the fast path.
 #[derive(Debug)]
-pub(crate) struct Program {
+pub struct Program {
     functions: Vec<Function>,
     entry: usize,
     params: Vec<Param>,
@@ -651,7 +651,7 @@ pub(crate) struct Program {
 impl Program {
     /// Compiles `ast`'s functions, or says where the file first uses
     /// something the compiled evaluator does not cover (Rhai then runs it).
-    pub(crate) fn compile(
+    pub fn compile(
         ast: &AST,
         entry: &str,
         limits: &Limits,
@@ -762,7 +762,7 @@ impl Program {
     /// Rhai would have counted, and the answer is the returned map as JSON
     /// text (`Ok`) or, when it is not a map or not writable as JSON, as the value
     /// Rhai would have returned (`Err`), for the caller's error.
-    pub(crate) fn run(
+    pub fn run(
         &self,
         input: &Input,
         ctx: &RuleContext,
@@ -806,12 +806,12 @@ impl Program {
 }
 
 /// A validated input as the compiled evaluator reads it.
-pub(crate) struct Input(Value);
+pub struct Input(Value);
 
 impl Input {
     /// Validates `input` against `root`, building the compiled evaluator's
     /// values directly; a run in Rhai gets them through [`Input::to_rhai`].
-    pub(crate) fn validate(
+    pub fn validate(
         root: &ObjectType,
         input: &serde_json::Value,
     ) -> Result<Input, Vec<FieldProblem>> {
@@ -820,7 +820,7 @@ impl Input {
     }
 
     /// The same input as Rhai's values, for a run that falls back.
-    pub(crate) fn to_rhai(&self, ctx: &RuleContext) -> rhai::Map {
+    pub fn to_rhai(&self, ctx: &RuleContext) -> rhai::Map {
         match &self.0 {
             Value::Map(record) => map_from_record(record, ctx),
             _ => rhai::Map::new(),
@@ -831,7 +831,7 @@ impl Input {
 /// Adds to `problems` what input validation finds wrong with `value` as a
 /// value of `kind`: how a schema's defaults are checked when it loads, by
 /// the same code (and the same one copy of it) that validates inputs.
-pub(crate) fn check_value(
+pub fn check_value(
     kind: &Kind,
     value: &serde_json::Value,
     path: &crate::path::JsonPath<'_>,

@@ -59,7 +59,7 @@ pub fn validate_input(root: &ObjectType, input: &Value) -> Result<Map, Vec<Field
 }
 
 /// Validates `input` and builds it as `build`'s values.
-pub(crate) fn validate_into<B: Build>(
+pub fn validate_into<B: Build>(
     build: &B,
     root: &ObjectType,
     input: &Value,
@@ -75,7 +75,7 @@ pub(crate) fn validate_into<B: Build>(
 /// The values validation builds: the compiled evaluator's (which reads the
 /// input without converting it again, and hands a run in Rhai the same
 /// values as Rhai's), or in the tests Rhai's directly.
-pub(crate) trait Build {
+pub trait Build {
     type Value;
     type Object;
     fn unit(&self) -> Self::Value;
@@ -103,7 +103,7 @@ pub(crate) trait Build {
 
 /// Rhai's values: maps, arrays and `Dynamic`s.
 #[cfg(test)]
-pub(crate) struct RhaiValues;
+pub struct RhaiValues;
 
 #[cfg(test)]
 impl Build for RhaiValues {
@@ -323,7 +323,7 @@ fn check_cross_field(
     }
 }
 
-pub(crate) fn convert<B: Build>(
+pub fn convert<B: Build>(
     build: &B,
     kind: &Kind,
     value: &Value,

@@ -666,7 +666,7 @@ impl Builder<'_> {
 /// the line of the field in `[fields]` (for `input`) or `[types.<Type>]`,
 /// at the attribute the path ends with when it names one; (0, 0) if not
 /// found.
-pub(crate) fn locate_field(text: &str, path: &str) -> (usize, usize) {
+pub fn locate_field(text: &str, path: &str) -> (usize, usize) {
     let parts: Vec<&str> = path.split('.').map(|p| p.trim_end_matches("[]")).collect();
     let Some((scope, rest)) = parts.split_first() else {
         return (0, 0);

@@ -11,7 +11,7 @@
 /// Appends `text` as a JSON string, escaped exactly as serde_json escapes
 /// it: `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, any other control
 /// character as `\u00xx`, everything else as it is.
-pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
+pub fn write_str(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');

@@ -101,7 +101,7 @@ impl RuleResult {
 
     /// Takes JSON text the caller wrote (compact, keys in order): the
     /// compiled evaluator's, or serde_json's of a Rhai result.
-    pub(crate) fn from_text(text: String) -> RuleResult {
+    pub fn from_text(text: String) -> RuleResult {
         RuleResult(text.into_boxed_str())
     }
 
