@@ -26,8 +26,8 @@ use crate::error::DecideError;
 use crate::files::{is_directly_in, BundleFiles};
 use crate::manifest::{EntryManifest, Manifest, Messages, RuleDecl, MANIFEST_FILE, RULES_FILE};
 use crate::params::ParamStore;
+use crate::rhai_engine::build_engine;
 use crate::rule_calls::{self, FireCalls, NativeFunctions};
-use crate::sandbox::build_engine;
 use crate::schema::{Kind, Schema};
 use crate::testcases::{parse_test_file, TestFile};
 use crate::toml_file::parse_toml;
@@ -311,6 +311,7 @@ impl Loader<'_> {
             messages,
             artifact: None,
             locator: OnceLock::new(),
+            build_engine,
         };
         Some((decider, tests))
     }

@@ -16,6 +16,7 @@ pub mod diff;
 pub mod files;
 pub mod impact;
 pub mod param_changes;
+mod rhai_engine;
 mod rule_calls;
 pub mod test_run;
 mod testcases;

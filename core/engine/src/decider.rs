@@ -15,7 +15,7 @@ use crate::envelope::{
     DecideRequest, EngineInfo, Envelope, Mode, Need, PolicyInfo, Reason, RuleResult, Status,
 };
 use crate::error::{DecideError, RuleLocation};
-use crate::manifest::{EntryManifest, Manifest, Messages};
+use crate::manifest::{EntryManifest, Limits, Manifest, Messages};
 use crate::sandbox::Locator;
 use crate::validate::FieldProblem;
 use crate::values::{dynamic_to_json, Timestamp};
@@ -42,6 +42,8 @@ pub struct Decider {
     /// Used only after a limit error, to find where it happened; built
     /// then, not at load (a second engine: 4% of loading a bundle).
     pub locator: OnceLock<Mutex<Locator>>,
+    /// Builds an engine like [`Decider::engine`], for the locator.
+    pub build_engine: fn(&Limits) -> Engine,
 }
 
 /// One entry point's rules, compiled.
@@ -247,7 +249,10 @@ impl Decider {
             .to_rhai(&ctx);
         let locator = self
             .locator
-            .get_or_init(|| Mutex::new(Locator::new(&self.manifest.limits)))
+            .get_or_init(|| {
+                let engine = (self.build_engine)(&self.manifest.limits);
+                Mutex::new(Locator::new(engine))
+            })
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         locator.reset();
