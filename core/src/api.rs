@@ -188,10 +188,10 @@ pub fn describe(bundle: &Bundle) -> BundleInfo {
                     .schema(name)
                     .expect("every entry has a schema")
                     .clone(),
-                json_schema: bundle
-                    .schema(name)
-                    .expect("every entry has a schema")
-                    .to_json_schema(name),
+                json_schema: crate::schema_file::to_json_schema(
+                    bundle.schema(name).expect("every entry has a schema"),
+                    name,
+                ),
             })
             .collect(),
         parameters: bundle

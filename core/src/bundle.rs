@@ -29,9 +29,9 @@ use crate::params::ParamStore;
 use crate::rhai_engine::build_engine;
 use crate::rule_calls::{self, FireCalls, NativeFunctions};
 use crate::schema::{Kind, Schema};
+use crate::schema_file::checked_schema;
 use crate::testcases::{parse_test_file, TestFile};
 use crate::toml_file::parse_toml;
-use crate::validate::checked_schema;
 
 /// A loaded, compiled policy bundle. Cheap to share across threads.
 pub struct Bundle {

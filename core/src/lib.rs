@@ -18,6 +18,7 @@ pub mod impact;
 pub mod param_changes;
 mod rhai_engine;
 mod rule_calls;
+mod schema_file;
 pub mod test_run;
 mod testcases;
 pub mod wire;
@@ -27,9 +28,17 @@ mod yaml;
 // here under the same paths as before, so `crate::<module>` reads the same
 // in both crates and hosts see one `eligo_core`.
 use eligo_engine::{
-    compiled, context, decider, insert_all, manifest, params, sort, toml_file, validate, values,
+    compiled, context, decider, insert_all, manifest, params, path, sort, toml_file, validate,
+    values,
 };
-pub use eligo_engine::{diagnostics, envelope, error, sandbox, schema, strict_json};
+pub use eligo_engine::{diagnostics, envelope, error, sandbox, strict_json};
+
+/// An entry point's input schema: its types (from `eligo_engine`) and
+/// reading one from its file.
+pub mod schema {
+    pub use crate::schema_file::{checked_schema, parse, to_json_schema};
+    pub use eligo_engine::schema::*;
+}
 
 pub use bundle::Bundle;
 pub use decider::ENGINE_VERSION;

@@ -6,15 +6,12 @@
 //! by their schema type, never by how the JSON happened to spell them: an
 //! integer field accepts `60.0`, a money field becomes an exact `Decimal`.
 
-#[cfg(test)]
-use rhai::{Dynamic, Map};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::diagnostics::Diagnostic;
 use crate::path::JsonPath;
-use crate::schema::{locate_field, Field, Kind, ObjectType, Schema};
+use crate::schema::{Field, Kind, ObjectType};
 use crate::values::{
     decimal_from_number, is_month, round_half_up, significant_decimals, Date, Timestamp,
 };
@@ -48,14 +45,6 @@ impl std::fmt::Display for FieldProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {} [{}]", self.path, self.message, self.rule)
     }
-}
-
-/// Validates the whole input and converts it to Rhai's values: how the
-/// tests below read a validated input. Decisions validate through
-/// [`crate::compiled::Input::validate`], once, whichever way the rules run.
-#[cfg(test)]
-pub fn validate_input(root: &ObjectType, input: &Value) -> Result<Map, Vec<FieldProblem>> {
-    validate_into(&RhaiValues, root, input)
 }
 
 /// Validates `input` and builds it as `build`'s values.
@@ -99,95 +88,6 @@ pub trait Build {
         value: Self::Value,
     );
     fn object(&self, object: Self::Object) -> Self::Value;
-}
-
-/// Rhai's values: maps, arrays and `Dynamic`s.
-#[cfg(test)]
-pub struct RhaiValues;
-
-#[cfg(test)]
-impl Build for RhaiValues {
-    type Value = Dynamic;
-    type Object = Map;
-    fn unit(&self) -> Dynamic {
-        Dynamic::UNIT
-    }
-    fn bool(&self, flag: bool) -> Dynamic {
-        Dynamic::from_bool(flag)
-    }
-    fn int(&self, int: i64) -> Dynamic {
-        Dynamic::from_int(int)
-    }
-    fn decimal(&self, decimal: Decimal) -> Dynamic {
-        Dynamic::from_decimal(decimal)
-    }
-    fn text(&self, value: &str) -> Dynamic {
-        crate::values::text(value)
-    }
-    fn name(&self, name: &rhai::ImmutableString) -> Dynamic {
-        Dynamic::from(name.clone())
-    }
-    fn date(&self, date: Date) -> Dynamic {
-        Dynamic::from(date)
-    }
-    fn timestamp(&self, timestamp: Timestamp) -> Dynamic {
-        Dynamic::from(timestamp)
-    }
-    fn array(&self, items: Vec<Dynamic>) -> Dynamic {
-        Dynamic::from_array(items)
-    }
-    fn new_object(&self, _fields: usize) -> Map {
-        Map::new()
-    }
-    fn insert(&self, object: &mut Map, object_type: &ObjectType, index: usize, value: Dynamic) {
-        object.insert(object_type.keys[index].as_str().into(), value);
-    }
-    fn object(&self, object: Map) -> Dynamic {
-        Dynamic::from_map(object)
-    }
-}
-
-/// Parses a schema file and checks it as a whole: [`Schema::parse`], then
-/// every field's default must be a valid value of the field (checked by the
-/// same conversion inputs go through, so a default can never be refused
-/// later as input). The first problem is located at its `default`.
-pub fn checked_schema(file: &str, text: &str) -> Result<Schema, Diagnostic> {
-    let schema = Schema::parse(file, text)?;
-    match first_bad_default(&schema.root) {
-        None => Ok(schema),
-        Some((at, message)) => {
-            let (line, column) = locate_field(text, &at);
-            Err(Diagnostic::error("schema", file, line, column, message))
-        }
-    }
-}
-
-/// The first field, depth first in name order, whose default is not a
-/// valid value of it: its schema path (`Member.age.default`) and why.
-fn first_bad_default(object: &ObjectType) -> Option<(String, String)> {
-    for (name, field) in &object.fields {
-        let mut kind = &field.kind;
-        while let Kind::Array { items, .. } = kind {
-            kind = items;
-        }
-        if let Kind::Object { object: inner } = kind {
-            if let Some(bad) = first_bad_default(inner) {
-                return Some(bad);
-            }
-        }
-        if let Some(default) = &field.default {
-            let at = format!("{}.{name}", object.name);
-            let mut problems = Vec::new();
-            crate::compiled::check_value(&field.kind, default, &JsonPath::Root(&at), &mut problems);
-            if let Some(problem) = problems.first() {
-                return Some((
-                    format!("{at}.default"),
-                    format!("{at}.default: {}", problem.message),
-                ));
-            }
-        }
-    }
-    None
 }
 
 fn json_type(value: &Value) -> &'static str {
@@ -586,153 +486,5 @@ fn truncate(text: &str) -> String {
         text.to_string()
     } else {
         format!("{}…", text.chars().take(40).collect::<String>())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    /// `convert_object` merges an input's keys with the schema's fields,
-    /// which holds only while serde_json's map keeps its keys in order
-    /// (no crate in the build turns on its `preserve_order`).
-    #[test]
-    fn json_objects_iterate_in_key_order() {
-        let object: serde_json::Map<String, Value> =
-            serde_json::from_str(r#"{"b":1,"a":2,"ab":3,"B":4}"#).unwrap();
-        let keys: Vec<&str> = object.keys().map(String::as_str).collect();
-        assert_eq!(keys, ["B", "a", "ab", "b"]);
-    }
-
-    #[test]
-    fn a_bad_default_is_located_at_its_attribute() {
-        let top = "[fields]\nid = { type = \"string\" }\non_roll = { type = \"bool\", default = \"no\" }\n";
-        let error = checked_schema("schema/x.toml", top).unwrap_err();
-        assert_eq!((error.line, error.column), (3, 28), "{error}");
-        assert!(
-            error.message.starts_with("input.on_roll.default: "),
-            "{error}"
-        );
-        // In a type, under an array: found too, at the type's own line.
-        let nested = "[fields]\nmembers = { type = \"array\", items = \"Member\" }\n\n[types.Member]\nage = { type = \"integer\", max = 150, default = 200 }\n";
-        let error = checked_schema("schema/x.toml", nested).unwrap_err();
-        assert_eq!(error.line, 5, "{error}");
-        assert!(error.message.starts_with("Member.age.default: "), "{error}");
-        let fine = "[fields]\nflag = { type = \"bool\", default = false }\n";
-        assert!(checked_schema("schema/x.toml", fine).is_ok());
-    }
-
-    const SCHEMA: &str = r#"
-[fields]
-id = { type = "string", required = true, min_len = 1, max_len = 8 }
-flag = { type = "bool", default = false }
-when = { type = "date", nullable = true }
-asked = { type = "bool" }
-people = { type = "array", items = "P", min_items = 1, max_items = 3, required = true }
-months = { type = "array", items = "M", ascending_by = "month" }
-
-[types.P]
-age = { type = "integer", min = 0, max = 130, required = true }
-income = { type = "money", min = 0, max = 10000, required = true }
-kid = { type = "bool", default = false, valid_when = "age < 18" }
-job = { type = "enum", values = ["a", "b"], default = "a" }
-
-[types.M]
-month = { type = "month", required = true }
-found = { type = "integer", min = 0, required = true }
-fixed = { type = "integer", min = 0, required = true, at_most = "found" }
-"#;
-
-    fn schema() -> Schema {
-        Schema::parse("schema.toml", SCHEMA).unwrap()
-    }
-
-    fn paths(errors: &[FieldProblem]) -> Vec<(String, String)> {
-        errors
-            .iter()
-            .map(|e| (e.path.clone(), e.rule.clone()))
-            .collect()
-    }
-
-    #[test]
-    fn defaults_fill_and_absent_optional_stays_absent() {
-        let map = validate_input(
-            &schema().root,
-            &json!({"id": "h1", "people": [{"age": 60.0, "income": 1000.1}]}),
-        )
-        .unwrap();
-        assert!(!map.contains_key("asked"));
-        assert!(map["when"].is_unit());
-        assert!(!map["flag"].as_bool().unwrap());
-        let people = map["people"].clone().into_array().unwrap();
-        let person = people[0].clone().cast::<Map>();
-        assert_eq!(person["age"].as_int().unwrap(), 60);
-        assert_eq!(
-            person["income"].as_decimal().unwrap().to_string(),
-            "1000.10"
-        );
-        assert_eq!(person["job"].to_string(), "a");
-    }
-
-    #[test]
-    fn every_problem_is_reported_with_its_path() {
-        let input = json!({
-            "id": "",
-            "extra": 1,
-            "when": "2026-02-30",
-            "people": [
-                {"age": 131, "income": 1.005},
-                {"age": 30, "income": -1, "kid": true, "job": "c"},
-                {"age": "x", "income": "12"}
-            ],
-            "months": [
-                {"month": "2026-05", "found": 1, "fixed": 2},
-                {"month": "2026-05", "found": 1, "fixed": 1},
-                {"month": "2026-13", "found": 1, "fixed": 1}
-            ]
-        });
-        let errors = validate_input(&schema().root, &input).unwrap_err();
-        assert_eq!(
-            paths(&errors),
-            [
-                ("extra", "unknown_field"),
-                ("id", "min_len"),
-                ("months[0].fixed", "at_most"),
-                ("months[2].month", "format"),
-                ("months[1].month", "order"),
-                ("people[0].age", "max"),
-                ("people[0].income", "decimals"),
-                ("people[1].income", "min"),
-                ("people[1].job", "enum"),
-                ("people[1].kid", "valid_when"),
-                ("people[2].age", "type"),
-                ("people[2].income", "type"),
-                ("when", "format"),
-            ]
-            .map(|(p, r)| (p.to_string(), r.to_string()))
-        );
-    }
-
-    #[test]
-    fn non_objects_and_over_long_arrays_are_rejected() {
-        let errors = validate_input(&schema().root, &json!([1])).unwrap_err();
-        assert_eq!(paths(&errors), [("$".to_string(), "type".to_string())]);
-        let people = json!([{"age": 1, "income": 0}, {"age": 1, "income": 0}, {"age": 1, "income": 0}, {"age": 1, "income": 0}]);
-        let errors =
-            validate_input(&schema().root, &json!({"id": "x", "people": people})).unwrap_err();
-        assert_eq!(
-            paths(&errors),
-            [("people".to_string(), "max_items".to_string())]
-        );
-        let errors =
-            validate_input(&schema().root, &json!({"id": "123456789", "people": []})).unwrap_err();
-        assert_eq!(
-            paths(&errors),
-            [
-                ("id".to_string(), "max_len".to_string()),
-                ("people".to_string(), "min_items".to_string())
-            ]
-        );
     }
 }

@@ -546,7 +546,7 @@ id = { type = "string", required = true }
 "#;
 
     fn schema() -> Schema {
-        Schema::parse("schema.toml", SCHEMA).unwrap()
+        eligo_core::schema::parse("schema.toml", SCHEMA).unwrap()
     }
 
     /// Each household's first line and its input (or why it has none).
