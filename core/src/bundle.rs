@@ -257,7 +257,8 @@ impl Loader<'_> {
                 ));
             }
         }
-        let (params, param_problems) = ParamStore::load(self.files.in_folder("params", &["toml"]));
+        let (params, param_problems) =
+            crate::params_file::load(self.files.in_folder("params", &["toml"]));
         self.problems.extend(param_problems);
 
         let engine = build_engine(&manifest.limits);

@@ -16,6 +16,7 @@ pub mod diff;
 pub mod files;
 pub mod impact;
 pub mod param_changes;
+mod params_file;
 mod rhai_engine;
 mod rule_calls;
 mod schema_file;
