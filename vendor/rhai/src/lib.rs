@@ -220,8 +220,11 @@ type ExclusiveRange = std::ops::Range<INT>;
 /// An inclusive integer range.
 type InclusiveRange = std::ops::RangeInclusive<INT>;
 
+// Patched (see PATCHES.md): std's `OnceLock` rather than once_cell's, whose
+// waiting parks threads and so brought std's thread machinery and a second
+// allocator into single-threaded wasm.
 #[cfg(feature = "std")]
-use once_cell::sync::OnceCell;
+use std::sync::OnceLock as OnceCell;
 
 #[cfg(not(feature = "std"))]
 use once_cell::race::OnceBox as OnceCell;
