@@ -12,14 +12,14 @@
 use rhai::packages::{
     BasicArrayPackage, BasicMapPackage, BasicMathPackage, CorePackage, LogicPackage, Package,
 };
-use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, NativeCallContext, Position, INT};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext, Position, INT};
 use rust_decimal::Decimal;
 
 use crate::context::RuleContext;
 use crate::manifest::Limits;
 use crate::params::Calendar;
 use crate::sandbox::{count_operation, MAX_VARIABLES, MAX_WORKING_DAYS};
-use crate::values::{round_half_up, Date, Timestamp};
+use crate::values::{dynamic_to_text, round_half_up, Date, Timestamp};
 
 type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -71,8 +71,37 @@ pub fn build_engine(limits: &Limits) -> Engine {
     register_money(&mut engine);
     register_calendar(&mut engine);
     register_comparators(&mut engine);
-    RuleContext::register(&mut engine);
+    register_context(&mut engine);
     engine
+}
+
+fn register_context(engine: &mut Engine) {
+    engine
+        .register_type_with_name::<RuleContext>("Context")
+        .register_get("as_of", |ctx: &mut RuleContext| ctx.state().as_of)
+        .register_get("today", |ctx: &mut RuleContext| ctx.state().as_of.date())
+        .register_fn("param", |ctx: &mut RuleContext, name: &str| {
+            ctx.state().param(name)
+        })
+        .register_fn(
+            "fire",
+            |call: NativeCallContext, ctx: &mut RuleContext, rule: &str| {
+                ctx.state().fire(rule, Vec::new(), call.call_position())
+            },
+        )
+        .register_fn(
+            "fire",
+            |call: NativeCallContext, ctx: &mut RuleContext, rule: &str, args: Map| {
+                let texts = args
+                    .iter()
+                    .map(|(key, value)| (key.as_str().into(), dynamic_to_text(value)))
+                    .collect();
+                ctx.state().fire(rule, texts, call.call_position())
+            },
+        )
+        .register_fn("need", |ctx: &mut RuleContext, path: &str, rule: &str| {
+            ctx.state().need(path, rule)
+        });
 }
 
 /// `sort` and `dedup` with a rule's own comparator, replacing Rhai's: its

@@ -8,14 +8,14 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, Map, NativeCallContext, Position};
+use rhai::{Dynamic, EvalAltResult, ImmutableString, Position};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::manifest::RuleDecl;
 use crate::params::ParamStore;
 use crate::schema::Schema;
-use crate::values::{dynamic_to_text, Date, Timestamp};
+use crate::values::{Date, Timestamp};
 
 type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -74,7 +74,7 @@ pub struct ParameterUse {
 pub struct CallState {
     shared: Arc<Shared>,
     entry: String,
-    as_of: Timestamp,
+    pub as_of: Timestamp,
     pub fired: Vec<Fired>,
     pub needs: Vec<Needed>,
     pub params_used: BTreeMap<Arc<str>, ParameterUse>,
@@ -120,35 +120,6 @@ impl RuleContext {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub fn register(engine: &mut Engine) {
-        engine
-            .register_type_with_name::<RuleContext>("Context")
-            .register_get("as_of", |ctx: &mut RuleContext| ctx.state().as_of)
-            .register_get("today", |ctx: &mut RuleContext| ctx.state().as_of.date())
-            .register_fn("param", |ctx: &mut RuleContext, name: &str| {
-                ctx.state().param(name)
-            })
-            .register_fn(
-                "fire",
-                |call: NativeCallContext, ctx: &mut RuleContext, rule: &str| {
-                    ctx.state().fire(rule, Vec::new(), call.call_position())
-                },
-            )
-            .register_fn(
-                "fire",
-                |call: NativeCallContext, ctx: &mut RuleContext, rule: &str, args: Map| {
-                    let texts = args
-                        .iter()
-                        .map(|(key, value)| (key.as_str().into(), dynamic_to_text(value)))
-                        .collect();
-                    ctx.state().fire(rule, texts, call.call_position())
-                },
-            )
-            .register_fn("need", |ctx: &mut RuleContext, path: &str, rule: &str| {
-                ctx.state().need(path, rule)
-            });
     }
 }
 
