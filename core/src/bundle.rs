@@ -420,8 +420,13 @@ impl Loader<'_> {
         schema: &Schema,
         params: &ParamStore,
     ) -> Option<Program> {
-        let compiled =
-            Program::compile(ast, &entry.function, &manifest.limits, &schema.root, params);
+        let compiled = crate::rule_compiler::compile(
+            ast,
+            &entry.function,
+            &manifest.limits,
+            &schema.root,
+            params,
+        );
         let has_errors = self.problems.iter().any(|p| p.severity == Severity::Error);
         match compiled {
             Ok(program) => Some(program),

@@ -19,6 +19,7 @@ pub mod param_changes;
 mod params_file;
 mod rhai_engine;
 mod rule_calls;
+mod rule_compiler;
 mod schema_file;
 pub mod test_run;
 mod testcases;

@@ -11,7 +11,7 @@
 //! Rhai stays the reference. The compiled tree is used only for what it
 //! covers, and only on the successful path:
 //! - a rule file using anything outside the subset is not compiled at all
-//!   ([`Program::compile`] says what and where, for a load warning) and
+//!   (`eligo_core`'s rule compiler says what and where, for a load warning) and
 //!   Rhai runs it;
 //! - any run that would end in an error (a type mismatch, an arithmetic
 //!   overflow, a missing property, a limit) stops with [`Fallback`], and the
@@ -26,14 +26,12 @@
 
 use std::sync::Arc;
 
-use rhai::{Dynamic, ImmutableString, Position, AST};
+use rhai::{Dynamic, ImmutableString, Position};
 use rust_decimal::Decimal;
 use smallvec::SmallVec;
 
 use crate::context::{ParameterUse, RuleContext};
 use crate::insert_all::InsertAll;
-use crate::manifest::Limits;
-use crate::params::ParamStore;
 use crate::schema::{Kind, ObjectType};
 use crate::validate::{Build, FieldProblem};
 use crate::values::{round_half_up, Date, Timestamp};
@@ -42,14 +40,14 @@ use crate::values::{round_half_up, Date, Timestamp};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fallback;
 
-type Flow<T> = Result<T, Exit>;
+pub type Flow<T> = Result<T, Exit>;
 
 /// A call's arguments (a method's object first): at most four inline,
 /// without allocating.
-type Args = SmallVec<[Value; 4]>;
+pub type Args = SmallVec<[Value; 4]>;
 
 /// Why evaluation leaves a node early.
-enum Exit {
+pub enum Exit {
     Return(Value),
     Fallback,
 }
@@ -61,30 +59,30 @@ impl From<Fallback> for Exit {
 }
 
 /// A map as rules see it: entries sorted by key, the order Rhai's maps
-/// iterate in. Keys are interned ([`Names`]), so a lookup first compares
+/// iterate in. Keys are interned (the rule compiler's `Names`), so a lookup first compares
 /// pointers (a record has a few dozen entries at most) and compares text
 /// only for a key that came from elsewhere.
 #[derive(Debug, Clone, Default)]
-struct Record(Vec<(ImmutableString, Value)>);
+pub struct Record(pub Vec<(ImmutableString, Value)>);
 
 impl Record {
     /// Where `key` is, or where it would go.
-    fn position(&self, key: &str) -> Result<usize, usize> {
+    pub fn position(&self, key: &str) -> Result<usize, usize> {
         self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
     }
 
-    fn find(&self, key: &ImmutableString) -> Option<usize> {
+    pub fn find(&self, key: &ImmutableString) -> Option<usize> {
         self.0
             .iter()
             .position(|(k, _)| k.ptr_eq(key))
             .or_else(|| self.position(key).ok())
     }
 
-    fn get(&self, key: &ImmutableString) -> Option<&Value> {
+    pub fn get(&self, key: &ImmutableString) -> Option<&Value> {
         self.find(key).map(|at| &self.0[at].1)
     }
 
-    fn contains_key(&self, key: &ImmutableString) -> bool {
+    pub fn contains_key(&self, key: &ImmutableString) -> bool {
         self.find(key).is_some()
     }
 
@@ -92,12 +90,12 @@ impl Record {
         self.0.len()
     }
 
-    fn values(&self) -> impl Iterator<Item = &Value> {
+    pub fn values(&self) -> impl Iterator<Item = &Value> {
         self.0.iter().map(|(_, v)| v)
     }
 
     /// The value at `key`, added as `()` if absent.
-    fn entry(&mut self, key: ImmutableString) -> &mut Value {
+    pub fn entry(&mut self, key: ImmutableString) -> &mut Value {
         let at = match self.position(&key) {
             Ok(at) => at,
             Err(at) => {
@@ -109,58 +107,10 @@ impl Record {
     }
 }
 
-/// Every name the program uses as a key, once: maps built by the rules and
-/// read from the input share these strings.
-#[derive(Debug, Default)]
-struct Names(std::collections::BTreeMap<Box<str>, ImmutableString>);
-
-impl Names {
-    fn intern(&mut self, name: &str) -> ImmutableString {
-        if let Some(known) = self.0.get(name) {
-            return known.clone();
-        }
-        let interned = ImmutableString::from(name);
-        self.0.insert(name.into(), interned.clone());
-        interned
-    }
-
-    /// Makes `name` the string used for its text.
-    fn adopt(&mut self, name: &ImmutableString) {
-        self.0
-            .entry(name.as_str().into())
-            .or_insert_with(|| name.clone());
-    }
-
-    /// Adopts every field name of `object` and of the objects inside it.
-    fn adopt_schema(&mut self, object: &ObjectType) {
-        fn adopt_kind(names: &mut Names, kind: &Kind) {
-            match kind {
-                Kind::Object { object } => names.adopt_schema(object),
-                Kind::Array { items, .. } => adopt_kind(names, items),
-                Kind::Enum { names: values, .. } => values.iter().for_each(|v| names.adopt(v)),
-                _ => {}
-            }
-        }
-        for key in &object.keys {
-            self.adopt(key);
-        }
-        for field in object.fields.values() {
-            adopt_kind(self, &field.kind);
-        }
-    }
-
-    fn get(&self, name: &str) -> ImmutableString {
-        self.0
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| ImmutableString::from(name))
-    }
-}
-
 /// A value in the compiled evaluator. Containers are shared and copied only
 /// when written, which gives Rhai's by-value semantics without its copies.
 #[derive(Debug, Clone)]
-enum Value {
+pub enum Value {
     Unit,
     Bool(bool),
     Int(i64),
@@ -177,41 +127,7 @@ enum Value {
 }
 
 impl Value {
-    fn from_dynamic(value: &Dynamic, names: &Names) -> Option<Value> {
-        Some(if value.is_unit() {
-            Value::Unit
-        } else if let Ok(b) = value.as_bool() {
-            Value::Bool(b)
-        } else if let Ok(i) = value.as_int() {
-            Value::Int(i)
-        } else if let Ok(d) = value.as_decimal() {
-            Value::Decimal(d)
-        } else if value.is_string() {
-            Value::Str(value.clone().into_immutable_string().ok()?)
-        } else if let Some(date) = value.read_lock::<Date>() {
-            Value::Date(*date)
-        } else if let Some(ts) = value.read_lock::<Timestamp>() {
-            Value::Timestamp(*ts)
-        } else if value.is_array() {
-            let array = value.as_array_ref().ok()?;
-            let items = array
-                .iter()
-                .map(|item| Value::from_dynamic(item, names))
-                .collect::<Option<Vec<_>>>()?;
-            Value::Array(Arc::new(items))
-        } else if value.is_map() {
-            Value::Map(Arc::new(record_from_map(
-                &*value.as_map_ref().ok()?,
-                names,
-            )?))
-        } else if value.is::<RuleContext>() {
-            Value::Context
-        } else {
-            Value::Opaque(value.clone())
-        })
-    }
-
-    fn to_dynamic(&self, ctx: &RuleContext) -> Dynamic {
+    pub fn to_dynamic(&self, ctx: &RuleContext) -> Dynamic {
         match self {
             Value::Unit => Dynamic::UNIT,
             Value::Bool(b) => Dynamic::from_bool(*b),
@@ -233,7 +149,7 @@ impl Value {
     /// [`crate::values::dynamic_to_json`] and serde_json would write; `false`
     /// where that conversion gives an error (the caller then takes that path
     /// for the error's words).
-    fn write_json(&self, out: &mut Vec<u8>, depth: usize) -> bool {
+    pub fn write_json(&self, out: &mut Vec<u8>, depth: usize) -> bool {
         use std::io::Write;
         let text = crate::json_text::write_str;
         if depth > crate::values::MAX_RESULT_DEPTH {
@@ -289,7 +205,7 @@ impl Value {
 
     /// The value as a message shows it, as
     /// [`crate::values::dynamic_to_text`] writes it.
-    fn to_text(&self, ctx: &RuleContext) -> String {
+    pub fn to_text(&self, ctx: &RuleContext) -> String {
         match self {
             Value::Unit => String::new(),
             Value::Bool(b) => b.to_string(),
@@ -310,7 +226,7 @@ impl Value {
     }
 
     /// Rhai's name for the value's type (`type_of`).
-    fn type_name(&self) -> Option<&'static str> {
+    pub fn type_name(&self) -> Option<&'static str> {
         Some(match self {
             Value::Unit => "()",
             Value::Bool(_) => "bool",
@@ -327,14 +243,14 @@ impl Value {
 
     /// A type Rhai holds as a registered custom type: its operators are
     /// registered functions, which count one operation more than built-ins.
-    fn is_custom(&self) -> bool {
+    pub fn is_custom(&self) -> bool {
         matches!(
             self,
             Value::Date(_) | Value::Timestamp(_) | Value::Opaque(_) | Value::Context
         )
     }
 
-    fn as_bool(&self) -> Result<bool, Fallback> {
+    pub fn as_bool(&self) -> Result<bool, Fallback> {
         match self {
             Value::Bool(b) => Ok(*b),
             _ => Err(Fallback),
@@ -342,14 +258,7 @@ impl Value {
     }
 }
 
-fn record_from_map(map: &rhai::Map, names: &Names) -> Option<Record> {
-    map.iter()
-        .map(|(key, value)| Some((names.get(key), Value::from_dynamic(value, names)?)))
-        .collect::<Option<Vec<_>>>()
-        .map(Record)
-}
-
-fn map_from_record(record: &Record, ctx: &RuleContext) -> rhai::Map {
+pub fn map_from_record(record: &Record, ctx: &RuleContext) -> rhai::Map {
     record
         .0
         .iter()
@@ -359,7 +268,7 @@ fn map_from_record(record: &Record, ctx: &RuleContext) -> rhai::Map {
 
 /// Binary operators with built-in meanings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
+pub enum Op {
     Add,
     Sub,
     Mul,
@@ -374,7 +283,7 @@ enum Op {
 
 /// Native functions the subset calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Native {
+pub enum Native {
     Param,
     Fire,
     Need,
@@ -394,33 +303,9 @@ enum Native {
 }
 
 impl Native {
-    /// The native a call by this name and argument count (counting the
-    /// object of a method call) resolves to.
-    fn resolve(name: &str, arity: usize) -> Option<Native> {
-        Some(match (name, arity) {
-            ("param", 2) => Native::Param,
-            ("fire", 2 | 3) => Native::Fire,
-            ("need", 3) => Native::Need,
-            ("len", 1) => Native::Len,
-            ("push", 2) => Native::Push,
-            ("contains", 2) => Native::Contains,
-            ("max", 2) => Native::Max,
-            ("min", 2) => Native::Min,
-            ("money", 1) => Native::Money,
-            ("fixed", 2) => Native::Fixed,
-            ("to_decimal", 1) => Native::ToDecimal,
-            ("type_of", 1) => Native::TypeOf,
-            ("seconds_until", 2) => Native::SecondsUntil,
-            ("on_date", 2) => Native::OnDate,
-            ("days_until", 2) => Native::DaysUntil,
-            ("add_working_days", 3) => Native::AddWorkingDays,
-            _ => return None,
-        })
-    }
-
     /// Operations Rhai counts for running the function itself
     /// (`exec_native_fn_call`); `type_of` is answered before that.
-    fn cost(self) -> u64 {
+    pub fn cost(self) -> u64 {
         match self {
             Native::TypeOf => 0,
             _ => 1,
@@ -430,7 +315,7 @@ impl Native {
 
 /// What a call runs.
 #[derive(Debug, Clone, Copy)]
-enum Callee {
+pub enum Callee {
     Script(usize),
     Native(Native),
 }
@@ -438,7 +323,7 @@ enum Callee {
 /// An expression. Evaluating one counts one operation (`eval_expr`);
 /// what else Rhai counts for it is in the `cost` fields.
 #[derive(Debug)]
-enum Node {
+pub enum Node {
     Const(Value),
     Local(usize),
     This,
@@ -475,11 +360,11 @@ enum Node {
 /// `#{ key: value, … }`: values are evaluated in the order written and
 /// stored in key order.
 #[derive(Debug)]
-struct MapLiteral {
+pub struct MapLiteral {
     /// The keys, sorted.
-    keys: Vec<ImmutableString>,
+    pub keys: Vec<ImmutableString>,
     /// The values in the order written, each with its key's index in `keys`.
-    values: Vec<(usize, Node)>,
+    pub values: Vec<(usize, Node)>,
 }
 
 /// An array or map literal whose items are all literals (`#{ eligible:
@@ -488,102 +373,29 @@ struct MapLiteral {
 /// counted: the items' operations and the items and entries placed (see
 /// [`Run::grow`]). Rhai's optimiser, which folded these, is not built in.
 #[derive(Debug)]
-struct Literal {
-    value: Value,
-    operations: u64,
-    items: usize,
-    entries: usize,
-}
-
-impl Literal {
-    /// `node` built, when it is a literal of literals; `None` otherwise.
-    fn fold(node: &Node) -> Option<Literal> {
-        // One item: the operation of its evaluation, its own counts, and
-        // what `grow` adds when it is placed.
-        fn item(node: &Node) -> Option<(Value, u64, usize, usize)> {
-            let (value, operations, items, entries) = match node {
-                Node::Const(value) => (value.clone(), 0, 0, 0),
-                Node::Literal(literal) => (
-                    literal.value.clone(),
-                    literal.operations,
-                    literal.items,
-                    literal.entries,
-                ),
-                _ => return None,
-            };
-            let (nested_items, nested_entries) = value_size(&value);
-            Some((
-                value,
-                operations + 1,
-                items + nested_items,
-                entries + nested_entries,
-            ))
-        }
-        let mut literal = Literal {
-            value: Value::Unit,
-            operations: 0,
-            items: 0,
-            entries: 0,
-        };
-        let mut add = |operations: u64, items: usize, entries: usize| {
-            literal.operations += operations;
-            literal.items += items;
-            literal.entries += entries;
-        };
-        let value = match node {
-            Node::Array(nodes) => {
-                let mut values = Vec::with_capacity(nodes.len());
-                for node in nodes {
-                    let (value, operations, items, entries) = item(node)?;
-                    add(operations, items + 1, entries);
-                    values.push(value);
-                }
-                Value::Array(Arc::new(values))
-            }
-            Node::Map(map) => {
-                let mut entries: Vec<(ImmutableString, Value)> = map
-                    .keys
-                    .iter()
-                    .map(|key| (key.clone(), Value::Unit))
-                    .collect();
-                for (at, node) in &map.values {
-                    let (value, operations, items, nested) = item(node)?;
-                    add(operations, items, nested + 1);
-                    entries[*at].1 = value;
-                }
-                Value::Map(Arc::new(Record(entries)))
-            }
-            _ => return None,
-        };
-        literal.value = value;
-        Some(literal)
-    }
-
-    /// `node`, or the literal it folds to.
-    fn or_node(node: Node) -> Node {
-        match Literal::fold(&node) {
-            Some(literal) => Node::Literal(Box::new(literal)),
-            None => node,
-        }
-    }
+pub struct Literal {
+    pub value: Value,
+    pub operations: u64,
+    pub items: usize,
+    pub entries: usize,
 }
 
 /// A dot/index chain as Rhai runs it: first its argument pass (every
 /// method argument and index, left to right), then its root, then its
 /// steps on the values the pass produced.
 #[derive(Debug)]
-struct Chain {
-    root: Node,
-    pass: Vec<Node>,
-    steps: Vec<Step>,
+pub struct Chain {
+    pub root: Node,
+    pub pass: Vec<Node>,
+    pub steps: Vec<Step>,
     /// Counted besides the pass's own expressions: one per level the pass
     /// visits (`eval_dot_index_chain_arguments`) and one for a variable or
     /// `this` root.
-    cost: u64,
+    pub cost: u64,
 }
 
 #[derive(Debug)]
-enum Step {
+pub enum Step {
     Property(ImmutableString),
     /// An index: the next pass value, or a literal Rhai does not evaluate.
     Index(Option<Value>),
@@ -596,7 +408,7 @@ enum Step {
 }
 
 #[derive(Debug)]
-enum Stmt {
+pub enum Stmt {
     /// An expression statement; `counted` is false for a bare call, which
     /// Rhai evaluates without `eval_expr`.
     Expr(Node, bool),
@@ -620,143 +432,35 @@ enum Stmt {
 }
 
 #[derive(Debug)]
-struct Function {
-    name: String,
-    params: usize,
-    slots: usize,
-    body: Vec<Stmt>,
+pub struct Function {
+    pub name: String,
+    pub params: usize,
+    pub slots: usize,
+    pub body: Vec<Stmt>,
 }
 
 /// A parameter as `ctx.param` gives it here: each value converted once,
 /// with what the envelope reports when a decision reads it.
 #[derive(Debug)]
-struct Param {
-    name: ImmutableString,
+pub struct Param {
+    pub name: ImmutableString,
     /// Sorted by the date each is in force from.
-    values: Vec<(Date, Value, ParameterUse)>,
+    pub values: Vec<(Date, Value, ParameterUse)>,
 }
 
 /// A rule file compiled for the fast path.
 #[derive(Debug)]
 pub struct Program {
-    functions: Vec<Function>,
-    entry: usize,
-    params: Vec<Param>,
-    max_operations: u64,
-    max_call_depth: usize,
-    max_array_size: usize,
-    max_map_size: usize,
+    pub functions: Vec<Function>,
+    pub entry: usize,
+    pub params: Vec<Param>,
+    pub max_operations: u64,
+    pub max_call_depth: usize,
+    pub max_array_size: usize,
+    pub max_map_size: usize,
 }
 
 impl Program {
-    /// Compiles `ast`'s functions, or says where the file first uses
-    /// something the compiled evaluator does not cover (Rhai then runs it).
-    pub fn compile(
-        ast: &AST,
-        entry: &str,
-        limits: &Limits,
-        input: &ObjectType,
-        params: &ParamStore,
-    ) -> Result<Program, (Position, String)> {
-        let mut refused = None;
-        Program::try_compile(ast, entry, limits, input, params, &mut refused).ok_or_else(|| {
-            refused.unwrap_or((Position::NONE, "a value this evaluator cannot hold".into()))
-        })
-    }
-
-    fn try_compile(
-        ast: &AST,
-        entry: &str,
-        limits: &Limits,
-        input: &ObjectType,
-        params: &ParamStore,
-        refused: &mut Option<(Position, String)>,
-    ) -> Option<Program> {
-        let definitions: Vec<_> = ast.iter_fn_def().collect();
-        let signatures: Vec<(String, usize)> = definitions
-            .iter()
-            .map(|f| (f.name.to_string(), f.params.len()))
-            .collect();
-        let mut functions = Vec::with_capacity(definitions.len());
-        let mut names = Names::default();
-        names.adopt_schema(input);
-        let params = params
-            .iter()
-            .map(|param| {
-                let values = param
-                    .values
-                    .iter()
-                    .map(|value| {
-                        let record = ParameterUse {
-                            name: param.name.as_str().into(),
-                            value: Arc::new(value.json.clone()),
-                            from: value.from.to_string().into(),
-                            source: value.source.as_str().into(),
-                        };
-                        let converted = Value::from_dynamic(&value.rule_value, &names);
-                        if converted.is_none() {
-                            let what = format!("the value of parameter `{}`", param.name);
-                            *refused = Some((Position::NONE, what));
-                        }
-                        let converted = converted?;
-                        Some((value.from, converted, record))
-                    })
-                    .collect::<Option<_>>()?;
-                Some(Param {
-                    name: names.intern(&param.name),
-                    values,
-                })
-            })
-            .collect::<Option<Vec<_>>>()?;
-        let param_names: Vec<ImmutableString> = params.iter().map(|p| p.name.clone()).collect();
-        for definition in &definitions {
-            if definition.this_type.is_some() {
-                let what = "a function for one type (`fn Type.name`)";
-                *refused = Some((definition.body.start_position(), what.into()));
-                return None;
-            }
-            let rhai::ScriptFuncPayload::Statements(body) = &definition.body;
-            let mut compiler = Compiler {
-                signatures: &signatures,
-                params: &param_names,
-                names: &mut names,
-                refused: None,
-                scopes: vec![definition.params.iter().map(|p| p.to_string()).collect()],
-                slots: definition.params.len(),
-                max_slots: definition.params.len(),
-            };
-            let Some(body) = compiler.block(body.statements()) else {
-                *refused = compiler.refused;
-                return None;
-            };
-            // Rhai refuses a scope of more variables than this (each a slot
-            // here); such a function is left to it.
-            if compiler.max_slots >= crate::sandbox::MAX_VARIABLES {
-                let what = format!("a function with {} variables", compiler.max_slots);
-                *refused = Some((definition.body.start_position(), what));
-                return None;
-            }
-            functions.push(Function {
-                name: definition.name.to_string(),
-                params: definition.params.len(),
-                slots: compiler.max_slots,
-                body,
-            });
-        }
-        let entry = functions
-            .iter()
-            .position(|f| f.name == entry && f.params == 2)?;
-        Some(Program {
-            functions,
-            entry,
-            params,
-            max_operations: limits.max_operations,
-            max_call_depth: limits.max_call_depth,
-            max_array_size: limits.max_array_size,
-            max_map_size: limits.max_map_size,
-        })
-    }
-
     /// Runs the entry function on `input`, or [`Fallback`]. On success the
     /// thread's operation count ([`crate::sandbox::operations`]) is what
     /// Rhai would have counted, and the answer is the returned map as JSON
@@ -806,7 +510,7 @@ impl Program {
 }
 
 /// A validated input as the compiled evaluator reads it.
-pub struct Input(Value);
+pub struct Input(pub Value);
 
 impl Input {
     /// Validates `input` against `root`, building the compiled evaluator's
@@ -841,8 +545,8 @@ pub fn check_value(
 }
 
 /// Builds validated input as compiled values; an object's keys are its
-/// schema's strings, which the program adopted ([`Names::adopt_schema`]).
-struct Values;
+/// schema's strings, which the program adopted (`Names::adopt_schema` in the rule compiler).
+pub struct Values;
 
 impl Build for Values {
     type Value = Value;
@@ -892,522 +596,31 @@ impl Build for Values {
     }
 }
 
-/// Compiles one function body.
-struct Compiler<'a> {
-    signatures: &'a [(String, usize)],
-    /// The bundle's parameter names, by index.
-    params: &'a [ImmutableString],
-    names: &'a mut Names,
-    /// The first construct refused, and where.
-    refused: Option<(Position, String)>,
-    /// Names in scope, innermost block last; a name's slot is its index in
-    /// the flattened list.
-    scopes: Vec<Vec<String>>,
-    slots: usize,
-    max_slots: usize,
-}
-
-impl Compiler<'_> {
-    /// Refuses the rule file: records the first reason and answers `None`.
-    fn refuse<T>(&mut self, position: Position, what: impl Into<String>) -> Option<T> {
-        if self.refused.is_none() {
-            self.refused = Some((position, what.into()));
-        }
-        None
-    }
-
-    fn lookup(&self, name: &str) -> Option<usize> {
-        let mut base = self.slots;
-        for scope in self.scopes.iter().rev() {
-            base -= scope.len();
-            if let Some(at) = scope.iter().rposition(|n| n == name) {
-                return Some(base + at);
-            }
-        }
-        None
-    }
-
-    fn declare(&mut self, name: &str) -> usize {
-        self.scopes
-            .last_mut()
-            .expect("a scope")
-            .push(name.to_string());
-        self.slots += 1;
-        self.max_slots = self.max_slots.max(self.slots);
-        self.slots - 1
-    }
-
-    fn scoped<T>(&mut self, f: impl FnOnce(&mut Self) -> Option<T>) -> Option<T> {
-        self.scopes.push(Vec::new());
-        let result = f(self);
-        let scope = self.scopes.pop().expect("the pushed scope");
-        self.slots -= scope.len();
-        result
-    }
-
-    fn block(&mut self, statements: &[rhai::Stmt]) -> Option<Vec<Stmt>> {
-        self.scoped(|c| statements.iter().map(|s| c.stmt(s)).collect())
-    }
-
-    fn script(&self, name: &str, arity: usize) -> Option<usize> {
-        self.signatures
-            .iter()
-            .position(|(n, p)| n == name && *p == arity)
-    }
-
-    fn stmt(&mut self, stmt: &rhai::Stmt) -> Option<Stmt> {
-        use rhai::Stmt as S;
-        Some(match stmt {
-            S::Noop(_) => Stmt::Noop,
-            S::Expr(expr) => Stmt::Expr(self.expr(expr)?, true),
-            S::FnCall(call, position) => Stmt::Expr(self.call(call, *position)?, false),
-            S::Block(block) => Stmt::Block(self.block(block.statements())?),
-            S::Var(x, flags, _) => {
-                let (name, value, _) = &**x;
-                if flags.intersects(rhai::ASTFlags::EXPORTED | rhai::ASTFlags::CONSTANT) {
-                    return self.refuse(stmt.position(), "`const`");
-                }
-                let value = self.expr(value)?;
-                Stmt::Let(self.declare(name.as_str()), value)
-            }
-            S::If(x, _) => Stmt::If(
-                self.expr(&x.expr)?,
-                self.block(x.body.statements())?,
-                self.block(x.branch.statements())?,
-            ),
-            S::For(x, _) => {
-                let (name, counter, flow) = &**x;
-                if counter.is_some() {
-                    return self.refuse(stmt.position(), "a `for` loop with a counter");
-                }
-                if flow.body.is_empty() {
-                    return self.refuse(stmt.position(), "a `for` loop with an empty body");
-                }
-                let iterable = self.expr(&flow.expr)?;
-                self.scoped(|c| {
-                    let local = c.declare(name.as_str());
-                    let body = c.block(flow.body.statements())?;
-                    Some(Stmt::For {
-                        local,
-                        iterable,
-                        body,
-                    })
-                })?
-            }
-            S::Return(value, flags, _) => {
-                if flags.contains(rhai::ASTFlags::BREAK) {
-                    return self.refuse(stmt.position(), "`throw`");
-                }
-                Stmt::Return(match value {
-                    Some(value) => Some(self.expr(value)?),
-                    None => None,
-                })
-            }
-            S::Assignment(x) => {
-                let (op, binary) = &**x;
-                let op = match op.get_op_assignment_info() {
-                    None => None,
-                    Some((.., op_str)) => match binary_op(op_str) {
-                        Some(op) => Some(op),
-                        None => {
-                            let what = format!("the `{op_str}=` operator");
-                            return self.refuse(op.position(), what);
-                        }
-                    },
-                };
-                let value = self.expr(&binary.rhs)?;
-                let place = match &binary.lhs {
-                    // `eval_stmt` counts the variable after the value.
-                    rhai::Expr::Variable(x, _, _) => Chain {
-                        root: Node::Local(self.lookup(x.1.as_str())?),
-                        pass: Vec::new(),
-                        steps: Vec::new(),
-                        cost: 1,
-                    },
-                    chain @ (rhai::Expr::Dot(..) | rhai::Expr::Index(..)) => {
-                        let chain = self.chain(chain)?;
-                        let assignable = matches!(chain.root, Node::Local(_))
-                            && chain
-                                .steps
-                                .iter()
-                                .all(|s| !matches!(s, Step::Method { .. }));
-                        if !assignable {
-                            let what = "an assignment to something other than a variable's \
-                                        properties and items";
-                            return self.refuse(binary.lhs.start_position(), what);
-                        }
-                        chain
-                    }
-                    other => {
-                        let what = "an assignment to something other than a variable";
-                        return self.refuse(other.start_position(), what);
-                    }
-                };
-                Stmt::Assign {
-                    place: Box::new(place),
-                    op,
-                    value,
-                }
-            }
-            S::While(..) | S::Do(..) => {
-                return self.refuse(stmt.position(), "a `while`, `do` or `loop` loop")
-            }
-            S::BreakLoop(..) => return self.refuse(stmt.position(), "`break` or `continue`"),
-            S::Switch(..) => return self.refuse(stmt.position(), "`switch`"),
-            S::TryCatch(..) => return self.refuse(stmt.position(), "`try`/`catch`"),
-            _ => return self.refuse(stmt.position(), "this statement"),
-        })
-    }
-
-    fn exprs(&mut self, exprs: &[rhai::Expr]) -> Option<Vec<Node>> {
-        exprs.iter().map(|e| self.expr(e)).collect()
-    }
-
-    /// A call's arguments. Rhai takes an argument that is an array or map
-    /// of literals as one literal (one operation, however many items),
-    /// where the same literal elsewhere costs an operation per item too.
-    fn args(&mut self, args: &[rhai::Expr]) -> Option<Vec<Node>> {
-        use rhai::Expr as E;
-        args.iter()
-            .map(|arg| match arg {
-                E::Array(..) | E::Map(..) => match arg.get_literal_value(None) {
-                    Some(value) => match constant(&value, self.names) {
-                        Some(value) => Some(Node::Const(value)),
-                        None => self.refuse(arg.start_position(), "this constant"),
-                    },
-                    None => self.expr(arg),
-                },
-                _ => self.expr(arg),
-            })
-            .collect()
-    }
-
-    fn expr(&mut self, expr: &rhai::Expr) -> Option<Node> {
-        use rhai::Expr as E;
-        Some(match expr {
-            E::DynamicConstant(value, position) => match constant(value, self.names) {
-                Some(value) => Node::Const(value),
-                None => return self.refuse(*position, "this constant"),
-            },
-            E::BoolConstant(b, _) => Node::Const(Value::Bool(*b)),
-            E::IntegerConstant(i, _) => Node::Const(Value::Int(*i)),
-            E::StringConstant(s, _) => Node::Const(Value::Str(self.names.intern(s))),
-            E::Unit(_) => Node::Const(Value::Unit),
-            E::Variable(x, _, _) => Node::Local(self.lookup(x.1.as_str())?),
-            E::ThisPtr(_) => Node::This,
-            E::Array(items, _) => Literal::or_node(Node::Array(self.exprs(items)?)),
-            E::Map(x, _) => {
-                let mut keys: Vec<ImmutableString> =
-                    x.0.iter()
-                        .map(|(key, _)| self.names.intern(&key.name))
-                        .collect();
-                crate::sort::sort_by(&mut keys, |a, b| a.as_str().cmp(b.as_str()));
-                keys.dedup_by(|a, b| a.as_str() == b.as_str());
-                let mut values = Vec::with_capacity(x.0.len());
-                for (key, value) in &x.0 {
-                    let at = keys.iter().position(|k| k.as_str() == key.name.as_str())?;
-                    values.push((at, self.expr(value)?));
-                }
-                Literal::or_node(Node::Map(Box::new(MapLiteral { keys, values })))
-            }
-            E::And(items, _) => Node::And(self.exprs(items)?),
-            E::Or(items, _) => Node::Or(self.exprs(items)?),
-            E::Stmt(block) => Node::Block(self.block(block.statements())?),
-            E::FnCall(call, position) => self.call(call, *position)?,
-            E::Dot(..) | E::Index(..) => {
-                let chain = self.chain(expr)?;
-                let mutates = matches!(
-                    chain.steps.last(),
-                    Some(Step::Method {
-                        callee: Callee::Native(Native::Push),
-                        ..
-                    })
-                );
-                if mutates {
-                    let fits = matches!(chain.root, Node::Local(_))
-                        && chain.steps[..chain.steps.len() - 1]
-                            .iter()
-                            .all(|s| !matches!(s, Step::Method { .. }));
-                    if !fits {
-                        let what = "`push` on something other than a variable's properties \
-                                    and items";
-                        return self.refuse(expr.start_position(), what);
-                    }
-                    Node::Mutate(Box::new(chain))
-                } else {
-                    let param = match (&chain.root, chain.steps.as_slice(), chain.pass.as_slice()) {
-                        (
-                            Node::Local(slot),
-                            [Step::Method {
-                                callee: Callee::Native(Native::Param),
-                                args: 1,
-                                ..
-                            }],
-                            [Node::Const(Value::Str(name))],
-                        ) => self
-                            .params
-                            .iter()
-                            .position(|p| p == name)
-                            .map(|index| (*slot, index)),
-                        _ => None,
-                    };
-                    if let Some((slot, index)) = param {
-                        return Some(Node::Param(slot, index));
-                    }
-                    match (&chain.root, chain.steps.as_slice(), chain.cost) {
-                        (Node::Local(slot), [Step::Property(name)], 1) => {
-                            Node::LocalProperty(*slot, name.clone())
-                        }
-                        (Node::This, [Step::Property(name)], 1) => Node::ThisProperty(name.clone()),
-                        _ => Node::Chain(Box::new(chain)),
-                    }
-                }
-            }
-            E::InterpolatedString(..) => {
-                return self.refuse(expr.start_position(), "an interpolated string")
-            }
-            E::CharConstant(..) => return self.refuse(expr.start_position(), "a character"),
-            E::Coalesce(..) => return self.refuse(expr.start_position(), "`??`"),
-            _ => return self.refuse(expr.start_position(), "this expression"),
-        })
-    }
-
-    fn call(&mut self, call: &rhai::FnCallExpr, position: Position) -> Option<Node> {
-        if call.capture_parent_scope {
-            return self.refuse(position, "a call with `!` (capturing the caller's scope)");
-        }
-        let name = call.name.as_str();
-        if call.is_operator_call() {
-            return match (call.args.len(), name) {
-                (1, "!") => Some(Node::Not(Box::new(self.args(&call.args)?.pop()?))),
-                (1, "-") => Some(Node::Neg(Box::new(self.args(&call.args)?.pop()?))),
-                (2, _) => match binary_op(name) {
-                    Some(op) => {
-                        let mut args = self.args(&call.args)?;
-                        let right = args.pop()?;
-                        let left = args.pop()?;
-                        Some(Node::Binary(op, Box::new(left), Box::new(right)))
-                    }
-                    None => self.refuse(position, format!("the `{name}` operator")),
-                },
-                _ => self.refuse(position, format!("the `{name}` operator")),
-            };
-        }
-        let args = self.args(&call.args)?;
-        let callee = match self.script(name, args.len()) {
-            Some(index) => Callee::Script(index),
-            None => match Native::resolve(name, args.len()) {
-                // A native that changes its first argument would change a
-                // copy here and the variable in Rhai; `ctx` functions are
-                // written as methods.
-                Some(Native::Push | Native::Param | Native::Fire | Native::Need) | None => {
-                    let what = format!("`{name}` called with {} arguments", args.len());
-                    return self.refuse(position, what);
-                }
-                Some(native) => Callee::Native(native),
-            },
-        };
-        Some(Node::Call {
-            callee,
-            args,
-            position,
-        })
-    }
-
-    /// Compiles a dot/index chain, counting what Rhai's
-    /// `eval_dot_index_chain` counts besides the expressions it evaluates.
-    fn chain(&mut self, expr: &rhai::Expr) -> Option<Chain> {
-        use rhai::Expr as E;
-        let (x, dotting) = match expr {
-            E::Dot(x, ..) => (x, true),
-            E::Index(x, ..) => (x, false),
-            _ => return None,
-        };
-        if is_special_chain(expr) {
-            return self.refuse(expr.start_position(), "`?.` or `?[`");
-        }
-        let mut chain = Chain {
-            root: Node::Const(Value::Unit),
-            pass: Vec::new(),
-            steps: Vec::new(),
-            cost: 0,
-        };
-        // The short cuts: a plain property, a literal index or a method call
-        // without arguments skip the argument pass (and a literal index is
-        // never evaluated as an expression).
-        match (&x.rhs, dotting) {
-            (E::Property(p, _), true) => chain.steps.push(Step::Property(self.names.intern(&p.2))),
-            (E::MethodCall(call, position), true) if call.args.is_empty() => {
-                let step = self.method(call, *position, &mut chain)?;
-                chain.steps.push(step);
-            }
-            (index, false) if is_literal(index) => {
-                let Node::Const(value) = self.expr(index)? else {
-                    return None;
-                };
-                chain.steps.push(Step::Index(Some(value)));
-            }
-            (rhs, _) => self.level(rhs, expr, &mut chain)?,
-        }
-        // The root: a variable or `this` counts one; any other expression
-        // counts as it evaluates.
-        chain.root = match &x.lhs {
-            E::Variable(..) | E::ThisPtr(..) => {
-                chain.cost += 1;
-                self.expr(&x.lhs)?
-            }
-            other => self.expr(other)?,
-        };
-        Some(chain)
-    }
-
-    /// One level of the argument pass: `rhs` under `parent`, a dot or an
-    /// index. An index marked as the end of its chain (`a[b.c]`, Rhai's
-    /// `BREAK` flag) takes all of `rhs` as the index.
-    fn level(&mut self, rhs: &rhai::Expr, parent: &rhai::Expr, chain: &mut Chain) -> Option<()> {
-        use rhai::Expr as E;
-        chain.cost += 1;
-        let dotting = matches!(parent, E::Dot(..));
-        let end = parent.options().contains(rhai::ASTFlags::BREAK);
-        match (rhs, dotting) {
-            (index, false) if end => {
-                let node = self.expr(index)?;
-                chain.pass.push(node);
-                chain.steps.push(Step::Index(None));
-            }
-            (E::Property(p, _), true) => chain.steps.push(Step::Property(self.names.intern(&p.2))),
-            (E::MethodCall(call, position), true) => {
-                let step = self.method(call, *position, chain)?;
-                chain.steps.push(step);
-            }
-            (E::Dot(x, ..) | E::Index(x, ..), _) => {
-                if is_special_chain(rhs) {
-                    return self.refuse(rhs.start_position(), "`?.` or `?[`");
-                }
-                match (&x.lhs, dotting) {
-                    (E::Property(p, _), true) => {
-                        chain.steps.push(Step::Property(self.names.intern(&p.2)))
-                    }
-                    (E::MethodCall(call, position), true) => {
-                        let step = self.method(call, *position, chain)?;
-                        chain.steps.push(step);
-                    }
-                    (index, false) => {
-                        let node = self.expr(index)?;
-                        chain.pass.push(node);
-                        chain.steps.push(Step::Index(None));
-                    }
-                    (other, _) => return self.refuse(other.start_position(), "this chain"),
-                }
-                self.level(&x.rhs, rhs, chain)?;
-            }
-            (index, false) => {
-                let node = self.expr(index)?;
-                chain.pass.push(node);
-                chain.steps.push(Step::Index(None));
-            }
-            (other, _) => return self.refuse(other.start_position(), "this chain"),
-        }
-        Some(())
-    }
-
-    fn method(
-        &mut self,
-        call: &rhai::FnCallExpr,
-        position: Position,
-        chain: &mut Chain,
-    ) -> Option<Step> {
-        let args = self.args(&call.args)?;
-        let count = args.len();
-        chain.pass.extend(args);
-        // A script function called as a method: its arity leaves out `this`.
-        let name = call.name.as_str();
-        let callee = match self.script(name, count) {
-            Some(index) => Callee::Script(index),
-            None => match Native::resolve(name, count + 1) {
-                Some(native) => Callee::Native(native),
-                None => {
-                    let what = format!("the method `{name}` with {count} arguments");
-                    return self.refuse(position, what);
-                }
-            },
-        };
-        Some(Step::Method {
-            callee,
-            args: count,
-            position,
-        })
-    }
-}
-
-/// `?.` and `?[`: left to Rhai.
-fn is_special_chain(expr: &rhai::Expr) -> bool {
-    expr.options().contains(rhai::ASTFlags::NEGATED)
-}
-
-fn is_literal(expr: &rhai::Expr) -> bool {
-    use rhai::Expr as E;
-    matches!(
-        expr,
-        E::DynamicConstant(..)
-            | E::BoolConstant(..)
-            | E::IntegerConstant(..)
-            | E::StringConstant(..)
-            | E::CharConstant(..)
-            | E::Unit(..)
-    )
-}
-
-/// A literal the optimiser folded (a decimal, or an array or map of
-/// literals).
-fn constant(value: &Dynamic, names: &Names) -> Option<Value> {
-    match Value::from_dynamic(value, names)? {
-        Value::Opaque(_) | Value::Context => None,
-        value => Some(value),
-    }
-}
-
-fn binary_op(name: &str) -> Option<Op> {
-    Some(match name {
-        "+" => Op::Add,
-        "-" => Op::Sub,
-        "*" => Op::Mul,
-        "/" => Op::Div,
-        "==" => Op::Eq,
-        "!=" => Op::Ne,
-        "<" => Op::Lt,
-        "<=" => Op::Le,
-        ">" => Op::Gt,
-        ">=" => Op::Ge,
-        _ => return None,
-    })
-}
-
 /// One evaluation.
-struct Run<'a> {
-    program: &'a Program,
-    ctx: &'a RuleContext,
+pub struct Run<'a> {
+    pub program: &'a Program,
+    pub ctx: &'a RuleContext,
     /// `ctx.today`, the date parameters are read at.
-    today: Date,
+    pub today: Date,
     /// The parameters read (index, value index), each once.
-    params_read: Vec<(usize, usize)>,
-    operations: u64,
-    depth: usize,
-    array_items: usize,
-    map_entries: usize,
+    pub params_read: Vec<(usize, usize)>,
+    pub operations: u64,
+    pub depth: usize,
+    pub array_items: usize,
+    pub map_entries: usize,
     /// The count at which to ask the host again.
-    next_question: u64,
+    pub next_question: u64,
 }
 
-struct Frame {
-    locals: Vec<Value>,
-    this: Option<Value>,
+pub struct Frame {
+    pub locals: Vec<Value>,
+    pub this: Option<Value>,
 }
 
 impl Run<'_> {
     /// Asks the host's "stop now" question as often as Rhai's progress
     /// hook does; a stopped run falls back and Rhai reports the stop.
-    fn ask_host(&mut self) -> Result<(), Fallback> {
+    pub fn ask_host(&mut self) -> Result<(), Fallback> {
         if self.operations >= self.next_question {
             self.next_question = self.operations + crate::sandbox::HOST_STOP_EVERY;
             if crate::sandbox::host_says_stop() {
@@ -1417,7 +630,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn count(&mut self, n: u64) -> Result<(), Fallback> {
+    pub fn count(&mut self, n: u64) -> Result<(), Fallback> {
         self.operations += n;
         if self.operations > self.program.max_operations {
             return Err(Fallback);
@@ -1429,13 +642,13 @@ impl Run<'_> {
     /// more nested items or entries than the limits; counting every item
     /// ever placed bounds any one value's size, so staying under the limits
     /// here means Rhai would not have refused.
-    fn grow(&mut self, value: &Value, items: usize, entries: usize) -> Result<(), Fallback> {
+    pub fn grow(&mut self, value: &Value, items: usize, entries: usize) -> Result<(), Fallback> {
         let (nested_items, nested_entries) = value_size(value);
         self.add_sizes(items + nested_items, entries + nested_entries)
     }
 
     /// Adds `items` and `entries` to what rules placed, as [`Run::grow`].
-    fn add_sizes(&mut self, items: usize, entries: usize) -> Result<(), Fallback> {
+    pub fn add_sizes(&mut self, items: usize, entries: usize) -> Result<(), Fallback> {
         self.array_items += items;
         self.map_entries += entries;
         if self.array_items > self.program.max_array_size
@@ -1446,7 +659,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn call_script(
+    pub fn call_script(
         &mut self,
         index: usize,
         this: Option<Value>,
@@ -1477,7 +690,7 @@ impl Run<'_> {
         result
     }
 
-    fn block(&mut self, statements: &[Stmt], frame: &mut Frame) -> Flow<Value> {
+    pub fn block(&mut self, statements: &[Stmt], frame: &mut Frame) -> Flow<Value> {
         // Values are returned through memory; only the last statement's is
         // passed on (the others are dropped where they are), and the
         // callers below return their callees' results as they are rather
@@ -1497,7 +710,7 @@ impl Run<'_> {
         self.stmt(last, frame)
     }
 
-    fn stmt(&mut self, statement: &Stmt, frame: &mut Frame) -> Flow<Value> {
+    pub fn stmt(&mut self, statement: &Stmt, frame: &mut Frame) -> Flow<Value> {
         // `eval_stmt` counts every statement.
         self.count(1)?;
         match statement {
@@ -1567,7 +780,7 @@ impl Run<'_> {
     }
 
     /// Evaluates a chain's argument pass.
-    fn pass(&mut self, chain: &Chain, frame: &mut Frame) -> Flow<Args> {
+    pub fn pass(&mut self, chain: &Chain, frame: &mut Frame) -> Flow<Args> {
         let mut values = Args::with_capacity(chain.pass.len());
         for node in &chain.pass {
             values.push(self.eval(node, frame)?);
@@ -1575,13 +788,13 @@ impl Run<'_> {
         Ok(values)
     }
 
-    fn eval(&mut self, node: &Node, frame: &mut Frame) -> Flow<Value> {
+    pub fn eval(&mut self, node: &Node, frame: &mut Frame) -> Flow<Value> {
         // `eval_expr` counts every expression it evaluates.
         self.count(1)?;
         self.eval_uncounted(node, frame)
     }
 
-    fn eval_uncounted(&mut self, node: &Node, frame: &mut Frame) -> Flow<Value> {
+    pub fn eval_uncounted(&mut self, node: &Node, frame: &mut Frame) -> Flow<Value> {
         Ok(match node {
             Node::Const(value) => value.clone(),
             Node::Literal(literal) => {
@@ -1739,7 +952,7 @@ impl Run<'_> {
         })
     }
 
-    fn property(&self, object: &Value, name: &ImmutableString) -> Flow<Value> {
+    pub fn property(&self, object: &Value, name: &ImmutableString) -> Flow<Value> {
         Ok(match object {
             Value::Map(record) => record.get(name).cloned().ok_or(Fallback)?,
             Value::Timestamp(ts) if name.as_str() == "date" => Value::Date(ts.date()),
@@ -1751,7 +964,7 @@ impl Run<'_> {
 
     /// Calls `callee` with `args`; for a method call the first is the
     /// object, `this` to a script function.
-    fn call(
+    pub fn call(
         &mut self,
         callee: Callee,
         is_method: bool,
@@ -1771,7 +984,7 @@ impl Run<'_> {
         }
     }
 
-    fn native(&mut self, native: Native, args: Args, position: Position) -> Flow<Value> {
+    pub fn native(&mut self, native: Native, args: Args, position: Position) -> Flow<Value> {
         use Value as V;
         Ok(match (native, args.as_slice()) {
             (Native::Param, [V::Context, V::Str(name)]) => self.param(name)?,
@@ -1823,7 +1036,7 @@ impl Run<'_> {
 
     /// `ctx.param(name)`: the value in force on `ctx.today`. An unknown
     /// name or a date before the first value is Rhai's error to report.
-    fn param(&mut self, name: &ImmutableString) -> Result<Value, Fallback> {
+    pub fn param(&mut self, name: &ImmutableString) -> Result<Value, Fallback> {
         let params = &self.program.params;
         let index = params
             .iter()
@@ -1834,7 +1047,7 @@ impl Run<'_> {
     }
 
     /// The value in force on `ctx.today` of parameter `index`.
-    fn param_at(&mut self, index: usize) -> Result<Value, Fallback> {
+    pub fn param_at(&mut self, index: usize) -> Result<Value, Fallback> {
         let values = &self.program.params[index].values;
         let at = values
             .iter()
@@ -1846,7 +1059,7 @@ impl Run<'_> {
         Ok(values[at].1.clone())
     }
 
-    fn fire(
+    pub fn fire(
         &mut self,
         rule: &str,
         args: Vec<(ImmutableString, String)>,
@@ -1862,7 +1075,7 @@ impl Run<'_> {
 }
 
 /// `fixed(value, places)`: rounded half up to 0 to 12 places.
-fn fixed(value: Decimal, places: i64) -> Result<Decimal, Fallback> {
+pub fn fixed(value: Decimal, places: i64) -> Result<Decimal, Fallback> {
     match u32::try_from(places) {
         Ok(places) if places <= 12 => Ok(round_half_up(value, places)),
         _ => Err(Fallback),
@@ -1871,7 +1084,7 @@ fn fixed(value: Decimal, places: i64) -> Result<Decimal, Fallback> {
 
 /// `object[index]` for a map's key or an array's position (negative from
 /// the end, as in Rhai).
-fn index_of(object: &Value, index: &Value) -> Result<Value, Fallback> {
+pub fn index_of(object: &Value, index: &Value) -> Result<Value, Fallback> {
     match (object, index) {
         (Value::Map(record), Value::Str(key)) => record.get(key).cloned().ok_or(Fallback),
         (Value::Array(items), Value::Int(i)) => {
@@ -1889,7 +1102,7 @@ fn index_of(object: &Value, index: &Value) -> Result<Value, Fallback> {
 /// The value a place names, made unique for writing; `may_add` lets the
 /// last property be a new key of its map (an assignment). Also says
 /// whether it added one.
-fn place_mut<'f>(
+pub fn place_mut<'f>(
     place: &Chain,
     steps: &[Step],
     indices: Args,
@@ -1952,20 +1165,20 @@ fn place_mut<'f>(
 }
 
 /// A step of a place: a map's key or an array's position.
-enum Key<'k> {
+pub enum Key<'k> {
     Name(&'k ImmutableString),
     Position(i64),
 }
 
 /// Where a chain is: still on a variable (read in place) or on a value.
-enum Cursor {
+pub enum Cursor {
     Local(usize),
     This,
     Owned(Value),
 }
 
 impl Cursor {
-    fn get<'f>(&'f self, frame: &'f Frame) -> &'f Value {
+    pub fn get<'f>(&'f self, frame: &'f Frame) -> &'f Value {
         match self {
             Cursor::Owned(value) => value,
             Cursor::Local(slot) => &frame.locals[*slot],
@@ -1975,7 +1188,7 @@ impl Cursor {
 }
 
 /// The array items and map entries nested in a value (Rhai's data sizes).
-fn value_size(value: &Value) -> (usize, usize) {
+pub fn value_size(value: &Value) -> (usize, usize) {
     match value {
         Value::Array(items) => items.iter().fold((items.len(), 0), |(a, m), item| {
             let (x, y) = value_size(item);
@@ -1991,7 +1204,7 @@ fn value_size(value: &Value) -> (usize, usize) {
 
 /// A built-in operator, as Rhai's `builtin` module computes it for the
 /// types rules use; anything else falls back.
-fn binary(op: Op, left: &Value, right: &Value) -> Result<Value, Fallback> {
+pub fn binary(op: Op, left: &Value, right: &Value) -> Result<Value, Fallback> {
     use std::cmp::Ordering;
     use Value as V;
     let compare = |ordering: Ordering| {
@@ -2046,7 +1259,7 @@ fn binary(op: Op, left: &Value, right: &Value) -> Result<Value, Fallback> {
             }
         }
         // The schema's enum values and the rules' texts are one string
-        // each ([`Names`]): equal ones are usually the same pointer.
+        // each (the rule compiler's `Names`): equal ones are usually the same pointer.
         (V::Str(a), V::Str(b)) if matches!(op, Op::Eq | Op::Ne) => {
             V::Bool((a.ptr_eq(b) || a.as_str() == b.as_str()) == (op == Op::Eq))
         }
