@@ -263,7 +263,9 @@ pub fn parse_test_file(file: &str, text: &str) -> Result<TestFile, Diagnostic> {
     for (index, mut case) in std::mem::take(&mut raw.cases).into_iter().enumerate() {
         let pointer = format!("/cases/{index}");
         let input = take(&mut case, "input");
-        let result = case.get_mut("expect").and_then(|expect| take(expect, "result"));
+        let result = case
+            .get_mut("expect")
+            .and_then(|expect| take(expect, "result"));
         let mut case = RawCase::deserialize(case).map_err(|error| located(&pointer, error))?;
         case.input = input.ok_or_else(|| located(&pointer, missing_field("input")))?;
         case.expect.result = result;

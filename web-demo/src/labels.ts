@@ -24,6 +24,8 @@ export interface LabelSet {
   label(entry: string, path: string): string;
   help(entry: string, path: string, description?: string): string | undefined;
   value(entry: string, path: string, value: string): string;
+  /** The bundle's name for an enum value, if it gives one (a result's class). */
+  named(entry: string, path: string, value: string): string | undefined;
   /** Labels of result keys (`programs.temporary_relief`); undefined when the bundle has none. */
   result(entry: string, path: string): string;
 }
@@ -78,6 +80,10 @@ function makeLabels(packed: PackedBundle | undefined, lang: string): LabelSet {
       const names = table(table(table(messages.values)[entry])[schemaPath(path)]);
       const name = names[value];
       return typeof name === 'string' ? name : humanize(value);
+    },
+    named: (entry, path, value) => {
+      const name = table(table(table(messages.values)[entry])[schemaPath(path)])[value];
+      return typeof name === 'string' ? name : undefined;
     },
     result: (entry, path) => get('labels', entry, `result.${path}`) ?? humanize(last(path)),
   };

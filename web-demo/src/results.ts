@@ -70,11 +70,14 @@ export function renderEnvelope(envelope: Eligo.Envelope, opts: RenderOptions): H
   const status = envelope.status === 'decided' ? words.decided : words.undetermined;
   root.append(el('p', { class: `status status-${envelope.status}`, 'data-status': envelope.status }, status));
 
+  // A text the bundle names (a class, a level) in the chosen language.
+  const shownValue = (value: Json, path: string): string =>
+    (typeof value === 'string' ? labels.named(entry, path, value) : undefined) ?? show(value, words);
   const details = (obj: Obj, path: string, skip: string[]): HTMLElement => {
     const dl = el('dl', { class: 'kv' });
     for (const [key, value] of Object.entries(obj)) {
       if (skip.includes(key) || key === 'rules') continue;
-      let shown = show(value, words);
+      let shown = shownValue(value, `result.${path}.${key}`);
       if (isDecimal(value) && MONEY_KEY.test(key)) shown = `¥${shown}`;
       dl.append(el('div', { 'data-key': key }, el('dt', {}, labels.result(entry, `${path}.${key}`)), el('dd', {}, shown)));
     }
@@ -112,7 +115,7 @@ export function renderEnvelope(envelope: Eligo.Envelope, opts: RenderOptions): H
       if (reasons.length) card.append(reasonList(reasons, words));
       cards.push(card);
     } else {
-      summary.append(el('div', { 'data-key': key }, el('dt', {}, labels.result(entry, key)), el('dd', {}, show(value, words))));
+      summary.append(el('div', { 'data-key': key }, el('dt', {}, labels.result(entry, key)), el('dd', {}, shownValue(value, `result.${key}`))));
     }
   }
   root.append(summary, ...cards);

@@ -247,6 +247,10 @@ await scenario('switch language: reasons, questions and the page in Chinese', as
   const form = await page.locator('form, #form').first().innerText();
   check(form.includes('所在区域') && form.includes('年龄') && form.includes('月收入'), `field labels are not in Chinese: ${form.slice(0, 200)}`);
   check(form.includes('农村') || form.includes('城区'), 'enum names are not in Chinese');
+  // Help texts and the result's named values (the household's class) too.
+  check(form.includes('已纳入最低生活保障'), `help texts are not in Chinese: ${form.slice(0, 200)}`);
+  const summary = await page.locator('#decision .summary').innerText();
+  check(summary.includes('特殊户'), `the household class is not named in Chinese: ${summary}`);
   await page.screenshot({ path: join(shots, '05-zh-CN.png'), fullPage: true });
   await page.selectOption('#lang', 'en');
   await page.selectOption(field('relatives_in_city'), 'false');

@@ -313,6 +313,23 @@ fn ensure_browser() -> Result<(), String> {
             .and_then(|()| apt(&["install", "-y", "-qq", "chromium"]))
             .map_err(|e| format!("{e}; install Debian's `chromium` package (or set CHROMIUM)"))?;
     }
+    // A Chinese font, so the page's zh-CN screenshots show characters, not
+    // empty boxes (the tests read the page's text either way, so a machine
+    // that cannot install it still runs them).
+    let cjk_font = Path::new("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc");
+    if !cjk_font.exists() {
+        eprintln!("xtask: installing Debian's fonts-wqy-microhei for the zh-CN screenshots");
+        let apt = |args: &[&str]| {
+            run(Command::new("apt-get")
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive"))
+        };
+        let installed = apt(&["update", "-qq"])
+            .and_then(|()| apt(&["install", "-y", "-qq", "fonts-wqy-microhei"]));
+        if let Err(error) = installed {
+            eprintln!("xtask: no Chinese font ({error}); zh-CN screenshots will show boxes");
+        }
+    }
     let browser = workspace().join("tests/browser");
     let installed = ["playwright-core", "typescript"]
         .iter()
