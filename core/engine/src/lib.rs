@@ -3,7 +3,8 @@
 //! Rhai evaluators, and the decision envelope.
 //!
 //! `eligo_core` loads bundles into a [`decider::Decider`] and re-exports
-//! this crate's public parts; hosts use `eligo_core`. The two are separate
+//! what hosts use; hosts depend on `eligo_core` alone, and the modules
+//! marked hidden here are for `eligo_core`. The two are separate
 //! crates so that the wasm artifact compiles this one, the decision path,
 //! for speed, and the loader, test runner and impact tools for size (see
 //! the workspace's `[profile.wasm.package.eligo-core]`).
