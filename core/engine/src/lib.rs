@@ -1,6 +1,6 @@
-//! What every Eligo decision runs: a bundle's file formats (manifest,
-//! parameters, schemas, messages), input validation, the compiled and the
-//! Rhai evaluators, and the decision envelope.
+//! What every Eligo decision runs: a bundle's types (manifest, parameters,
+//! schemas, messages) and the TOML reader for them, input validation, the
+//! compiled program and the Rhai fallback, and the decision envelope.
 //!
 //! `eligo_core` loads bundles into a [`decider::Decider`] and re-exports
 //! what hosts use; hosts depend on `eligo_core` alone, and the modules
