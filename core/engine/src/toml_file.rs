@@ -26,7 +26,7 @@ use std::ops::Range;
 use serde::de::{
     self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor,
 };
-use toml::de::{DeTable, DeValue};
+use toml::de::{DeInteger, DeTable, DeValue};
 use toml::Spanned;
 
 use crate::diagnostics::Diagnostic;
@@ -121,10 +121,7 @@ impl<'de> de::Deserializer<'de> for Reader<'_> {
         let read = match self.0.get_ref() {
             DeValue::String(text) => visitor.visit_str(text),
             DeValue::Boolean(flag) => visitor.visit_bool(*flag),
-            DeValue::Integer(int) => match i64::from_str_radix(int.as_str(), int.radix()) {
-                Ok(int) => visitor.visit_i64(int),
-                Err(_) => Err(refused(format!("{int} is outside the 64-bit integers"))),
-            },
+            DeValue::Integer(int) => integer(int, visitor),
             DeValue::Float(float) => {
                 let text = float.as_str();
                 let text = text.strip_prefix('+').unwrap_or(text);
@@ -211,7 +208,7 @@ impl<'de> de::Deserializer<'de> for Reader<'_> {
 
     fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.0.get_ref() {
-            DeValue::Integer(_) => self.integer(visitor),
+            DeValue::Integer(int) => integer(int, visitor).map_err(|error| error.at(self.0.span())),
             _ => Err(self.invalid_type(&visitor)),
         }
     }
@@ -263,20 +260,17 @@ impl<'de> de::Deserializer<'de> for Reader<'_> {
     }
 }
 
-impl Reader<'_> {
-    fn integer<'de, V: Visitor<'de>>(&self, visitor: V) -> Result<V::Value, Error> {
-        let DeValue::Integer(int) = self.0.get_ref() else {
-            unreachable!("called on integers only")
-        };
-        match i64::from_str_radix(int.as_str(), int.radix()) {
-            Ok(int) => visitor.visit_i64(int),
-            Err(_) => Err(de::Error::custom(format!(
-                "{int} is outside the 64-bit integers"
-            ))),
-        }
-        .map_err(|error: Error| error.at(self.0.span()))
+/// A TOML integer (in any radix) as serde's `i64`.
+fn integer<'de, V: Visitor<'de>>(int: &DeInteger<'_>, visitor: V) -> Result<V::Value, Error> {
+    match i64::from_str_radix(int.as_str(), int.radix()) {
+        Ok(int) => visitor.visit_i64(int),
+        Err(_) => Err(de::Error::custom(format!(
+            "{int} is outside the 64-bit integers"
+        ))),
     }
+}
 
+impl Reader<'_> {
     /// "invalid type: …, expected …" at this value.
     fn invalid_type<'de, V: Visitor<'de>>(&self, visitor: &V) -> Error {
         use de::Unexpected;
@@ -442,6 +436,12 @@ mod tests {
         assert_eq!(read["a"].value, Value::from(16));
         assert_eq!(read["b"].value, Value::from(-7));
         assert_eq!(read["c"].value, Value::from("2026-01-01"));
+        let error = rates("a = { value = 99999999999999999999 }\n").unwrap_err();
+        assert!(
+            error.message.contains("outside the 64-bit integers"),
+            "{error:?}"
+        );
+        assert_eq!((error.line, error.column), (1, 15));
     }
 
     #[test]
