@@ -48,14 +48,7 @@ fn answer(answer: JsonAnswer) -> u64 {
 /// # Safety
 /// `ptr` must come from `eligo_alloc(len)` and hold `len` written bytes.
 unsafe fn request<'a>(ptr: *const u8, len: usize) -> Result<&'a str, String> {
-    let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
-    std::str::from_utf8(bytes).map_err(|e| {
-        ErrorBody::new(
-            ErrorKind::BadRequest,
-            format!("the request is not UTF-8: {e}"),
-        )
-        .to_json()
-    })
+    crate::utf8::request_text(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
 /// A buffer of `len` bytes for the host to write into.

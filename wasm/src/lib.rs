@@ -4,6 +4,7 @@
 //! - [`abi`]: plain C-ABI exports (bytes in, JSON bytes out) that the
 //!   wasmtime host calls; they never reach a JavaScript import.
 //! - [`mem`]: `memcmp` and `bcmp` a word at a time in the artifact.
+//! - [`utf8`]: a request's bytes checked as text, ASCII 16 bytes a step.
 //! - [`allocator`]: the artifact's allocator, size-class lists over Talc.
 //!
 //! Both only marshal: every request goes to `eligo_core::api`, so the same
@@ -13,6 +14,7 @@ pub mod abi;
 pub mod allocator;
 pub mod js;
 pub mod mem;
+pub mod utf8;
 
 // Talc instead of the default dlmalloc: the same size in the artifact, and a
 // few percent faster through wasmtime for the engine's many small

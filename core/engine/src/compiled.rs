@@ -1188,7 +1188,16 @@ impl Cursor {
 }
 
 /// The array items and map entries nested in a value (Rhai's data sizes).
+#[inline]
 pub fn value_size(value: &Value) -> (usize, usize) {
+    match value {
+        Value::Array(_) | Value::Map(_) => container_size(value),
+        // Most values placed are scalars: no call for them.
+        _ => (0, 0),
+    }
+}
+
+fn container_size(value: &Value) -> (usize, usize) {
     match value {
         Value::Array(items) => items.iter().fold((items.len(), 0), |(a, m), item| {
             let (x, y) = value_size(item);

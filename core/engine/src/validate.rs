@@ -125,10 +125,20 @@ fn convert_object<B: Build>(
     let mut known = 0;
     let mut map = build.new_object(object.fields.len());
     for (index, (name, field)) in object.fields.iter().enumerate() {
-        while given.next_if(|(key, _)| *key < name).is_some() {}
-        let value = given
-            .next_if(|(key, _)| *key == name)
-            .map(|(_, value)| value);
+        // One comparison a step (`<` then `==` took two, each a call into
+        // the artifact's `memcmp`).
+        let mut value = None;
+        while let Some((key, present)) = given.peek() {
+            match key.as_str().cmp(name) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => value = Some(*present),
+                std::cmp::Ordering::Greater => break,
+            }
+            given.next();
+            if value.is_some() {
+                break;
+            }
+        }
         known += usize::from(value.is_some());
         let field_path = path.field(name);
         match value {
