@@ -45,6 +45,14 @@ const exactInput = parse(stringify(input));
 exactInput.members[1].monthly_income = new Decimal('980.50');
 assert.equal(stringify(fromPacked.decide({ ...request, input: exactInput }).result), stringify(fromPacked.decide(request).result));
 
+// The same decision as UTF-8 bytes in and out: the very text decide() read.
+const requestBytes = new TextEncoder().encode(stringify(request));
+const envelopeBytes = fromFiles.decideUtf8(requestBytes);
+assert.ok(envelopeBytes instanceof Uint8Array);
+assert.equal(stringify(parse(new TextDecoder().decode(envelopeBytes))), stringify(envelope));
+assert.throws(() => fromFiles.decideUtf8(new Uint8Array([0x7b, 0xff, 0x7d])), (e) => e instanceof EligoError && e.kind === 'bad_request' && /not UTF-8/.test(e.message));
+assert.throws(() => fromFiles.decideUtf8('{}'), { name: 'TypeError' });
+
 // Partial mode: an elder living alone, and nobody said whether relatives
 // live in the city; the decision asks.
 const alone = { ...input, members: [{ age: 75, monthly_income: new Decimal('1200.00') }] };

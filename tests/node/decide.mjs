@@ -13,12 +13,21 @@ glue.initSync({ module: readFileSync(join(pkgDir, 'eligo_bg.wasm')) });
 const engine = new glue.Engine(readFileSync(loadRequestFile, 'utf8'));
 
 // An error answer is thrown, its JSON text as the message.
-const decide = (request) => {
+const answerOf = (call) => {
   try {
-    return engine.decide(request);
+    return call();
   } catch (error) {
     return error.message;
   }
+};
+const utf8 = new TextEncoder();
+const text = new TextDecoder('utf-8', { fatal: true });
+// Each request is decided twice, as a string and as UTF-8 bytes: the two
+// answers must be the same text, or the line says they differ.
+const decide = (request) => {
+  const answer = answerOf(() => engine.decide(request));
+  const bytes = answerOf(() => text.decode(engine.decideUtf8(utf8.encode(request))));
+  return bytes === answer ? answer : `decideUtf8 differs: ${bytes}`;
 };
 
 const out = [];

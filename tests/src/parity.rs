@@ -93,6 +93,20 @@ pub fn generated_requests(households: usize, communities: usize) -> Vec<String> 
         let input = community(&mut rng, i);
         requests.push(json!({ "entry": "community", "input": input, "as_of": AS_OF }).to_string());
     }
+    // Ids that need escapes in JSON (quote, backslash, control
+    // characters) at every place of short and long texts, some with
+    // Chinese: the envelope writes them back (`household_id`), and each
+    // runtime writes strings 8 or 16 bytes a step.
+    let pieces = [
+        '临', '"', 'a', '\\', '\n', '救', '\u{1f}', 'b', '\t', 'c', 'd',
+    ];
+    let mut template = household(&mut rng, households);
+    for len in 1..48 {
+        let id: String = pieces.iter().cycle().skip(len).take(len).collect();
+        template["id"] = json!(id);
+        requests
+            .push(json!({ "entry": "household", "input": template, "as_of": AS_OF }).to_string());
+    }
     // Bad inputs too: every error list must match.
     requests.push(json!({ "entry": "household", "input": { "id": "", "members": [{ "age": 131, "monthly_income": 1.005 }] }, "as_of": AS_OF }).to_string());
     requests.push(json!({ "entry": "household", "input": {}, "as_of": "yesterday" }).to_string());

@@ -402,6 +402,12 @@ export declare class Engine {
   decide<Result = { [key: string]: Json }, Input = Record<string, unknown>>(
     request: DecideRequest<Input>,
   ): Envelope<Result>;
+  /**
+   * One decision from a decide request's JSON as UTF-8 bytes: the envelope's
+   * JSON as UTF-8 bytes, the very bytes `decide` reads (for a host that
+   * stores, hashes or forwards them); throws an EligoError as `decide` does.
+   */
+  decideUtf8(requestBytes: Uint8Array): Uint8Array;
   /** Runs the bundle's own test cases; throws an EligoError for an engine loaded with `tests: false`. */
   test(): TestReport;
   /** The bundle as one packed JSON text, as `eligo pack` writes it. */

@@ -309,6 +309,16 @@ export class Engine {
     return parse(engineCall(() => this.#raw.decide(text)));
   }
 
+  /**
+   * One decision from a decide request's JSON as UTF-8 bytes: the envelope's
+   * JSON as UTF-8 bytes, the very bytes `decide` reads (for a host that
+   * stores, hashes or forwards them). Throws an EligoError as `decide` does.
+   */
+  decideUtf8(requestBytes) {
+    if (!(requestBytes instanceof Uint8Array)) throw new TypeError('decideUtf8 takes a Uint8Array');
+    return engineCall(() => this.#raw.decideUtf8(requestBytes));
+  }
+
   /** Runs the bundle's own test cases; throws an EligoError if it was loaded with `tests: false`. */
   test() {
     return parse(engineCall(() => this.#raw.test()));

@@ -127,14 +127,17 @@ fn runtimes(c: &mut Criterion) {
     let native_ns = median_ns(|| drop(native.decide(0, &request)));
     let wasm_ns = median_ns(|| drop(wasm.decide(0, &request)));
     match node_median_ns(&serde_json::to_string(&request).unwrap()) {
-        Ok(node_ns) => println!(
+        Ok(node) => println!(
             "median per decision: native {:.1} µs, wasmtime {:.1} µs ({:.2}× native), \
-             node {:.1} µs ({:.2}× native)",
+             node {:.1} µs ({:.2}× native) with UTF-8 in and out as the others, \
+             {:.1} µs ({:.2}× native) with a JavaScript string",
             native_ns / 1e3,
             wasm_ns / 1e3,
             wasm_ns / native_ns,
-            node_ns / 1e3,
-            node_ns / native_ns
+            node.utf8_ns / 1e3,
+            node.utf8_ns / native_ns,
+            node.string_ns / 1e3,
+            node.string_ns / native_ns
         ),
         Err(why) => println!(
             "median per decision: native {:.1} µs, wasmtime {:.1} µs ({:.2}× native); node: {why}",
@@ -165,8 +168,16 @@ fn median_ns(mut decide: impl FnMut()) -> f64 {
     samples[samples.len() / 2]
 }
 
-/// The same median, measured by `decide-node.mjs` in Node.
-fn node_median_ns(request: &str) -> Result<f64, String> {
+/// Node's medians (`decide-node.mjs`).
+struct NodeMedians {
+    /// `decide`: a JavaScript string in and out.
+    string_ns: f64,
+    /// `decideUtf8`: UTF-8 bytes in and out, as native and wasmtime.
+    utf8_ns: f64,
+}
+
+/// The same medians, measured by `decide-node.mjs` in Node.
+fn node_median_ns(request: &str) -> Result<NodeMedians, String> {
     let (artifact, _) = read_artifact(None).map_err(|e| e.to_string())?;
     let files: serde_json::Map<String, serde_json::Value> = bundle()
         .files()
@@ -193,9 +204,15 @@ fn node_median_ns(request: &str) -> Result<f64, String> {
     }
     let answer: serde_json::Value =
         serde_json::from_slice(&output.stdout).map_err(|e| e.to_string())?;
-    answer["median_ns"]
-        .as_f64()
-        .ok_or_else(|| format!("unexpected answer from node: {answer}"))
+    let median = |key: &str| {
+        answer[key]
+            .as_f64()
+            .ok_or_else(|| format!("unexpected answer from node: {answer}"))
+    };
+    Ok(NodeMedians {
+        string_ns: median("median_ns")?,
+        utf8_ns: median("utf8_median_ns")?,
+    })
 }
 
 /// Cranelift compile vs loading the precompiled module vs instantiating.
