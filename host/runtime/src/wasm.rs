@@ -677,15 +677,21 @@ fn free(warm: &mut Warm, ptr: u32, len: u32) -> wasmtime::Result<()> {
 fn read_answer(warm: &mut Warm, packed: u64) -> wasmtime::Result<RawAnswer> {
     let is_error = packed & ERROR_FLAG != 0;
     let (ptr, len) = ((packed >> 32) as u32, (packed & (ERROR_FLAG - 1)) as u32);
-    let mut bytes = vec![0; len as usize];
-    warm.exports
+    // Checked in the instance's memory, then copied once into the String.
+    let text = warm
+        .exports
         .memory
-        .read(&warm.store, ptr as usize, &mut bytes)?;
+        .data(&warm.store)
+        .get(ptr as usize..)
+        .and_then(|rest| rest.get(..len as usize))
+        .ok_or_else(|| wasmtime::format_err!("the answer lies outside the instance's memory"))
+        .and_then(|bytes| {
+            simdutf8::compat::from_utf8(bytes)
+                .map(str::to_owned)
+                .map_err(|e| wasmtime::format_err!("the answer is not UTF-8: {e}"))
+        })?;
     free(warm, ptr, len)?;
-    Ok(RawAnswer {
-        text: String::from_utf8(bytes)?,
-        is_error,
-    })
+    Ok(RawAnswer { text, is_error })
 }
 
 fn trap_message(error: &wasmtime::Error, limits: &CallLimits) -> String {
