@@ -12,27 +12,72 @@ use crate::validate::FieldProblem;
 
 impl Decider {
     /// [`Decider::decide`] from a decide request's JSON text: the envelope's canonical
-    /// JSON, or the error answer's. The input is read by [`input_value`], so a
+    /// JSON, or the error answer's. The input is read as [`input_value`] reads it, so a
     /// key named twice is refused here exactly as in every other host.
     pub fn decide_json(&self, request: &str) -> Result<String, String> {
-        let bad_request = |message: String| {
-            let problem = FieldProblem::new("$", "type", message);
-            DecideError::BadRequest(vec![problem]).body().to_json()
-        };
-        let request: DecideRequest<Box<serde_json::value::RawValue>> =
-            serde_json::from_str(request).map_err(|error| bad_request(error.to_string()))?;
-        let input = input_value(request.input.get()).map_err(|body| body.to_json())?;
-        let request = DecideRequest {
-            entry: request.entry,
-            input,
-            as_of: request.as_of,
-            mode: request.mode,
-            lang: request.lang,
+        let request = match read_in_one_pass(request) {
+            Some(request) => request,
+            None => read_in_two_passes(request)?,
         };
         self.decide(&request)
             .map(|envelope| envelope.to_json())
             .map_err(|error| ErrorBody::from(error).to_json())
     }
+}
+
+/// The request and its input in one pass of the parser, when that reading
+/// is clean: the request (and so its input) within [`MAX_INPUT_BYTES`], no
+/// error, no key named twice. Then it is the value [`read_in_two_passes`]
+/// would give; anything else is left to that reading, which answers it.
+/// Reading the input's text apart first (as a `RawValue`) cost the
+/// artifact 409,000 operators for the benchmark household against 396,000
+/// (wasmtime fuel); through wasmtime 25.4–27.4 µs against 24.4–26.2 µs in
+/// four alternating runs. The artifact is 1.3 KB gzip larger.
+fn read_in_one_pass(request: &str) -> Option<DecideRequest> {
+    if request.len() > MAX_INPUT_BYTES {
+        return None;
+    }
+    let request: DecideRequest<OnePass> = serde_json::from_str(request).ok()?;
+    let OnePass { value, named_twice } = request.input;
+    (!named_twice).then_some(DecideRequest {
+        entry: request.entry,
+        input: value,
+        as_of: request.as_of,
+        mode: request.mode,
+        lang: request.lang,
+    })
+}
+
+/// An input read within the request's own parse.
+struct OnePass {
+    value: serde_json::Value,
+    named_twice: bool,
+}
+
+impl<'de> serde::Deserialize<'de> for OnePass {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<OnePass, D::Error> {
+        let (value, named_twice) = crate::strict_json::read_value(deserializer)?;
+        Ok(OnePass { value, named_twice })
+    }
+}
+
+/// The request with its input as text, then the input's text read by
+/// [`input_value`]: every error answer, with its wording, comes from here.
+fn read_in_two_passes(request: &str) -> Result<DecideRequest, String> {
+    let bad_request = |message: String| {
+        let problem = FieldProblem::new("$", "type", message);
+        DecideError::BadRequest(vec![problem]).body().to_json()
+    };
+    let request: DecideRequest<Box<serde_json::value::RawValue>> =
+        serde_json::from_str(request).map_err(|error| bad_request(error.to_string()))?;
+    let input = input_value(request.input.get()).map_err(|body| body.to_json())?;
+    Ok(DecideRequest {
+        entry: request.entry,
+        input,
+        as_of: request.as_of,
+        mode: request.mode,
+        lang: request.lang,
+    })
 }
 
 /// The largest input text a decision reads, in bytes. A household of the

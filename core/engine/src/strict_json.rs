@@ -54,6 +54,20 @@ pub fn parse(text: &str) -> Result<Value, StrictJsonError> {
     }
 }
 
+/// Reads one JSON value from `deserializer` as [`parse`] reads a text:
+/// the value, and whether some object in it named a key twice (the key's
+/// path is then [`parse`]'s to find, in the value's text).
+pub fn read_value<'de, D: de::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<(Value, bool), D::Error> {
+    let named_twice = Cell::new(false);
+    let value = StrictValue {
+        named_twice: &named_twice,
+    }
+    .deserialize(deserializer)?;
+    Ok((value, named_twice.get()))
+}
+
 /// serde_json's own reading into a [`Value`] (`Value`'s `Deserialize`),
 /// but an object that gets a key twice says so. The last value given for
 /// the key is kept, as serde_json keeps it.
