@@ -125,3 +125,55 @@ pub fn duplicate_key(path: &str) -> ErrorBody {
     )])
     .body()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one pass answers only what the two passes read the same way,
+    /// and leaves every error to them.
+    #[test]
+    fn one_pass_reads_what_two_passes_read_and_leaves_the_rest() {
+        let at = r#""as_of":"2026-11-20T09:00:00+08:00""#;
+        let clean = [
+            format!(
+                r#"{{"entry":"household","input":{{"id":"h","n":1801.10,"m":[{{"a":1}}]}},{at}}}"#
+            ),
+            format!(
+                r#"{{{at},"lang":"en","mode":"partial","input":[1,"\u00e9",null],"entry":"x"}}"#
+            ),
+        ];
+        for text in &clean {
+            let one = read_in_one_pass(text).expect("a clean request");
+            assert_eq!(Ok(&one), read_in_two_passes(text).as_ref(), "{text}");
+        }
+        let deep = format!(
+            r#"{{"entry":"e","input":{}1{},{at}}}"#,
+            "[".repeat(127),
+            "]".repeat(127)
+        );
+        let refused = [
+            format!(r#"{{"entry":"e","input":{{"a":1,"a":2}},{at}}}"#),
+            format!(r#"{{"entry":"e","input":{{"b":[{{"a":1,"\u0061":2}}]}},{at}}}"#),
+            format!(r#"{{"entry":"e","entry":"f","input":{{}},{at}}}"#),
+            format!(r#"{{"entry":"e","input":{{}},{at},"extra":1}}"#),
+            format!(r#"{{"entry":"e","input":{{}},{at}"#),
+            format!(
+                r#"{{"entry":"e","input":"{}",{at}}}"#,
+                "x".repeat(MAX_INPUT_BYTES)
+            ),
+        ];
+        for text in &refused {
+            assert!(
+                read_in_one_pass(text).is_none(),
+                "{}",
+                &text[..80.min(text.len())]
+            );
+            assert!(read_in_two_passes(text).is_err());
+        }
+        // Nested as deep as the parser allows the input alone: the one
+        // pass, a level deeper, leaves it to the two passes, which read it.
+        assert!(read_in_one_pass(&deep).is_none());
+        assert!(read_in_two_passes(&deep).is_ok());
+    }
+}
