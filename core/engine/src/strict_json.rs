@@ -468,6 +468,45 @@ impl<'de> Visitor<'de> for Seed<'_, 'de> {
 mod tests {
     use super::*;
 
+    /// JSON texts for the tests: objects with keys from `keys`, arrays
+    /// and `scalars`, at most five levels deep, from a fixed seed.
+    struct Texts<'a> {
+        seed: u64,
+        keys: &'a [&'a str],
+        scalars: &'a [&'a str],
+    }
+
+    impl Texts<'_> {
+        fn next(&mut self, n: usize) -> usize {
+            self.seed = self
+                .seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.seed >> 33) as usize % n
+        }
+
+        fn value(&mut self, depth: usize) -> String {
+            let choice = if depth > 3 { 0 } else { self.next(6) };
+            match choice {
+                0..=2 => self.scalars[self.next(self.scalars.len())].to_string(),
+                3 | 4 => {
+                    let fields: Vec<String> = (0..self.next(4))
+                        .map(|_| {
+                            let key = self.keys[self.next(self.keys.len())];
+                            format!("\"{key}\":{}", self.value(depth + 1))
+                        })
+                        .collect();
+                    format!("{{{}}}", fields.join(","))
+                }
+                _ => {
+                    let items: Vec<String> =
+                        (0..self.next(4)).map(|_| self.value(depth + 1)).collect();
+                    format!("[{}]", items.join(" , "))
+                }
+            }
+        }
+    }
+
     #[test]
     fn duplicate_keys_are_refused_with_their_path() {
         let error = parse(r#"{"id":"h","members":[{"age":1},{"age":2,"age":3}]}"#).unwrap_err();
@@ -524,42 +563,14 @@ mod tests {
     /// depth, escaped keys, and brackets, commas and quotes inside strings.
     #[test]
     fn the_scan_finds_the_duplicate_the_walk_finds() {
-        let keys = ["a", "b", "[0]", "a,b", "q\\\"", "\\u0061", "é", "{", "]"];
-        let mut seed = 7u64;
-        let mut next = |n: usize| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize % n
+        let mut texts = Texts {
+            seed: 7,
+            keys: &["a", "b", "[0]", "a,b", "q\\\"", "\\u0061", "é", "{", "]"],
+            scalars: &["\"s,[{\\\"}]\"", "-12.5e3", "null"],
         };
-        fn value(depth: usize, next: &mut dyn FnMut(usize) -> usize, keys: &[&str]) -> String {
-            match if depth > 3 { next(3) } else { next(6) } {
-                0 => "\"s,[{\\\"}]\"".to_string(),
-                1 => "-12.5e3".to_string(),
-                2 => "null".to_string(),
-                3 | 4 => {
-                    let n = next(4);
-                    let fields: Vec<String> = (0..n)
-                        .map(|_| {
-                            format!(
-                                "\"{}\":{}",
-                                keys[next(keys.len())],
-                                value(depth + 1, next, keys)
-                            )
-                        })
-                        .collect();
-                    format!("{{{}}}", fields.join(","))
-                }
-                _ => {
-                    let n = next(4);
-                    let items: Vec<String> = (0..n).map(|_| value(depth + 1, next, keys)).collect();
-                    format!("[{}]", items.join(" , "))
-                }
-            }
-        }
         let mut duplicates = 0;
         for _ in 0..10_000 {
-            let text = value(0, &mut next, &keys);
+            let text = texts.value(0);
             let walked = match check(&text) {
                 Ok(()) => None,
                 Err(StrictJsonError::DuplicateKey(path)) => Some(path),
@@ -575,51 +586,22 @@ mod tests {
     /// key named twice did, on generated texts (some not JSON at all).
     #[test]
     fn parse_answers_as_serde_json_and_the_scan_together() {
-        let keys = ["a", "b", "\\u0061", "é", "k\\n"];
-        let scalars = [
-            "1801.10",
-            "-0",
-            "1e400",
-            "12345678901234567890123",
-            "\"x\"",
-            "null",
-            "true",
-        ];
-        let mut seed = 11u64;
-        let mut next = |n: usize| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize % n
+        let mut texts = Texts {
+            seed: 11,
+            keys: &["a", "b", "\\u0061", "é", "k\\n"],
+            scalars: &[
+                "1801.10",
+                "-0",
+                "1e400",
+                "12345678901234567890123",
+                "\"x\"",
+                "null",
+                "true",
+            ],
         };
-        fn value(
-            depth: usize,
-            next: &mut dyn FnMut(usize) -> usize,
-            keys: &[&str],
-            scalars: &[&str],
-        ) -> String {
-            match if depth > 3 { 0 } else { next(3) } {
-                0 => scalars[next(scalars.len())].to_string(),
-                1 => {
-                    let fields: Vec<String> = (0..next(4))
-                        .map(|_| {
-                            let key = keys[next(keys.len())];
-                            format!("\"{key}\":{}", value(depth + 1, next, keys, scalars))
-                        })
-                        .collect();
-                    format!("{{{}}}", fields.join(","))
-                }
-                _ => {
-                    let items: Vec<String> = (0..next(4))
-                        .map(|_| value(depth + 1, next, keys, scalars))
-                        .collect();
-                    format!("[{}]", items.join(","))
-                }
-            }
-        }
         let (mut twice, mut broken) = (0, 0);
         for round in 0..5_000 {
-            let mut text = value(0, &mut next, &keys, &scalars);
+            let mut text = texts.value(0);
             if round % 10 == 0 {
                 // Cut short, or something after the value.
                 if round % 20 == 0 {
