@@ -8,15 +8,46 @@
 //! answer and gives both buffers back with `eligo_dealloc(ptr, len)`.
 //!
 //! One bundle is loaded per instance (`eligo_load`); later calls use it.
+//!
+//! Rules run by `eligo_decide` and `eligo_test` ask the host whether their
+//! deadline has passed, through the one import the host defines
+//! ([`HOST_DEADLINE_IMPORT`]), every
+//! [`HOST_STOP_EVERY`](eligo_core::sandbox::HOST_STOP_EVERY) operations: the
+//! wasmtime host's decisions stop where the rules are, as native ones do.
 
 use std::sync::Mutex;
 
 use eligo_core::api::JsonAnswer;
-use eligo_core::{api, Bundle, ErrorBody, ErrorKind};
+use eligo_core::{api, sandbox, Bundle, ErrorBody, ErrorKind};
 
 /// Set in an answer's packed `u64` when the answer is an error answer, so
 /// the host never inspects the text to tell.
 pub const ERROR_FLAG: u64 = 1 << 31;
+
+/// The name wasm-bindgen gives the host's deadline import starts with this
+/// (a hash of its signature follows); the wasmtime host defines it.
+pub const HOST_DEADLINE_IMPORT: &str = "__wbg_eligoHostDeadlinePassed_";
+
+#[cfg(target_family = "wasm")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// Whether the running call is past the host's deadline. Only the C ABI
+    /// asks it; the JavaScript API never does, so in a browser the import
+    /// exists (wasm-bindgen's glue names a global) but is never called.
+    #[wasm_bindgen(js_name = eligoHostDeadlinePassed)]
+    fn host_deadline_passed() -> bool;
+}
+
+/// Outside wasm (the crate's own tests) there is no host to ask.
+#[cfg(not(target_family = "wasm"))]
+fn host_deadline_passed() -> bool {
+    false
+}
+
+/// Runs rules with the host's deadline asked at their progress points.
+fn under_host_deadline(run: impl FnOnce() -> u64) -> u64 {
+    sandbox::with_host_stop(host_deadline_passed, run)
+}
 
 /// The bundle this instance decides with.
 static LOADED: Mutex<Option<Bundle>> = Mutex::new(None);
@@ -109,7 +140,7 @@ fn with_bundle(run: impl FnOnce(&Bundle) -> JsonAnswer) -> u64 {
 #[no_mangle]
 pub unsafe extern "C" fn eligo_decide(ptr: *const u8, len: usize) -> u64 {
     match unsafe { request(ptr, len) } {
-        Ok(text) => with_bundle(|bundle| api::decide_json(bundle, text)),
+        Ok(text) => under_host_deadline(|| with_bundle(|bundle| api::decide_json(bundle, text))),
         Err(error) => answer(Err(error)),
     }
 }
@@ -117,7 +148,7 @@ pub unsafe extern "C" fn eligo_decide(ptr: *const u8, len: usize) -> u64 {
 /// Runs the loaded bundle's own test cases.
 #[no_mangle]
 pub extern "C" fn eligo_test() -> u64 {
-    with_bundle(api::test_json)
+    under_host_deadline(|| with_bundle(api::test_json))
 }
 
 /// Describes the loaded bundle: name, version, hash, entries and schemas.

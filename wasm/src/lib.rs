@@ -2,7 +2,8 @@
 //!
 //! - [`js`]: the wasm-bindgen API browsers and Node use.
 //! - [`abi`]: plain C-ABI exports (bytes in, JSON bytes out) that the
-//!   wasmtime host calls; they never reach a JavaScript import.
+//!   wasmtime host calls; the only import they reach is the host's
+//!   deadline question, which the wasmtime host defines.
 //! - [`mem`]: `memcmp` and `bcmp` a word at a time in the artifact.
 //! - [`utf8`]: a request's bytes checked as text, ASCII 16 bytes a step.
 //! - [`allocator`]: the artifact's allocator, size-class lists over Talc.

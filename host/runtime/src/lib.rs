@@ -23,4 +23,4 @@ pub mod sources;
 pub mod wasm;
 
 pub use decider::{Answer, Decider, EnvelopeJson, RuntimeKind};
-pub use wasm::{CallLimits, RuntimeError, WasmEngine, WasmRuntime};
+pub use wasm::{CallLimits, RuntimeError, Stopping, WasmEngine, WasmRuntime};

@@ -5,16 +5,17 @@
 //!   machine code cached on disk (keyed by artifact sha256, wasmtime version
 //!   and engine configuration); later runs deserialize it in a few
 //!   milliseconds instead of compiling for seconds.
-//! - One [`WasmEngine`] per process: the wasmtime `Engine`, the compiled
-//!   `Module`, its `InstancePre` and one epoch ticker, shared by every
-//!   bundle the process holds.
+//! - One [`WasmEngine`] per process, shared by every bundle the process
+//!   holds: the artifact compiled twice, once for each way of stopping a
+//!   call at its deadline ([`Stopping`]), each with its wasmtime `Engine`,
+//!   `Module` and `InstancePre`, and one epoch ticker.
 //! - One [`WasmRuntime`] per loaded bundle: instances come from the pooling
 //!   allocator through the shared `InstancePre`; each loads the bundle once
 //!   and then stays warm in the runtime's pool, shared by all threads. At
 //!   most [`CallLimits::max_instances`] exist at once; callers beyond that
 //!   wait for one to come free rather than fail.
 //! - Every call is bounded: Rhai's operation limit inside (deterministic, the
-//!   same in the browser), and here an epoch deadline and a memory cap as a
+//!   same in the browser), and here a deadline and a memory cap as a
 //!   backstop. An instance that traps is dropped and replaced.
 
 use std::collections::hash_map::DefaultHasher;
@@ -24,14 +25,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use eligo_core::wire::{DecideRequest, ErrorBody, ErrorKind, LoadRequest};
 use eligo_core::BundleFiles;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
+    Caller, Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
     PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
 };
 
@@ -45,6 +46,35 @@ pub const MAX_INSTANCES: usize = 64;
 /// Set in an answer's packed `u64` when it is an error answer (the
 /// artifact's C ABI, `wasm/src/abi.rs`).
 const ERROR_FLAG: u64 = 1 << 31;
+
+/// How the name of the artifact's one host import begins: the rules ask it
+/// whether their call is past its deadline (`HOST_DEADLINE_IMPORT` in
+/// `wasm/src/abi.rs`; wasm-bindgen appends a hash).
+const HOST_DEADLINE_IMPORT: &str = "__wbg_eligoHostDeadlinePassed_";
+
+/// How an instance's call is stopped at its deadline.
+///
+/// The epoch checks wasmtime compiles into every function entry and loop
+/// back-edge cost a household decision 15 % of its time (`perf` of
+/// `eligo batch --runtime wasm`: 19,360 samples against 16,458 without;
+/// the benchmark 27.2 µs against 23.9). Decisions therefore run without
+/// them, and everything before a bundle has proved itself keeps them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopping {
+    /// Epoch checks compiled in: the ticker interrupts the instance
+    /// wherever it is, whatever the code. For a bundle's first load
+    /// ([`WasmRuntime::new`]) and for [`AbiSession`].
+    Interrupted,
+    /// No compiled checks: the rules ask the host every
+    /// [`HOST_STOP_EVERY`](eligo_core::sandbox::HOST_STOP_EVERY) operations
+    /// (the deadline import) and stop where they are, as native decisions
+    /// do, with the same `stopped` answer. Everything else a call does is
+    /// bounded by the core's size limits. Instances that decide are of
+    /// this kind; they load a bundle only after an interrupted instance
+    /// loaded it within its deadline (the same bytes into the same code
+    /// run the same steps, so the load ends here too).
+    Polled,
+}
 
 /// The deadline of loading a bundle into an instance, in epoch ticks: a
 /// backstop like the decision's. Loading is bounded by the core's size
@@ -79,6 +109,11 @@ impl Default for CallLimits {
 }
 
 impl CallLimits {
+    /// The deadline as a duration.
+    fn deadline(&self) -> Duration {
+        EPOCH_TICK.saturating_mul(u32::try_from(self.deadline_ticks).unwrap_or(u32::MAX))
+    }
+
     /// These limits with the deadline of loading a bundle.
     fn for_loading(self) -> CallLimits {
         CallLimits {
@@ -148,10 +183,29 @@ struct Exports {
     describe: TypedFunc<(), u64>,
 }
 
+/// What a store holds for its instance's calls.
+struct CallState {
+    limits: StoreLimits,
+    /// When the running call's time is up, for the deadline import; `None`
+    /// in an interrupted instance, where the epoch stops calls.
+    deadline: Option<Instant>,
+}
+
 /// A live instance with the bundle loaded.
 struct Warm {
-    store: Store<StoreLimits>,
+    store: Store<CallState>,
     exports: Exports,
+}
+
+impl Warm {
+    /// Starts the clock of a call under `limits`.
+    fn start_call(&mut self, limits: &CallLimits) {
+        self.store.set_epoch_deadline(limits.deadline_ticks);
+        let state = self.store.data_mut();
+        if state.deadline.is_some() {
+            state.deadline = Some(Instant::now() + limits.deadline());
+        }
+    }
 }
 
 /// Increments the engine's epoch until dropped.
@@ -187,13 +241,72 @@ impl Drop for Ticker {
     }
 }
 
+/// The artifact compiled for one way of stopping.
+struct Compiled {
+    engine: Engine,
+    pre: InstancePre<CallState>,
+    stopping: Stopping,
+}
+
+impl Compiled {
+    /// Compiles (or loads from `cache_dir`) and links the artifact.
+    fn new(
+        stopping: Stopping,
+        plan: MemoryPlan,
+        artifact: &[u8],
+        artifact_sha256: &str,
+        cache_dir: Option<&Path>,
+    ) -> Result<Compiled, RuntimeError> {
+        let engine = engine(plan, stopping)?;
+        let module = module(&engine, artifact, artifact_sha256, cache_dir)?;
+        let mut linker = Linker::new(&engine);
+        let deadline_import = module
+            .imports()
+            .find(|import| import.name().starts_with(HOST_DEADLINE_IMPORT))
+            .map(|import| (import.module().to_string(), import.name().to_string()))
+            .ok_or_else(|| {
+                RuntimeError::Artifact(format!(
+                    "the artifact does not import `{HOST_DEADLINE_IMPORT}…`, the host's deadline question; rebuild it with `cargo xtask wasm`"
+                ))
+            })?;
+        linker
+            .func_wrap(
+                &deadline_import.0,
+                &deadline_import.1,
+                |caller: Caller<'_, CallState>| -> i32 {
+                    caller
+                        .data()
+                        .deadline
+                        .is_some_and(|deadline| Instant::now() >= deadline)
+                        .into()
+                },
+            )
+            .map_err(artifact_error("linking"))?;
+        // wasm-bindgen's JS imports are only reached through its JS API; the
+        // C ABI never calls them, so here they trap if anything ever does.
+        linker
+            .define_unknown_imports_as_traps(&module)
+            .map_err(artifact_error("linking"))?;
+        let pre = linker
+            .instantiate_pre(&module)
+            .map_err(artifact_error("linking"))?;
+        Ok(Compiled {
+            engine,
+            pre,
+            stopping,
+        })
+    }
+}
+
 /// The artifact compiled once for the process: shared by every bundle's
 /// [`WasmRuntime`], with one epoch ticker for all their deadlines.
 pub struct WasmEngine {
-    engine: Engine,
-    pre: InstancePre<StoreLimits>,
+    /// Instances that decide ([`Stopping::Polled`]), from the pool.
+    polled: Compiled,
+    /// Instances that load a bundle first ([`Stopping::Interrupted`]).
+    interrupted: Compiled,
     artifact_sha256: String,
-    /// Instances the pool can hold at once ([`MemoryPlan`]).
+    /// Polled instances the pool can hold at once ([`MemoryPlan`]).
     slots: usize,
     _ticker: Ticker,
 }
@@ -211,22 +324,14 @@ impl WasmEngine {
     /// and links it.
     pub fn new(artifact: &[u8], cache_dir: Option<&Path>) -> Result<Arc<WasmEngine>, RuntimeError> {
         let plan = MemoryPlan::of_this_process();
-        let engine = engine(plan)?;
         let artifact_sha256 = format!("sha256:{}", hex::encode(Sha256::digest(artifact)));
-        let module = module(&engine, artifact, &artifact_sha256, cache_dir)?;
-        let mut linker = Linker::new(&engine);
-        // wasm-bindgen's JS imports are only reached through its JS API; the
-        // C ABI never calls them, so here they trap if anything ever does.
-        linker
-            .define_unknown_imports_as_traps(&module)
-            .map_err(artifact_error("linking"))?;
-        let pre = linker
-            .instantiate_pre(&module)
-            .map_err(artifact_error("linking"))?;
+        let compile = |stopping| Compiled::new(stopping, plan, artifact, &artifact_sha256, cache_dir);
+        let polled = compile(Stopping::Polled)?;
+        let interrupted = compile(Stopping::Interrupted)?;
         Ok(Arc::new(WasmEngine {
-            _ticker: Ticker::start(&engine),
-            engine,
-            pre,
+            _ticker: Ticker::start(&interrupted.engine),
+            polled,
+            interrupted,
             artifact_sha256,
             slots: plan.slots,
         }))
@@ -308,6 +413,9 @@ impl WasmRuntime {
             pool: Mutex::new(Pool::default()),
             freed: Condvar::new(),
         };
+        // Proved in an interrupted instance first: only a bundle that loads
+        // within the deadline there is loaded where nothing interrupts.
+        runtime.load_into(Stopping::Interrupted)?;
         let first = runtime.acquire()?;
         runtime.give_back(first);
         Ok(runtime)
@@ -392,7 +500,7 @@ impl WasmRuntime {
         work: impl FnOnce(&mut Warm) -> wasmtime::Result<RawAnswer>,
     ) -> Result<RawAnswer, RuntimeError> {
         let mut warm = self.acquire()?;
-        warm.store.set_epoch_deadline(self.limits.deadline_ticks);
+        warm.start_call(&self.limits);
         match work(&mut warm) {
             Ok(answer) => {
                 self.give_back(warm);
@@ -455,7 +563,8 @@ impl WasmRuntime {
         }
         // Instantiating takes milliseconds: not under the lock.
         drop(pool);
-        self.instantiate().inspect_err(|_| self.release_slot())
+        self.load_into(Stopping::Polled)
+            .inspect_err(|_| self.release_slot())
     }
 
     fn give_back(&self, warm: Warm) {
@@ -483,8 +592,8 @@ impl WasmRuntime {
         }
     }
 
-    fn bare_instance(&self) -> Result<(Store<StoreLimits>, wasmtime::Instance), RuntimeError> {
-        bare_instance(&self.engine, &self.limits)
+    fn bare_instance(&self) -> Result<(Store<CallState>, wasmtime::Instance), RuntimeError> {
+        bare_instance(&self.engine.polled, &self.limits)
     }
 
     /// Instantiates and drops one bare instance: what the pooling allocator
@@ -496,14 +605,18 @@ impl WasmRuntime {
     /// Instantiates one instance and loads the bundle into it, then drops
     /// it: what replacing a trapped instance costs (for the benchmark).
     pub fn time_loaded_instance(&self) -> Result<(), RuntimeError> {
-        self.instantiate().map(drop)
+        self.load_into(Stopping::Polled).map(drop)
     }
 
-    /// A new instance with the bundle loaded.
-    fn instantiate(&self) -> Result<Warm, RuntimeError> {
-        let mut warm = Warm::new(&self.engine, &self.limits)?;
+    /// A new instance of the kind `stopping` with the bundle loaded.
+    fn load_into(&self, stopping: Stopping) -> Result<Warm, RuntimeError> {
+        let compiled = match stopping {
+            Stopping::Polled => &self.engine.polled,
+            Stopping::Interrupted => &self.engine.interrupted,
+        };
+        let mut warm = Warm::new(compiled, &self.limits)?;
         let load_limits = self.limits.for_loading();
-        warm.store.set_epoch_deadline(load_limits.deadline_ticks);
+        warm.start_call(&load_limits);
         let loaded = (|| {
             let (ptr, len) = write(&mut warm, &self.load_request)?;
             let packed = warm.exports.load.call(&mut warm.store, (ptr, len));
@@ -518,19 +631,23 @@ impl WasmRuntime {
     }
 }
 
-/// A new instance from the pool, nothing run in it yet.
+/// A new instance, nothing run in it yet.
 fn bare_instance(
-    engine: &WasmEngine,
+    compiled: &Compiled,
     limits: &CallLimits,
-) -> Result<(Store<StoreLimits>, wasmtime::Instance), RuntimeError> {
-    let store_limits = StoreLimitsBuilder::new()
-        .memory_size(limits.memory_bytes)
-        .trap_on_grow_failure(true)
-        .build();
-    let mut store = Store::new(&engine.engine, store_limits);
-    store.limiter(|limits| limits);
+) -> Result<(Store<CallState>, wasmtime::Instance), RuntimeError> {
+    let state = CallState {
+        limits: StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes)
+            .trap_on_grow_failure(true)
+            .build(),
+        deadline: (compiled.stopping == Stopping::Polled)
+            .then(|| Instant::now() + limits.deadline()),
+    };
+    let mut store = Store::new(&compiled.engine, state);
+    store.limiter(|state| &mut state.limits);
     store.set_epoch_deadline(limits.deadline_ticks);
-    let instance = engine
+    let instance = compiled
         .pre
         .instantiate(&mut store)
         .map_err(artifact_error("instantiating"))?;
@@ -539,8 +656,8 @@ fn bare_instance(
 
 impl Warm {
     /// A new instance with its exports, nothing loaded.
-    fn new(engine: &WasmEngine, limits: &CallLimits) -> Result<Warm, RuntimeError> {
-        let (mut store, instance) = bare_instance(engine, limits)?;
+    fn new(compiled: &Compiled, limits: &CallLimits) -> Result<Warm, RuntimeError> {
+        let (mut store, instance) = bare_instance(compiled, limits)?;
         let exports = Exports {
             memory: instance
                 .get_memory(&mut store, "memory")
@@ -585,7 +702,8 @@ pub struct AbiAnswer {
 /// A fresh instance driven call by call through the C ABI, with nothing
 /// loaded until a [`AbiCall::Load`]: the byte protocol itself, for tests
 /// and fuzzing. Each call copies the request in, calls the export, reads
-/// the answer back and frees both buffers, as [`WasmRuntime`] does.
+/// the answer back and frees both buffers, as [`WasmRuntime`] does. Its
+/// instance is interrupted ([`Stopping::Interrupted`]): any bytes may come.
 pub struct AbiSession {
     warm: Warm,
     limits: CallLimits,
@@ -595,7 +713,7 @@ impl AbiSession {
     /// A new instance of `engine`'s artifact under `limits`.
     pub fn new(engine: &WasmEngine, limits: CallLimits) -> Result<AbiSession, RuntimeError> {
         Ok(AbiSession {
-            warm: Warm::new(engine, &limits)?,
+            warm: Warm::new(&engine.interrupted, &limits)?,
             limits,
         })
     }
@@ -608,7 +726,7 @@ impl AbiSession {
             AbiCall::Load(_) | AbiCall::Check(_) => self.limits.for_loading(),
             _ => self.limits,
         };
-        warm.store.set_epoch_deadline(limits.deadline_ticks);
+        warm.start_call(&limits);
         let packed = (|| {
             let with_request = |warm: &mut Warm,
                                 func: TypedFunc<(u32, u32), u64>,
@@ -651,7 +769,7 @@ fn error_body(answer: &str) -> ErrorBody {
 
 fn typed<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
     instance: &wasmtime::Instance,
-    store: &mut Store<StoreLimits>,
+    store: &mut Store<CallState>,
     name: &str,
 ) -> Result<TypedFunc<P, R>, RuntimeError> {
     instance
@@ -705,7 +823,6 @@ fn trap_message(error: &wasmtime::Error, limits: &CallLimits) -> String {
     }
 }
 
-/// The engine configuration: Cranelift, pooled instances, epoch deadlines.
 /// How instances get address space for their linear memories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct MemoryPlan {
@@ -768,10 +885,16 @@ fn address_space_limit() -> Option<u64> {
     None
 }
 
-fn engine(plan: MemoryPlan) -> Result<Engine, RuntimeError> {
+/// The engine configuration: Cranelift; for polled instances the pool of
+/// [`MemoryPlan`], for interrupted ones (a few per bundle, short-lived)
+/// memories made on demand with the same bounds-checking choice.
+fn engine(plan: MemoryPlan, stopping: Stopping) -> Result<Engine, RuntimeError> {
     let mut config = Config::new();
-    config.epoch_interruption(true);
+    config.epoch_interruption(stopping == Stopping::Interrupted);
     match plan.reservation {
+        None if stopping == Stopping::Interrupted => {
+            config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+        }
         None => {
             let slots = plan.slots as u32;
             let mut pool = PoolingAllocationConfig::default();
@@ -932,9 +1055,9 @@ fn owned_privately(_metadata: &fs::Metadata) -> bool {
 pub mod stages {
     use super::{artifact_error, Engine, Module, RuntimeError};
 
-    /// The engine configured as the runtime uses it.
+    /// The engine configured as the runtime's deciding instances use it.
     pub fn engine() -> Result<Engine, RuntimeError> {
-        super::engine(super::MemoryPlan::of_this_process())
+        super::engine(super::MemoryPlan::of_this_process(), super::Stopping::Polled)
     }
 
     /// Compiles the artifact to machine code (what the cache saves).

@@ -157,18 +157,24 @@ fn runaway_rules_stop_with_clear_errors_and_the_host_keeps_working() {
     }
 }
 
-#[test]
-fn the_host_deadline_stops_what_the_rules_limit_would_not() {
-    // Lift the operation limit to the engine's ceiling: the loop would run
-    // for many seconds; the host's deadline stops it.
+/// A bundle whose rule loops `input.n` times, with the operation limit
+/// lifted to the engine's ceiling so that only a deadline stops a long loop.
+fn slow_bundle() -> eligo_core::BundleFiles {
     let limits = "[limits]\nmax_operations = 10000000\n";
     let manifest = format!(
         "name = \"tiny\"\nversion = \"1\"\nlanguages = [\"en\"]\n{limits}[entries.job]\nrules = \"job.rhai\"\nschema = \"schema/job.toml\"\n"
     );
     let slow = "fn decide(input, ctx) { let t = 0; for i in 0..input.n { t += i * i % 7; } #{ ok: ctx.fire(\"OK\", #{ n: t }) } }";
-    let files = eligo_tests::tiny_bundle_files(slow, &[("bundle.toml", &manifest)]);
-    // One instance at most: the call after the trap can only be answered if
-    // the trapped instance gave its slot back.
+    eligo_tests::tiny_bundle_files(slow, &[("bundle.toml", &manifest)])
+}
+
+#[test]
+fn the_host_deadline_stops_what_the_rules_limit_would_not() {
+    // The loop would run for seconds; 50 ms of deadline stop it. Deciding
+    // instances are polled: the rules stop where they are, and the answer
+    // is the native runtime's, word for word, location included.
+    let files = slow_bundle();
+    // One instance at most: the next call is answered by the same one.
     let tight = CallLimits {
         deadline_ticks: 5,
         max_instances: 1,
@@ -176,13 +182,55 @@ fn the_host_deadline_stops_what_the_rules_limit_would_not() {
     };
     let runtime = runtime(&files, tight);
     let error = runtime.decide_json(&job_request(1_000_000)).unwrap_err();
+    let native = eligo_runtime::Decider::native(load(files), 1)
+        .unwrap()
+        .with_native_deadline(std::time::Duration::from_millis(50));
+    let request: eligo_core::wire::DecideRequest<serde_json::Value> =
+        serde_json::from_str(&job_request(1_000_000)).unwrap();
+    let native_error = native.decide(0, &request).unwrap_err();
     assert_eq!(error.kind, ErrorKind::Stopped, "{error}");
-    assert!(error.message.contains("deadline"), "{error}");
+    assert_eq!(error.to_json(), native_error.to_json());
+    assert_eq!(error.location.as_ref().map(|at| at.file.as_str()), Some("job.rhai"));
     assert!(runtime
         .decide_json(&job_request(3))
         .unwrap()
         .as_str()
         .contains("\"ok\":\"OK\""));
+}
+
+#[test]
+fn an_interrupted_instance_is_stopped_wherever_it_is() {
+    // The C-ABI session's instance has the epoch checks compiled in and
+    // asks no deadline question: the epoch alone traps the same loop.
+    use eligo_runtime::wasm::{AbiCall, AbiSession};
+    let files = slow_bundle();
+    let tight = CallLimits {
+        deadline_ticks: 5,
+        ..CallLimits::default()
+    };
+    let mut session = AbiSession::new(&wasm_engine(), tight).unwrap();
+    let load = eligo_core::wire::LoadRequest {
+        bundle: eligo_core::wire::BundleSource::Files(
+            files
+                .iter()
+                .map(|(path, text)| (path.to_string(), text.to_string()))
+                .collect(),
+        ),
+        artifact: None,
+        tests: false,
+    };
+    let loaded = session
+        .call(AbiCall::Load(&serde_json::to_vec(&load).unwrap()))
+        .unwrap();
+    assert!(!loaded.is_error, "{}", loaded.text);
+    let error = session
+        .call(AbiCall::Decide(job_request(1_000_000).as_bytes()))
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("ran longer than the host's deadline of 50 ms"),
+        "{message}"
+    );
 }
 
 #[test]
