@@ -27,8 +27,8 @@ pub const HOST_STOP_EVERY: u64 = 1024;
 
 /// Runs `run` with `should_stop` asked every [`HOST_STOP_EVERY`] operations
 /// of the rules; once it answers true, the rules stop with [`HOST_STOPPED`].
-/// The core has no clock: a native host brings its own deadline this way
-/// (the wasm host interrupts the instance instead).
+/// The core has no clock: a host brings its own deadline this way (the
+/// artifact's C ABI asks the wasmtime host through its one import).
 pub fn with_host_stop<R>(should_stop: impl Fn() -> bool + 'static, run: impl FnOnce() -> R) -> R {
     struct Reset;
     impl Drop for Reset {
