@@ -52,6 +52,23 @@ assert.ok(envelopeBytes instanceof Uint8Array);
 assert.equal(stringify(parse(new TextDecoder().decode(envelopeBytes))), stringify(envelope));
 assert.throws(() => fromFiles.decideUtf8(new Uint8Array([0x7b, 0xff, 0x7d])), (e) => e instanceof EligoError && e.kind === 'bad_request' && /not UTF-8/.test(e.message));
 assert.throws(() => fromFiles.decideUtf8('{}'), { name: 'TypeError' });
+// Into the caller's buffer: the same bytes, its length returned, the rest
+// of the buffer untouched; a buffer too small says what it needs.
+const buffer = new Uint8Array(envelopeBytes.length + 16).fill(0xee);
+assert.equal(fromFiles.decideUtf8Into(requestBytes, buffer), envelopeBytes.length);
+assert.deepEqual(buffer.subarray(0, envelopeBytes.length), envelopeBytes);
+assert.ok(buffer.subarray(envelopeBytes.length).every((byte) => byte === 0xee));
+assert.throws(
+  () => fromFiles.decideUtf8Into(requestBytes, new Uint8Array(envelopeBytes.length - 1)),
+  (e) => e instanceof RangeError && e.needed === envelopeBytes.length,
+);
+assert.equal(fromFiles.decideUtf8Into(requestBytes, buffer.subarray(0, envelopeBytes.length)), envelopeBytes.length);
+assert.throws(() => fromFiles.decideUtf8Into(new Uint8Array([0x7b, 0xff, 0x7d]), buffer), (e) => e instanceof EligoError && e.kind === 'bad_request' && /not UTF-8/.test(e.message));
+assert.throws(() => fromFiles.decideUtf8Into(requestBytes, [1, 2]), { name: 'TypeError' });
+// A kept answer is read before the next call replaces it: two engines, in turn.
+const otherBytes = fromPacked.decideUtf8(requestBytes);
+assert.deepEqual(fromFiles.decideUtf8(requestBytes), envelopeBytes);
+assert.equal(parse(new TextDecoder().decode(otherBytes)).status, 'decided');
 
 // Partial mode: an elder living alone, and nobody said whether relatives
 // live in the city; the decision asks.

@@ -408,6 +408,12 @@ export declare class Engine {
    * stores, hashes or forwards them); throws an EligoError as `decide` does.
    */
   decideUtf8(requestBytes: Uint8Array): Uint8Array;
+  /**
+   * `decideUtf8` into `out`, as `TextEncoder.encodeInto` writes: returns how
+   * many bytes of `out` the envelope took, allocating nothing. A buffer too
+   * small is a RangeError whose `needed` is the envelope's length.
+   */
+  decideUtf8Into(requestBytes: Uint8Array, out: Uint8Array): number;
   /** Runs the bundle's own test cases; throws an EligoError for an engine loaded with `tests: false`. */
   test(): TestReport;
   /** The bundle as one packed JSON text, as `eligo pack` writes it. */

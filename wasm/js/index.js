@@ -241,6 +241,13 @@ function loadRequest(bundle, options = {}) {
   return stringify({ ...bundle, ...extra });
 }
 
+// The instance's memory, where `decideUtf8Kept` leaves its answer.
+let memory;
+// Added to the kept answer's length for an error answer (`ANSWER_IS_ERROR`
+// in wasm/src/js.rs).
+const ANSWER_IS_ERROR = 0x80000000;
+const utf8Decoder = new TextDecoder();
+
 /**
  * Loads the engine. Without an argument the artifact next to this module is
  * used (fetched in a browser, read from disk in Node).
@@ -257,13 +264,14 @@ export async function init(source) {
       source = url;
     }
   }
-  await initGlue({ module_or_path: source });
+  memory = (await initGlue({ module_or_path: source })).memory;
 }
 
 /** Loads the engine from bytes or a compiled module, synchronously. */
 export function initSync(module) {
-  initGlueSync({ module });
+  memory = initGlueSync({ module }).memory;
 }
+
 
 /** The engine's version. */
 export function engineVersion() {
@@ -315,8 +323,35 @@ export class Engine {
    * stores, hashes or forwards them). Throws an EligoError as `decide` does.
    */
   decideUtf8(requestBytes) {
-    if (!(requestBytes instanceof Uint8Array)) throw new TypeError('decideUtf8 takes a Uint8Array');
-    return engineCall(() => this.#raw.decideUtf8(requestBytes));
+    return this.#keptAnswer(requestBytes, 'decideUtf8').slice();
+  }
+
+  /**
+   * `decideUtf8` into the caller's buffer, as `TextEncoder.encodeInto`
+   * does: returns how many bytes of `out` the envelope took. A buffer too
+   * small for it is a RangeError whose `needed` is the length it takes.
+   * Nothing is allocated: a fresh 2.8 KB Uint8Array costs Node 0.8 µs.
+   */
+  decideUtf8Into(requestBytes, out) {
+    if (!(out instanceof Uint8Array)) throw new TypeError('decideUtf8Into writes into a Uint8Array');
+    const answer = this.#keptAnswer(requestBytes, 'decideUtf8Into');
+    if (answer.length > out.length) {
+      const error = new RangeError(`the envelope takes ${answer.length} bytes; the buffer holds ${out.length}`);
+      error.needed = answer.length;
+      throw error;
+    }
+    out.set(answer);
+    return answer.length;
+  }
+
+  /** The answer to UTF-8 request bytes, as a view of the instance's memory until the next call. */
+  #keptAnswer(requestBytes, method) {
+    if (!(requestBytes instanceof Uint8Array)) throw new TypeError(`${method} takes a Uint8Array`);
+    const flagged = this.#raw.decideUtf8Kept(requestBytes);
+    const length = flagged >= ANSWER_IS_ERROR ? flagged - ANSWER_IS_ERROR : flagged;
+    const answer = new Uint8Array(memory.buffer, this.#raw.keptAnswerPtr(), length);
+    if (flagged >= ANSWER_IS_ERROR) throw new EligoError(utf8Decoder.decode(answer));
+    return answer;
   }
 
   /** Runs the bundle's own test cases; throws an EligoError if it was loaded with `tests: false`. */

@@ -1,6 +1,8 @@
-// Median latency of one decision in Node through the wasm-bindgen glue,
-// JSON text in and out as a string and as UTF-8 bytes, timed per call the
-// way benches/decide.rs times native and wasmtime.
+// Median latency of one decision in Node, timed per call the way
+// benches/decide.rs times native and wasmtime: JSON text in and out as a
+// string (the wasm-bindgen glue's `decide`), and as UTF-8 bytes through the
+// typed API, into a fresh Uint8Array (`decideUtf8`) and into a buffer the
+// caller keeps (`decideUtf8Into`).
 // argv: package dir, load request file, decide request file, seconds.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,8 +10,10 @@ import { pathToFileURL } from 'node:url';
 
 const [, , pkgDir, loadFile, requestFile, seconds] = process.argv;
 const glue = await import(pathToFileURL(join(pkgDir, 'eligo.js')).href);
-glue.initSync({ module: readFileSync(join(pkgDir, 'eligo_bg.wasm')) });
+const typed = await import(pathToFileURL(join(pkgDir, 'index.js')).href);
+typed.initSync(readFileSync(join(pkgDir, 'eligo_bg.wasm')));
 const engine = new glue.Engine(readFileSync(loadFile, 'utf8'));
+const typedEngine = typed.Engine.load(readFileSync(loadFile, 'utf8'));
 const request = readFileSync(requestFile, 'utf8');
 if (engine.decide(request).startsWith('{"error"')) throw new Error(engine.decide(request));
 
@@ -33,8 +37,18 @@ const median = (decide) => {
 // as a host holding them would.
 const [medianNs, count] = median(() => engine.decide(request));
 const requestBytes = new TextEncoder().encode(request);
-if (new TextDecoder().decode(engine.decideUtf8(requestBytes)) !== engine.decide(request)) {
-  throw new Error('decideUtf8 and decide answer differently');
+const out = new Uint8Array(64 << 10);
+const written = typedEngine.decideUtf8Into(requestBytes, out);
+const envelope = engine.decide(request);
+if (new TextDecoder().decode(typedEngine.decideUtf8(requestBytes)) !== envelope
+    || new TextDecoder().decode(out.subarray(0, written)) !== envelope) {
+  throw new Error('decideUtf8, decideUtf8Into and decide answer differently');
 }
-const [utf8MedianNs] = median(() => engine.decideUtf8(requestBytes));
-console.log(JSON.stringify({ median_ns: medianNs, utf8_median_ns: utf8MedianNs, samples: count }));
+const [utf8MedianNs] = median(() => typedEngine.decideUtf8(requestBytes));
+const [intoMedianNs] = median(() => typedEngine.decideUtf8Into(requestBytes, out));
+console.log(JSON.stringify({
+  median_ns: medianNs,
+  utf8_median_ns: utf8MedianNs,
+  into_median_ns: intoMedianNs,
+  samples: count,
+}));

@@ -129,11 +129,14 @@ fn runtimes(c: &mut Criterion) {
     match node_median_ns(&serde_json::to_string(&request).unwrap()) {
         Ok(node) => println!(
             "median per decision: native {:.1} µs, wasmtime {:.1} µs ({:.2}× native), \
-             node {:.1} µs ({:.2}× native) with UTF-8 in and out as the others, \
+             node {:.1} µs ({:.2}× native) with UTF-8 in and out as the others \
+             (into the caller's buffer), {:.1} µs ({:.2}× native) into a new Uint8Array, \
              {:.1} µs ({:.2}× native) with a JavaScript string",
             native_ns / 1e3,
             wasm_ns / 1e3,
             wasm_ns / native_ns,
+            node.into_ns / 1e3,
+            node.into_ns / native_ns,
             node.utf8_ns / 1e3,
             node.utf8_ns / native_ns,
             node.string_ns / 1e3,
@@ -172,8 +175,11 @@ fn median_ns(mut decide: impl FnMut()) -> f64 {
 struct NodeMedians {
     /// `decide`: a JavaScript string in and out.
     string_ns: f64,
-    /// `decideUtf8`: UTF-8 bytes in and out, as native and wasmtime.
+    /// `decideUtf8`: UTF-8 bytes in and out, as native and wasmtime, the
+    /// answer in a fresh `Uint8Array`.
     utf8_ns: f64,
+    /// `decideUtf8Into`: the same bytes into a buffer the caller keeps.
+    into_ns: f64,
 }
 
 /// The same medians, measured by `decide-node.mjs` in Node.
@@ -212,6 +218,7 @@ fn node_median_ns(request: &str) -> Result<NodeMedians, String> {
     Ok(NodeMedians {
         string_ns: median("median_ns")?,
         utf8_ns: median("utf8_median_ns")?,
+        into_ns: median("into_median_ns")?,
     })
 }
 

@@ -325,7 +325,8 @@ impl WasmEngine {
     pub fn new(artifact: &[u8], cache_dir: Option<&Path>) -> Result<Arc<WasmEngine>, RuntimeError> {
         let plan = MemoryPlan::of_this_process();
         let artifact_sha256 = format!("sha256:{}", hex::encode(Sha256::digest(artifact)));
-        let compile = |stopping| Compiled::new(stopping, plan, artifact, &artifact_sha256, cache_dir);
+        let compile =
+            |stopping| Compiled::new(stopping, plan, artifact, &artifact_sha256, cache_dir);
         let polled = compile(Stopping::Polled)?;
         let interrupted = compile(Stopping::Interrupted)?;
         Ok(Arc::new(WasmEngine {
@@ -1057,7 +1058,10 @@ pub mod stages {
 
     /// The engine configured as the runtime's deciding instances use it.
     pub fn engine() -> Result<Engine, RuntimeError> {
-        super::engine(super::MemoryPlan::of_this_process(), super::Stopping::Polled)
+        super::engine(
+            super::MemoryPlan::of_this_process(),
+            super::Stopping::Polled,
+        )
     }
 
     /// Compiles the artifact to machine code (what the cache saves).

@@ -190,7 +190,10 @@ fn the_host_deadline_stops_what_the_rules_limit_would_not() {
     let native_error = native.decide(0, &request).unwrap_err();
     assert_eq!(error.kind, ErrorKind::Stopped, "{error}");
     assert_eq!(error.to_json(), native_error.to_json());
-    assert_eq!(error.location.as_ref().map(|at| at.file.as_str()), Some("job.rhai"));
+    assert_eq!(
+        error.location.as_ref().map(|at| at.file.as_str()),
+        Some("job.rhai")
+    );
     assert!(runtime
         .decide_json(&job_request(3))
         .unwrap()
