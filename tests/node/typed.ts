@@ -31,7 +31,10 @@ export async function form(bundle: BundleSource, input: Record<string, unknown>)
     const amount: string | undefined = envelope.result.programs.temporary_relief.monthly_amount?.text;
     const questions: string[] = (envelope.needs ?? []).map((need) => `${need.path}: ${need.question}`);
     const tests: TestReport = engine.test();
-    return `${envelope.status} ${amount} ${questions.join()} ${tests.failed} ${report.ok} ${Object.keys(fields)}`;
+    const requestBytes: Uint8Array = new TextEncoder().encode(JSON.stringify(request));
+    const bytes: Uint8Array = engine.decideUtf8(requestBytes);
+    const written: number = engine.decideUtf8Into(requestBytes, new Uint8Array(bytes.length));
+    return `${envelope.status} ${amount} ${questions.join()} ${tests.failed} ${report.ok} ${Object.keys(fields)} ${written}`;
   } catch (error) {
     if (error instanceof EligoError && error.kind === 'invalid_input') {
       return error.problems.map((p) => `${p.path} [${p.rule}]`).join('\n');
