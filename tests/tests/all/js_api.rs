@@ -2,7 +2,9 @@
 //! it answers exactly as the native core does (envelope bytes after a
 //! parse/stringify round trip, so money stays exact), its errors carry the
 //! CLI's text, packed bundles load, and the TypeScript types compile and
-//! reject misuse. Needs `cargo xtask wasm` and the npm packages that
+//! reject misuse, and its JSON reader and writer agree with their plainer
+//! references.
+//! Needs `cargo xtask wasm` and the npm packages that
 //! `cargo xtask test` installs in tests/browser.
 
 use std::path::PathBuf;
@@ -102,5 +104,26 @@ fn the_typescript_types_compile_and_reject_misuse() {
     package_dir();
     if let Err(report) = eligo_tests::tsc("tests/node/typed.ts") {
         panic!("tsc: {report}");
+    }
+}
+
+#[test]
+fn the_json_reader_and_writer_agree_with_their_references() {
+    let output = node(&["tests/node/json.mjs".as_ref(), package_dir().as_os_str()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let counts: Value = serde_json::from_slice(&output.stdout).unwrap();
+    // Both kinds of text in numbers that make the comparison mean something.
+    assert_eq!(counts["texts"], 20_000, "{counts}");
+    for (kind, at_least) in [
+        ("values", 2_000),
+        ("errors", 2_000),
+        ("decimals", 200),
+        ("proto_keys", 10),
+    ] {
+        assert!(counts[kind].as_u64().unwrap() >= at_least, "{counts}");
     }
 }
