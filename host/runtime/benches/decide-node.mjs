@@ -2,7 +2,8 @@
 // benches/decide.rs times native and wasmtime: JSON text in and out as a
 // string (the wasm-bindgen glue's `decide`), and as UTF-8 bytes through the
 // typed API, into a fresh Uint8Array (`decideUtf8`) and into a buffer the
-// caller keeps (`decideUtf8Into`).
+// caller keeps (`decideUtf8Into`); and the typed API's `decide`, objects in
+// and out (money as Decimal).
 // argv: package dir, load request file, decide request file, seconds.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,9 +47,12 @@ if (new TextDecoder().decode(typedEngine.decideUtf8(requestBytes)) !== envelope
 }
 const [utf8MedianNs] = median(() => typedEngine.decideUtf8(requestBytes));
 const [intoMedianNs] = median(() => typedEngine.decideUtf8Into(requestBytes, out));
+const requestValue = typed.parse(request);
+const [typedMedianNs] = median(() => typedEngine.decide(requestValue));
 console.log(JSON.stringify({
   median_ns: medianNs,
   utf8_median_ns: utf8MedianNs,
   into_median_ns: intoMedianNs,
+  typed_median_ns: typedMedianNs,
   samples: count,
 }));

@@ -131,7 +131,8 @@ fn runtimes(c: &mut Criterion) {
             "median per decision: native {:.1} µs, wasmtime {:.1} µs ({:.2}× native), \
              node {:.1} µs ({:.2}× native) with UTF-8 in and out as the others \
              (into the caller's buffer), {:.1} µs ({:.2}× native) into a new Uint8Array, \
-             {:.1} µs ({:.2}× native) with a JavaScript string",
+             {:.1} µs ({:.2}× native) with a JavaScript string; \
+             the typed API's decide, objects in and out: {:.1} µs",
             native_ns / 1e3,
             wasm_ns / 1e3,
             wasm_ns / native_ns,
@@ -140,7 +141,8 @@ fn runtimes(c: &mut Criterion) {
             node.utf8_ns / 1e3,
             node.utf8_ns / native_ns,
             node.string_ns / 1e3,
-            node.string_ns / native_ns
+            node.string_ns / native_ns,
+            node.typed_ns / 1e3
         ),
         Err(why) => println!(
             "median per decision: native {:.1} µs, wasmtime {:.1} µs ({:.2}× native); node: {why}",
@@ -180,6 +182,8 @@ struct NodeMedians {
     utf8_ns: f64,
     /// `decideUtf8Into`: the same bytes into a buffer the caller keeps.
     into_ns: f64,
+    /// The typed API's `decide`: objects in and out.
+    typed_ns: f64,
 }
 
 /// The same medians, measured by `decide-node.mjs` in Node.
@@ -219,6 +223,7 @@ fn node_median_ns(request: &str) -> Result<NodeMedians, String> {
         string_ns: median("median_ns")?,
         utf8_ns: median("utf8_median_ns")?,
         into_ns: median("into_median_ns")?,
+        typed_ns: median("typed_median_ns")?,
     })
 }
 
