@@ -242,6 +242,7 @@ impl Drop for Ticker {
 }
 
 /// The artifact compiled for one way of stopping.
+#[derive(Clone)]
 struct Compiled {
     engine: Engine,
     pre: InstancePre<CallState>,
@@ -260,28 +261,21 @@ impl Compiled {
         let engine = engine(plan, stopping)?;
         let module = module(&engine, artifact, artifact_sha256, cache_dir)?;
         let mut linker = Linker::new(&engine);
-        let deadline_import = module
-            .imports()
-            .find(|import| import.name().starts_with(HOST_DEADLINE_IMPORT))
-            .map(|import| (import.module().to_string(), import.name().to_string()))
-            .ok_or_else(|| {
-                RuntimeError::Artifact(format!(
-                    "the artifact does not import `{HOST_DEADLINE_IMPORT}…`, the host's deadline question; rebuild it with `cargo xtask wasm`"
-                ))
-            })?;
-        linker
-            .func_wrap(
-                &deadline_import.0,
-                &deadline_import.1,
-                |caller: Caller<'_, CallState>| -> i32 {
-                    caller
-                        .data()
-                        .deadline
-                        .is_some_and(|deadline| Instant::now() >= deadline)
-                        .into()
-                },
-            )
-            .map_err(artifact_error("linking"))?;
+        if let Some(import) = deadline_import(&module) {
+            linker
+                .func_wrap(
+                    import.module(),
+                    import.name(),
+                    |caller: Caller<'_, CallState>| -> i32 {
+                        caller
+                            .data()
+                            .deadline
+                            .is_some_and(|deadline| Instant::now() >= deadline)
+                            .into()
+                    },
+                )
+                .map_err(artifact_error("linking"))?;
+        }
         // wasm-bindgen's JS imports are only reached through its JS API; the
         // C ABI never calls them, so here they trap if anything ever does.
         linker
@@ -298,11 +292,20 @@ impl Compiled {
     }
 }
 
+/// The artifact's deadline question, if it asks one: artifacts built before
+/// it (kept in audit stores, replayed) do not.
+fn deadline_import(module: &Module) -> Option<wasmtime::ImportType<'_>> {
+    module
+        .imports()
+        .find(|import| import.name().starts_with(HOST_DEADLINE_IMPORT))
+}
+
 /// The artifact compiled once for the process: shared by every bundle's
 /// [`WasmRuntime`], with one epoch ticker for all their deadlines.
 pub struct WasmEngine {
-    /// Instances that decide ([`Stopping::Polled`]), from the pool.
-    polled: Compiled,
+    /// Instances that decide, from the pool: [`Stopping::Polled`], or for
+    /// an artifact that asks no deadline question, interrupted ones.
+    deciding: Compiled,
     /// Instances that load a bundle first ([`Stopping::Interrupted`]).
     interrupted: Compiled,
     artifact_sha256: String,
@@ -327,11 +330,18 @@ impl WasmEngine {
         let artifact_sha256 = format!("sha256:{}", hex::encode(Sha256::digest(artifact)));
         let compile =
             |stopping| Compiled::new(stopping, plan, artifact, &artifact_sha256, cache_dir);
-        let polled = compile(Stopping::Polled)?;
         let interrupted = compile(Stopping::Interrupted)?;
+        // Without the deadline question nothing would stop a polled call:
+        // such an artifact decides in interrupted instances, as it did when
+        // it was built.
+        let deciding = if deadline_import(interrupted.pre.module()).is_some() {
+            compile(Stopping::Polled)?
+        } else {
+            interrupted.clone()
+        };
         Ok(Arc::new(WasmEngine {
             _ticker: Ticker::start(&interrupted.engine),
-            polled,
+            deciding,
             interrupted,
             artifact_sha256,
             slots: plan.slots,
@@ -341,6 +351,11 @@ impl WasmEngine {
     /// `sha256:<hex>` of the artifact, as envelopes report it.
     pub fn artifact_sha256(&self) -> &str {
         &self.artifact_sha256
+    }
+
+    /// How the instances that decide are stopped at their deadline.
+    pub fn deciding_instances(&self) -> Stopping {
+        self.deciding.stopping
     }
 }
 
@@ -416,7 +431,7 @@ impl WasmRuntime {
         };
         // Proved in an interrupted instance first: only a bundle that loads
         // within the deadline there is loaded where nothing interrupts.
-        runtime.load_into(Stopping::Interrupted)?;
+        runtime.load_into(&runtime.engine.interrupted)?;
         let first = runtime.acquire()?;
         runtime.give_back(first);
         Ok(runtime)
@@ -564,7 +579,7 @@ impl WasmRuntime {
         }
         // Instantiating takes milliseconds: not under the lock.
         drop(pool);
-        self.load_into(Stopping::Polled)
+        self.load_into(&self.engine.deciding)
             .inspect_err(|_| self.release_slot())
     }
 
@@ -594,7 +609,7 @@ impl WasmRuntime {
     }
 
     fn bare_instance(&self) -> Result<(Store<CallState>, wasmtime::Instance), RuntimeError> {
-        bare_instance(&self.engine.polled, &self.limits)
+        bare_instance(&self.engine.deciding, &self.limits)
     }
 
     /// Instantiates and drops one bare instance: what the pooling allocator
@@ -606,15 +621,11 @@ impl WasmRuntime {
     /// Instantiates one instance and loads the bundle into it, then drops
     /// it: what replacing a trapped instance costs (for the benchmark).
     pub fn time_loaded_instance(&self) -> Result<(), RuntimeError> {
-        self.load_into(Stopping::Polled).map(drop)
+        self.load_into(&self.engine.deciding).map(drop)
     }
 
-    /// A new instance of the kind `stopping` with the bundle loaded.
-    fn load_into(&self, stopping: Stopping) -> Result<Warm, RuntimeError> {
-        let compiled = match stopping {
-            Stopping::Polled => &self.engine.polled,
-            Stopping::Interrupted => &self.engine.interrupted,
-        };
+    /// A new instance of `compiled` with the bundle loaded.
+    fn load_into(&self, compiled: &Compiled) -> Result<Warm, RuntimeError> {
         let mut warm = Warm::new(compiled, &self.limits)?;
         let load_limits = self.limits.for_loading();
         warm.start_call(&load_limits);
@@ -1207,6 +1218,110 @@ mod memory_plan_tests {
         assert_eq!(
             MemoryPlan::for_address_space(Some(1 << 50)).slots,
             MAX_INSTANCES
+        );
+    }
+}
+
+#[cfg(test)]
+mod older_artifact_tests {
+    use super::*;
+    use wasm_encoder::{
+        CodeSection, ConstExpr, DataSection, ExportKind, ExportSection, Function, FunctionSection,
+        MemorySection, MemoryType, Module as Encoded, TypeSection, ValType,
+    };
+
+    /// A stand-in for an artifact built before the deadline question: the
+    /// C ABI without the import; every answer is `{}` and `eligo_decide`
+    /// counts down from 3·10⁹ first (about a second where nothing stops it).
+    fn artifact_without_the_question() -> Vec<u8> {
+        let (i32_, i64_) = (ValType::I32, ValType::I64);
+        let mut types = TypeSection::new();
+        types.ty().function([i32_], [i32_]);
+        types.ty().function([i32_, i32_], []);
+        types.ty().function([i32_, i32_], [i64_]);
+        types.ty().function([], [i64_]);
+        let exports_by_type = [
+            ("eligo_alloc", 0),
+            ("eligo_dealloc", 1),
+            ("eligo_load", 2),
+            ("eligo_decide", 2),
+            ("eligo_check", 2),
+            ("eligo_test", 3),
+            ("eligo_describe", 3),
+        ];
+        let mut functions = FunctionSection::new();
+        let mut exports = ExportSection::new();
+        let mut code = CodeSection::new();
+        // The answer `{}` lies at 2048: pointer << 32 | length.
+        let answer = (2048_i64 << 32) | 2;
+        for (index, (name, ty)) in exports_by_type.into_iter().enumerate() {
+            functions.function(ty);
+            exports.export(name, ExportKind::Func, index as u32);
+            let mut body = Function::new([(1, i64_)]);
+            let mut sink = body.instructions();
+            match name {
+                "eligo_alloc" => drop(sink.i32_const(1024)),
+                "eligo_dealloc" => {}
+                "eligo_decide" => {
+                    sink.i64_const(3_000_000_000)
+                        .local_set(2)
+                        .loop_(wasm_encoder::BlockType::Empty)
+                        .local_get(2)
+                        .i64_const(1)
+                        .i64_sub()
+                        .local_tee(2)
+                        .i64_const(0)
+                        .i64_ne()
+                        .br_if(0)
+                        .end()
+                        .i64_const(answer);
+                }
+                _ => drop(sink.i64_const(answer)),
+            }
+            sink.end();
+            code.function(&body);
+        }
+        exports.export("memory", ExportKind::Memory, 0);
+        let mut memories = MemorySection::new();
+        memories.memory(MemoryType {
+            minimum: 1,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
+        let mut data = DataSection::new();
+        data.active(0, &ConstExpr::i32_const(2048), b"{}".iter().copied());
+        let mut module = Encoded::new();
+        module
+            .section(&types)
+            .section(&functions)
+            .section(&memories)
+            .section(&exports)
+            .section(&code)
+            .section(&data);
+        module.finish()
+    }
+
+    #[test]
+    fn an_artifact_without_the_deadline_question_decides_in_interrupted_instances() {
+        let engine = WasmEngine::new(&artifact_without_the_question(), None).unwrap();
+        assert_eq!(engine.deciding_instances(), Stopping::Interrupted);
+        let files = BundleFiles::from_pairs([("bundle.toml", "")]).unwrap();
+        let limits = CallLimits {
+            deadline_ticks: 5,
+            max_instances: 1,
+            ..CallLimits::default()
+        };
+        let runtime = WasmRuntime::new(engine, &files, limits).unwrap();
+        // Polled, nothing would stop the count; interrupted, the epoch does.
+        let error = runtime.decide_json("{}").unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Stopped, "{error}");
+        assert!(
+            error
+                .message
+                .contains("ran longer than the host's deadline of 50 ms"),
+            "{error}"
         );
     }
 }
