@@ -70,9 +70,11 @@ pub enum Stopping {
     /// (the deadline import) and stop where they are, as native decisions
     /// do, with the same `stopped` answer. Everything else a call does is
     /// bounded by the core's size limits. Instances that decide are of
-    /// this kind; they load a bundle only after an interrupted instance
-    /// loaded it within its deadline (the same bytes into the same code
-    /// run the same steps, so the load ends here too).
+    /// this kind when the artifact asks the question (older ones do not:
+    /// [`WasmEngine::deciding_instances`]); they load a bundle only after
+    /// an interrupted instance loaded it within its deadline (the same
+    /// bytes into the same code run the same steps, so the load ends here
+    /// too).
     Polled,
 }
 
