@@ -15,9 +15,9 @@ const engine = new glue.Engine(readFileSync(loadRequestFile, 'utf8'));
 // An error answer is thrown, its JSON text as the message.
 const answerOf = (call) => {
   try {
-    return call();
+    return { text: call(), error: false };
   } catch (error) {
-    return error.message;
+    return { text: error.message, error: true };
   }
 };
 const utf8 = new TextEncoder();
@@ -27,14 +27,20 @@ const text = new TextDecoder('utf-8', { fatal: true });
 const keptAnswer = (bytes) => {
   const flagged = engine.decideUtf8Kept(bytes);
   const length = flagged % 0x80000000;
-  return text.decode(new Uint8Array(memory.buffer, engine.keptAnswerPtr(), length));
+  return {
+    text: text.decode(new Uint8Array(memory.buffer, engine.keptAnswerPtr(), length)),
+    error: flagged >= 0x80000000,
+  };
 };
 // Each request is decided twice, as a string and as UTF-8 bytes: the two
-// answers must be the same text, or the line says they differ.
+// answers must be the same text, both error answers or neither, or the
+// line says how they differ.
 const decide = (request) => {
   const answer = answerOf(() => engine.decide(request));
   const bytes = keptAnswer(utf8.encode(request));
-  return bytes === answer ? answer : `decideUtf8Kept differs: ${bytes}`;
+  if (bytes.text !== answer.text) return `decideUtf8Kept differs: ${bytes.text}`;
+  if (bytes.error !== answer.error) return `decideUtf8Kept flags the answer as an error: ${bytes.error}`;
+  return answer.text;
 };
 
 const out = [];

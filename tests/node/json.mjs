@@ -243,7 +243,10 @@ const spoil = (v) => {
   }
   if (Array.isArray(v)) return v.map(spoil);
   const copy = {};
-  for (const key of Object.keys(v)) copy[key] = spoil(v[key]);
+  for (const key of Object.keys(v)) {
+    // defineProperty: an own `__proto__` key stays one.
+    Object.defineProperty(copy, key, { value: spoil(v[key]), enumerable: true, writable: true, configurable: true });
+  }
   if (below(4) === 0) copy[`extra${below(3)}`] = pick(UNSENDABLE);
   return copy;
 };
@@ -273,4 +276,20 @@ for (let i = 0; i < 20000; i++) {
     counts.errors++;
   }
 }
+
+// Keys Object.prototype has are own properties whatever was done to it: a
+// setter added to it (a library's, or pollution), or the whole of it frozen.
+let seenBySetter = 0;
+Object.defineProperty(Object.prototype, 'role', { set() { seenBySetter++; }, configurable: true });
+const withSetter = parse('{"role": "admin", "inner": {"role": 1}}');
+assert.equal(seenBySetter, 0);
+assert.ok(Object.hasOwn(withSetter, 'role') && withSetter.role === 'admin');
+assert.ok(Object.hasOwn(withSetter.inner, 'role') && withSetter.inner.role === 1);
+assert.throws(() => parse('{"role": 1, "role": 2}'), /the key "role" appears twice/);
+delete Object.prototype.role;
+Object.freeze(Object.prototype);
+const overFrozen = parse('{"toString": 1, "constructor": {"valueOf": 2}, "__proto__": 3}');
+assert.deepEqual(Object.keys(overFrozen), ['toString', 'constructor', '__proto__']);
+assert.equal(overFrozen.constructor.valueOf, 2);
+assert.equal(Object.getPrototypeOf(overFrozen), Object.prototype);
 console.log(JSON.stringify(counts));

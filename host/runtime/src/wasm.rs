@@ -63,7 +63,8 @@ const HOST_DEADLINE_IMPORT: &str = "__wbg_eligoHostDeadlinePassed_";
 pub enum Stopping {
     /// Epoch checks compiled in: the ticker interrupts the instance
     /// wherever it is, whatever the code. For a bundle's first load
-    /// ([`WasmRuntime::new`]) and for [`AbiSession`].
+    /// ([`WasmRuntime::new`]), its test suite ([`WasmRuntime::test_json`])
+    /// and [`AbiSession`].
     Interrupted,
     /// No compiled checks: the rules ask the host every
     /// [`HOST_STOP_EVERY`](eligo_core::sandbox::HOST_STOP_EVERY) operations
@@ -210,23 +211,30 @@ impl Warm {
     }
 }
 
-/// Increments the engine's epoch until dropped.
+/// Increments the interrupting engines' epochs until dropped.
 struct Ticker {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Ticker {
-    fn start(engine: &Engine) -> Ticker {
+    /// Ticks the epoch of every engine of `compiled` that interrupts.
+    fn start(compiled: &[&Compiled]) -> Ticker {
         let stop = Arc::new(AtomicBool::new(false));
-        let engine = engine.clone();
+        let engines: Vec<Engine> = compiled
+            .iter()
+            .filter(|compiled| compiled.stopping == Stopping::Interrupted)
+            .map(|compiled| compiled.engine.clone())
+            .collect();
         let flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("eligo-epoch".into())
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
+                    for engine in &engines {
+                        engine.increment_epoch();
+                    }
                 }
             })
             .ok();
@@ -244,7 +252,6 @@ impl Drop for Ticker {
 }
 
 /// The artifact compiled for one way of stopping.
-#[derive(Clone)]
 struct Compiled {
     engine: Engine,
     pre: InstancePre<CallState>,
@@ -255,12 +262,13 @@ impl Compiled {
     /// Compiles (or loads from `cache_dir`) and links the artifact.
     fn new(
         stopping: Stopping,
+        pooled: bool,
         plan: MemoryPlan,
         artifact: &[u8],
         artifact_sha256: &str,
         cache_dir: Option<&Path>,
     ) -> Result<Compiled, RuntimeError> {
-        let engine = engine(plan, stopping)?;
+        let engine = engine(plan, stopping, pooled)?;
         let module = module(&engine, artifact, artifact_sha256, cache_dir)?;
         let mut linker = Linker::new(&engine);
         if let Some(import) = deadline_import(&module) {
@@ -311,7 +319,7 @@ pub struct WasmEngine {
     /// Instances that load a bundle first ([`Stopping::Interrupted`]).
     interrupted: Compiled,
     artifact_sha256: String,
-    /// Polled instances the pool can hold at once ([`MemoryPlan`]).
+    /// Deciding instances the pool can hold at once ([`MemoryPlan`]).
     slots: usize,
     _ticker: Ticker,
 }
@@ -330,19 +338,27 @@ impl WasmEngine {
     pub fn new(artifact: &[u8], cache_dir: Option<&Path>) -> Result<Arc<WasmEngine>, RuntimeError> {
         let plan = MemoryPlan::of_this_process();
         let artifact_sha256 = format!("sha256:{}", hex::encode(Sha256::digest(artifact)));
-        let compile =
-            |stopping| Compiled::new(stopping, plan, artifact, &artifact_sha256, cache_dir);
-        let interrupted = compile(Stopping::Interrupted)?;
+        let compile = |stopping, pooled| {
+            Compiled::new(
+                stopping,
+                pooled,
+                plan,
+                artifact,
+                &artifact_sha256,
+                cache_dir,
+            )
+        };
+        let interrupted = compile(Stopping::Interrupted, false)?;
         // Without the deadline question nothing would stop a polled call:
-        // such an artifact decides in interrupted instances, as it did when
-        // it was built.
+        // such an artifact decides in interrupted instances from the pool,
+        // as it did when it was built.
         let deciding = if deadline_import(interrupted.pre.module()).is_some() {
-            compile(Stopping::Polled)?
+            compile(Stopping::Polled, true)?
         } else {
-            interrupted.clone()
+            compile(Stopping::Interrupted, true)?
         };
         Ok(Arc::new(WasmEngine {
-            _ticker: Ticker::start(&interrupted.engine),
+            _ticker: Ticker::start(&[&interrupted, &deciding]),
             deciding,
             interrupted,
             artifact_sha256,
@@ -494,12 +510,19 @@ impl WasmRuntime {
     }
 
     /// The bundle's test report (JSON).
+    ///
+    /// The whole suite runs under one deadline, in an interrupted instance
+    /// of its own: a suite past it is one `stopped` error, as it always
+    /// was, not its remaining cases stopped one by one and reported as
+    /// failures.
     pub fn test_json(&self) -> Result<String, RuntimeError> {
-        self.call(|warm| {
-            let packed = warm.exports.test.call(&mut warm.store, ())?;
-            read_answer(warm, packed)
-        })
-        .map(|answer| answer.text)
+        let mut warm = self.load_into(&self.engine.interrupted)?;
+        warm.start_call(&self.limits);
+        let packed = warm.exports.test.call(&mut warm.store, ());
+        packed
+            .and_then(|packed| read_answer(&mut warm, packed))
+            .map(|answer| answer.text)
+            .map_err(|error| RuntimeError::Trap(trap_message(&error, &self.limits)))
     }
 
     /// The bundle's description (JSON).
@@ -899,14 +922,15 @@ fn address_space_limit() -> Option<u64> {
     None
 }
 
-/// The engine configuration: Cranelift; for polled instances the pool of
-/// [`MemoryPlan`], for interrupted ones (a few per bundle, short-lived)
-/// memories made on demand with the same bounds-checking choice.
-fn engine(plan: MemoryPlan, stopping: Stopping) -> Result<Engine, RuntimeError> {
+/// The engine configuration: Cranelift; for deciding instances (`pooled`)
+/// the pool of [`MemoryPlan`], for the others (a few per bundle,
+/// short-lived) memories made on demand with the same bounds-checking
+/// choice.
+fn engine(plan: MemoryPlan, stopping: Stopping, pooled: bool) -> Result<Engine, RuntimeError> {
     let mut config = Config::new();
     config.epoch_interruption(stopping == Stopping::Interrupted);
     match plan.reservation {
-        None if stopping == Stopping::Interrupted => {
+        None if !pooled => {
             config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
         }
         None => {
@@ -1074,6 +1098,7 @@ pub mod stages {
         super::engine(
             super::MemoryPlan::of_this_process(),
             super::Stopping::Polled,
+            true,
         )
     }
 

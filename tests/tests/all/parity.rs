@@ -172,7 +172,9 @@ fn slow_bundle() -> eligo_core::BundleFiles {
 fn the_host_deadline_stops_what_the_rules_limit_would_not() {
     // The loop would run for seconds; 50 ms of deadline stop it. Deciding
     // instances are polled: the rules stop where they are, and the answer
-    // is the native runtime's, word for word, location included.
+    // is the native runtime's, word for word: a stop carries the rule file
+    // but no line or column (Rhai gives it none), so where the clock caught
+    // the loop does not show.
     let files = slow_bundle();
     // One instance at most: the next call is answered by the same one.
     let tight = CallLimits {
@@ -199,6 +201,36 @@ fn the_host_deadline_stops_what_the_rules_limit_would_not() {
         .unwrap()
         .as_str()
         .contains("\"ok\":\"OK\""));
+}
+
+#[test]
+fn a_test_suite_past_its_deadline_is_one_stopped_error() {
+    // Three cases of a loop that takes seconds: the suite shares one
+    // deadline, and past it the whole run is stopped, rather than the cases
+    // left being reported as failing rules.
+    let mut files = slow_bundle();
+    let cases: String = (1..=3)
+        .map(|i| format!("  - name: long {i}\n    input: {{ n: 1000000 }}\n    expect: {{ status: decided }}\n"))
+        .collect();
+    let suite = format!("entry: job\nas_of: \"2026-11-20T09:00:00+08:00\"\ncases:\n{cases}");
+    files = eligo_core::BundleFiles::from_pairs(
+        files
+            .iter()
+            .map(|(path, text)| (path.to_string(), text.to_string()))
+            .chain([("tests/slow.yaml".to_string(), suite)]),
+    )
+    .unwrap();
+    let tight = CallLimits {
+        deadline_ticks: 5,
+        ..CallLimits::default()
+    };
+    let error = runtime(&files, tight).test_json().unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("ran longer than the host's deadline of 50 ms"),
+        "{error}"
+    );
 }
 
 #[test]
