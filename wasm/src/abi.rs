@@ -25,7 +25,7 @@ use eligo_core::{api, sandbox, Bundle, ErrorBody, ErrorKind};
 pub const ERROR_FLAG: u64 = 1 << 31;
 
 /// The name wasm-bindgen gives the host's deadline import starts with this
-/// (a hash of its signature follows); the wasmtime host defines it.
+/// (a hash follows); the wasmtime host defines it.
 pub const HOST_DEADLINE_IMPORT: &str = "__wbg_eligoHostDeadlinePassed_";
 
 #[cfg(target_family = "wasm")]
