@@ -73,7 +73,7 @@ export class EligoError extends Error {
  * rather than handed to JSON.parse, numbers scanned without a regular
  * expression, keys set by assignment unless Object.prototype has them. A
  * 2.8 KB envelope took 47.7 µs to read with JSON.parse per string, regular
- * expressions per number and defineProperty per key; 14 µs so (Node 20).
+ * expressions per number and defineProperty per key, about 15 µs so (Node 20).
  */
 export function parse(text) {
   const length = text.length;
