@@ -44,11 +44,6 @@ fn host_deadline_passed() -> bool {
     false
 }
 
-/// Runs rules with the host's deadline asked at their progress points.
-fn under_host_deadline(run: impl FnOnce() -> u64) -> u64 {
-    sandbox::with_host_stop(host_deadline_passed, run)
-}
-
 /// The bundle this instance decides with.
 static LOADED: Mutex<Option<Bundle>> = Mutex::new(None);
 
@@ -140,7 +135,10 @@ fn with_bundle(run: impl FnOnce(&Bundle) -> JsonAnswer) -> u64 {
 #[no_mangle]
 pub unsafe extern "C" fn eligo_decide(ptr: *const u8, len: usize) -> u64 {
     match unsafe { request(ptr, len) } {
-        Ok(text) => under_host_deadline(|| with_bundle(|bundle| api::decide_json(bundle, text))),
+        // The rules ask the host's deadline at their progress points.
+        Ok(text) => sandbox::with_host_stop(host_deadline_passed, || {
+            with_bundle(|bundle| api::decide_json(bundle, text))
+        }),
         Err(error) => answer(Err(error)),
     }
 }
